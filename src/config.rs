@@ -1,0 +1,194 @@
+//! Typed configuration read from the environment; a bad value stops start-up naming the variable.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
+
+/// How tokens are verified.
+#[derive(Clone, Debug)]
+pub enum JwtKey {
+    /// HS256 with a shared secret (configured, or generated into the data dir).
+    Secret(Vec<u8>),
+    /// RS256 or ES256 with a PEM public key file.
+    PublicKeyPem(Vec<u8>),
+}
+
+#[derive(Clone, Debug)]
+pub struct Limits {
+    pub max_content_chars: usize,
+    pub max_join_rooms: usize,
+    pub max_members_per_add: usize,
+    pub max_group_name_chars: usize,
+    pub send_per_sec: u32,
+    pub send_burst: u32,
+    pub typing_per_sec: u32,
+    pub typing_burst: u32,
+    pub max_body_bytes: usize,
+    pub max_socket_payload_bytes: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_content_chars: 4000,
+            max_join_rooms: 100,
+            max_members_per_add: 50,
+            max_group_name_chars: 100,
+            send_per_sec: 10,
+            send_burst: 20,
+            typing_per_sec: 5,
+            typing_burst: 10,
+            max_body_bytes: 64 * 1024,
+            max_socket_payload_bytes: 64 * 1024,
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub api_addr: SocketAddr,
+    pub socket_addr: SocketAddr,
+    pub metrics_addr: SocketAddr,
+    pub data_dir: PathBuf,
+    pub database_url: Option<String>,
+    pub redis_url: Option<String>,
+    pub redis_prefix: String,
+    pub jwt_secret: Option<String>,
+    pub jwt_public_key_file: Option<PathBuf>,
+    pub jwt_issuer: Option<String>,
+    pub jwt_audience: Option<String>,
+    pub node_id: String,
+    pub typing_timeout: Duration,
+    pub presence_ttl: Duration,
+    pub db_max_connections: u32,
+    pub limits: Limits,
+}
+
+/// A configuration error: which variable, and what is wrong with it.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration: {var}: {reason}")]
+pub struct ConfigError {
+    pub var: &'static str,
+    pub reason: String,
+}
+
+fn var(name: &'static str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+fn parse<T: FromStr>(name: &'static str, default: T) -> Result<T, ConfigError>
+where
+    T::Err: std::fmt::Display,
+{
+    match var(name) {
+        None => Ok(default),
+        Some(v) => v.trim().parse().map_err(|e: T::Err| ConfigError {
+            var: name,
+            reason: format!("cannot parse {v:?}: {e}"),
+        }),
+    }
+}
+
+fn positive(name: &'static str, default: u64) -> Result<u64, ConfigError> {
+    let v: u64 = parse(name, default)?;
+    if v == 0 {
+        return Err(ConfigError {
+            var: name,
+            reason: "must be greater than 0".into(),
+        });
+    }
+    Ok(v)
+}
+
+impl Config {
+    /// Reads the whole configuration from the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let d = Limits::default();
+        let limits = Limits {
+            max_content_chars: positive("CLASSCHAT_MAX_CONTENT_CHARS", d.max_content_chars as u64)?
+                as usize,
+            max_join_rooms: positive("CLASSCHAT_MAX_JOIN_ROOMS", d.max_join_rooms as u64)? as usize,
+            max_members_per_add: positive(
+                "CLASSCHAT_MAX_MEMBERS_PER_ADD",
+                d.max_members_per_add as u64,
+            )? as usize,
+            max_group_name_chars: d.max_group_name_chars,
+            send_per_sec: positive("CLASSCHAT_RATE_SEND_PER_SEC", d.send_per_sec.into())? as u32,
+            send_burst: positive("CLASSCHAT_RATE_SEND_BURST", d.send_burst.into())? as u32,
+            typing_per_sec: positive("CLASSCHAT_RATE_TYPING_PER_SEC", d.typing_per_sec.into())?
+                as u32,
+            typing_burst: positive("CLASSCHAT_RATE_TYPING_BURST", d.typing_burst.into())? as u32,
+            max_body_bytes: positive("CLASSCHAT_MAX_BODY_BYTES", d.max_body_bytes as u64)? as usize,
+            max_socket_payload_bytes: positive(
+                "CLASSCHAT_MAX_SOCKET_PAYLOAD_BYTES",
+                d.max_socket_payload_bytes,
+            )?,
+        };
+        let database_url = var("DATABASE_URL");
+        if let Some(url) = &database_url {
+            if !(url.starts_with("postgres://")
+                || url.starts_with("postgresql://")
+                || url.starts_with("sqlite:"))
+            {
+                return Err(ConfigError {
+                    var: "DATABASE_URL",
+                    reason: "must start with postgres:// or sqlite:".into(),
+                });
+            }
+        }
+        let redis_url = var("REDIS_URL");
+        let jwt_secret = var("CLASSCHAT_JWT_SECRET");
+        let jwt_public_key_file = var("CLASSCHAT_JWT_PUBLIC_KEY_FILE").map(PathBuf::from);
+        if jwt_secret.is_some() && jwt_public_key_file.is_some() {
+            return Err(ConfigError {
+                var: "CLASSCHAT_JWT_SECRET",
+                reason:
+                    "set either CLASSCHAT_JWT_SECRET or CLASSCHAT_JWT_PUBLIC_KEY_FILE, not both"
+                        .into(),
+            });
+        }
+        if redis_url.is_some() && jwt_secret.is_none() && jwt_public_key_file.is_none() {
+            return Err(ConfigError {
+                var: "CLASSCHAT_JWT_SECRET",
+                reason: "cluster mode (REDIS_URL set) needs CLASSCHAT_JWT_SECRET or CLASSCHAT_JWT_PUBLIC_KEY_FILE".into(),
+            });
+        }
+        let node_id = var("CLASSCHAT_NODE_ID").unwrap_or_else(|| {
+            hostname::get()
+                .ok()
+                .and_then(|h| h.into_string().ok())
+                .unwrap_or_else(|| "classchat".into())
+        });
+        Ok(Config {
+            api_addr: parse("CLASSCHAT_API_ADDR", "0.0.0.0:4500".parse().unwrap())?,
+            socket_addr: parse("CLASSCHAT_SOCKET_ADDR", "0.0.0.0:4501".parse().unwrap())?,
+            metrics_addr: parse("CLASSCHAT_METRICS_ADDR", "0.0.0.0:9464".parse().unwrap())?,
+            data_dir: var("CLASSCHAT_DATA_DIR")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| PathBuf::from("./data")),
+            database_url,
+            redis_url,
+            redis_prefix: var("CLASSCHAT_REDIS_PREFIX").unwrap_or_else(|| "classchat".into()),
+            jwt_secret,
+            jwt_public_key_file,
+            jwt_issuer: var("CLASSCHAT_JWT_ISSUER"),
+            jwt_audience: var("CLASSCHAT_JWT_AUDIENCE"),
+            node_id,
+            typing_timeout: Duration::from_millis(positive("CLASSCHAT_TYPING_TIMEOUT_MS", 3000)?),
+            presence_ttl: Duration::from_secs(positive("CLASSCHAT_PRESENCE_TTL_SECS", 30)?),
+            db_max_connections: positive("CLASSCHAT_DB_MAX_CONNECTIONS", 16)? as u32,
+            limits,
+        })
+    }
+
+    /// The SQLite URL used when no `DATABASE_URL` is set.
+    pub fn effective_database_url(&self) -> String {
+        self.database_url.clone().unwrap_or_else(|| {
+            format!(
+                "sqlite://{}?mode=rwc",
+                self.data_dir.join("classchat.db").display()
+            )
+        })
+    }
+}

@@ -1,0 +1,9 @@
+//! Types and rules of the chat domain: no web framework, database or Redis in here.
+
+pub mod model;
+pub mod permissions;
+pub mod requests;
+pub mod time;
+
+pub use model::*;
+pub use requests::HistoryQueryDir;

@@ -1,0 +1,210 @@
+//! The chat's data types as clients see them (camelCase JSON, RFC 3339 times).
+
+use serde::{Deserialize, Serialize};
+
+use super::time::{ser_ms, ser_opt_ms};
+
+/// Platform role, from the token's `role` claim.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Hash)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Student,
+    Teacher,
+    Admin,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Student => "student",
+            Role::Teacher => "teacher",
+            Role::Admin => "admin",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Role> {
+        match s {
+            "student" => Some(Role::Student),
+            "teacher" => Some(Role::Teacher),
+            "admin" => Some(Role::Admin),
+            _ => None,
+        }
+    }
+}
+
+/// A member's role inside one room.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RoomRole {
+    Owner,
+    Admin,
+    Member,
+}
+
+impl RoomRole {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RoomRole::Owner => "owner",
+            RoomRole::Admin => "admin",
+            RoomRole::Member => "member",
+        }
+    }
+    pub fn parse(s: &str) -> RoomRole {
+        match s {
+            "owner" => RoomRole::Owner,
+            "admin" => RoomRole::Admin,
+            _ => RoomRole::Member,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RoomKind {
+    Personal,
+    Group,
+}
+
+impl RoomKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RoomKind::Personal => "personal",
+            RoomKind::Group => "group",
+        }
+    }
+    pub fn parse(s: &str) -> RoomKind {
+        if s == "personal" {
+            RoomKind::Personal
+        } else {
+            RoomKind::Group
+        }
+    }
+}
+
+/// Presence status.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Hash)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Online,
+    Away,
+    Busy,
+    Offline,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Online => "online",
+            Status::Away => "away",
+            Status::Busy => "busy",
+            Status::Offline => "offline",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Status> {
+        match s {
+            "online" => Some(Status::Online),
+            "away" => Some(Status::Away),
+            "busy" => Some(Status::Busy),
+            "offline" => Some(Status::Offline),
+            _ => None,
+        }
+    }
+}
+
+/// The authenticated caller, from a verified token.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Principal {
+    pub user_id: String,
+    pub role: Role,
+    pub name: Option<String>,
+}
+
+impl Principal {
+    pub fn is_admin(&self) -> bool {
+        self.role == Role::Admin
+    }
+    /// The name shown to others: the token's name, or the id.
+    pub fn display_name(&self) -> &str {
+        self.name.as_deref().unwrap_or(&self.user_id)
+    }
+}
+
+#[derive(Clone, Debug, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Message {
+    pub id: String,
+    pub room_id: String,
+    pub seq: i64,
+    pub sender_id: String,
+    pub sender_name: String,
+    /// `None` once the message is deleted.
+    pub content: Option<String>,
+    pub client_message_id: Option<String>,
+    pub reply_to_id: Option<String>,
+    pub mentions: Vec<String>,
+    #[serde(serialize_with = "ser_ms")]
+    pub created_at: i64,
+    #[serde(serialize_with = "ser_opt_ms")]
+    pub edited_at: Option<i64>,
+    #[serde(serialize_with = "ser_opt_ms")]
+    pub deleted_at: Option<i64>,
+    pub deleted_by: Option<String>,
+}
+
+/// A room as listed: enough to draw a room list.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RoomSummary {
+    pub id: String,
+    #[serde(rename = "type")]
+    pub kind: RoomKind,
+    pub name: Option<String>,
+    pub created_by: String,
+    #[serde(serialize_with = "ser_ms")]
+    pub created_at: i64,
+    #[serde(serialize_with = "ser_ms")]
+    pub last_activity_at: i64,
+    pub last_seq: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_message: Option<Option<Message>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unread_count: Option<i64>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Member {
+    pub user_id: String,
+    pub name: Option<String>,
+    pub role: Option<Role>,
+    pub room_role: RoomRole,
+    pub last_read_seq: i64,
+    #[serde(serialize_with = "ser_ms")]
+    pub joined_at: i64,
+}
+
+/// A room with its members.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RoomDetail {
+    #[serde(flatten)]
+    pub room: RoomSummary,
+    pub members: Vec<Member>,
+}
+
+/// A user as classchat knows them (from tokens, or only by id).
+#[derive(Clone, Debug)]
+pub struct UserRecord {
+    pub id: String,
+    pub name: Option<String>,
+    pub role: Option<Role>,
+    pub last_seen: Option<i64>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UserStatus {
+    pub user_id: String,
+    pub status: Status,
+    #[serde(serialize_with = "ser_opt_ms")]
+    pub last_seen: Option<i64>,
+}

@@ -1,0 +1,127 @@
+//! The permission table of the contract, as pure functions.
+
+use super::model::{Principal, Role, RoomRole};
+
+/// Only teachers and admins create group rooms.
+pub fn can_create_group(p: &Principal) -> bool {
+    matches!(p.role, Role::Teacher | Role::Admin)
+}
+
+/// Read, send and join: members, and admins anywhere.
+pub fn can_access_room(p: &Principal, membership: Option<RoomRole>) -> bool {
+    p.is_admin() || membership.is_some()
+}
+
+/// Add members: the room's owner or room admins, and admins anywhere.
+pub fn can_manage_members(p: &Principal, membership: Option<RoomRole>) -> bool {
+    p.is_admin() || matches!(membership, Some(RoomRole::Owner | RoomRole::Admin))
+}
+
+/// Remove a member: yourself always (leaving); others if you manage members,
+/// except that only the owner or an admin may remove the owner.
+pub fn can_remove_member(
+    p: &Principal,
+    membership: Option<RoomRole>,
+    target_id: &str,
+    target_role: RoomRole,
+) -> bool {
+    if p.user_id == target_id {
+        return true;
+    }
+    if !can_manage_members(p, membership) {
+        return false;
+    }
+    target_role != RoomRole::Owner || p.is_admin() || membership == Some(RoomRole::Owner)
+}
+
+/// Delete a message: your own; teachers also students' messages in rooms they
+/// belong to; admins any.
+pub fn can_delete_message(
+    p: &Principal,
+    is_member: bool,
+    sender_id: &str,
+    sender_role: Option<Role>,
+) -> bool {
+    match p.role {
+        Role::Admin => true,
+        Role::Teacher => {
+            is_member && (sender_id == p.user_id || sender_role == Some(Role::Student))
+        }
+        Role::Student => is_member && sender_id == p.user_id,
+    }
+}
+
+/// Cluster stats are for admins.
+pub fn can_view_stats(p: &Principal) -> bool {
+    p.is_admin()
+}
+
+/// Another user's status: your own, a contact's, or anyone's for admins.
+pub fn can_view_status(p: &Principal, target: &str, is_contact: bool) -> bool {
+    p.is_admin() || p.user_id == target || is_contact
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn who(role: Role) -> Principal {
+        Principal {
+            user_id: "me".into(),
+            role,
+            name: None,
+        }
+    }
+
+    #[test]
+    fn only_teachers_and_admins_create_groups() {
+        assert!(!can_create_group(&who(Role::Student)));
+        assert!(can_create_group(&who(Role::Teacher)));
+        assert!(can_create_group(&who(Role::Admin)));
+    }
+
+    #[test]
+    fn teachers_delete_students_messages_only_in_their_rooms() {
+        let t = who(Role::Teacher);
+        assert!(can_delete_message(&t, true, "s1", Some(Role::Student)));
+        assert!(!can_delete_message(&t, false, "s1", Some(Role::Student)));
+        assert!(!can_delete_message(&t, true, "t2", Some(Role::Teacher)));
+        assert!(can_delete_message(&t, true, "me", Some(Role::Teacher)));
+    }
+
+    #[test]
+    fn students_delete_only_their_own() {
+        let s = who(Role::Student);
+        assert!(can_delete_message(&s, true, "me", Some(Role::Student)));
+        assert!(!can_delete_message(&s, true, "s2", Some(Role::Student)));
+    }
+
+    #[test]
+    fn room_admins_cannot_remove_the_owner() {
+        let s = who(Role::Student);
+        assert!(!can_remove_member(
+            &s,
+            Some(RoomRole::Admin),
+            "o",
+            RoomRole::Owner
+        ));
+        assert!(can_remove_member(
+            &s,
+            Some(RoomRole::Admin),
+            "m",
+            RoomRole::Member
+        ));
+        assert!(can_remove_member(
+            &s,
+            Some(RoomRole::Member),
+            "me",
+            RoomRole::Member
+        ));
+        assert!(!can_remove_member(
+            &s,
+            Some(RoomRole::Member),
+            "m",
+            RoomRole::Member
+        ));
+    }
+}

@@ -1,0 +1,304 @@
+//! Client inputs (REST bodies and socket payloads alike), parsed and checked against the limits.
+
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::model::Status;
+use crate::config::Limits;
+use crate::error::{AppError, AppResult};
+
+/// Parses a JSON value into a request type, naming the offending field on failure.
+pub fn parse<T: DeserializeOwned>(v: Value) -> AppResult<T> {
+    if !v.is_object() {
+        return Err(AppError::bad_request(
+            "invalid_payload",
+            "payload must be a JSON object",
+        ));
+    }
+    serde_json::from_value(v).map_err(|e| AppError::bad_request("invalid_payload", e.to_string()))
+}
+
+fn check_id(field: &str, id: &str) -> AppResult<()> {
+    let n = id.chars().count();
+    if n == 0 || n > 128 {
+        return Err(AppError::bad_request(
+            "invalid_payload",
+            format!("{field} must be 1-128 characters"),
+        ));
+    }
+    Ok(())
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(rename_all = "camelCase")]
+pub struct CreatePersonal {
+    pub user_id: String,
+}
+
+impl CreatePersonal {
+    pub fn validate(&self) -> AppResult<()> {
+        check_id("userId", &self.user_id)
+    }
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(rename_all = "camelCase")]
+pub struct CreateGroup {
+    pub name: String,
+    #[serde(default)]
+    pub member_ids: Vec<String>,
+}
+
+impl CreateGroup {
+    pub fn validate(&self, limits: &Limits) -> AppResult<()> {
+        let n = self.name.trim().chars().count();
+        if n == 0 || n > limits.max_group_name_chars {
+            return Err(AppError::bad_request(
+                "invalid_name",
+                format!("name must be 1-{} characters", limits.max_group_name_chars),
+            ));
+        }
+        check_members(&self.member_ids, limits)
+    }
+}
+
+fn check_members(ids: &[String], limits: &Limits) -> AppResult<()> {
+    if ids.len() > limits.max_members_per_add {
+        return Err(AppError::too_large(
+            "too_many_members",
+            format!("at most {} members at once", limits.max_members_per_add),
+        ));
+    }
+    ids.iter().try_for_each(|id| check_id("userIds[]", id))
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(rename_all = "camelCase")]
+pub struct AddMembers {
+    pub user_ids: Vec<String>,
+}
+
+impl AddMembers {
+    pub fn validate(&self, limits: &Limits) -> AppResult<()> {
+        if self.user_ids.is_empty() {
+            return Err(AppError::bad_request(
+                "invalid_payload",
+                "userIds must not be empty",
+            ));
+        }
+        check_members(&self.user_ids, limits)
+    }
+}
+
+#[derive(Deserialize, Debug, Clone)]
+#[serde(rename_all = "camelCase")]
+pub struct SendMessage {
+    pub content: String,
+    #[serde(default)]
+    pub client_message_id: Option<String>,
+    #[serde(default)]
+    pub reply_to_id: Option<String>,
+    #[serde(default)]
+    pub mentions: Vec<String>,
+}
+
+impl SendMessage {
+    pub fn validate(&self, limits: &Limits) -> AppResult<()> {
+        let n = self.content.chars().count();
+        if n > limits.max_content_chars {
+            return Err(AppError::too_large(
+                "content_too_large",
+                format!(
+                    "content is limited to {} characters",
+                    limits.max_content_chars
+                ),
+            ));
+        }
+        if self.content.trim().is_empty() {
+            return Err(AppError::bad_request(
+                "invalid_content",
+                "content must not be empty",
+            ));
+        }
+        if let Some(c) = &self.client_message_id {
+            check_id("clientMessageId", c)?;
+        }
+        if self.mentions.len() > limits.max_members_per_add {
+            return Err(AppError::too_large(
+                "too_many_mentions",
+                "too many mentions",
+            ));
+        }
+        self.mentions
+            .iter()
+            .try_for_each(|m| check_id("mentions[]", m))
+    }
+}
+
+/// A socket send: the REST body plus `roomId`.
+#[derive(Deserialize, Debug)]
+#[serde(rename_all = "camelCase")]
+pub struct SocketSend {
+    pub room_id: String,
+    #[serde(flatten)]
+    pub message: SendMessage,
+}
+
+/// A read receipt: either a pointer or explicit message ids.
+#[derive(Deserialize, Debug)]
+#[serde(rename_all = "camelCase")]
+pub struct MarkSeen {
+    #[serde(default)]
+    pub up_to_seq: Option<i64>,
+    #[serde(default)]
+    pub message_ids: Option<Vec<String>>,
+}
+
+impl MarkSeen {
+    pub fn validate(&self) -> AppResult<()> {
+        match (&self.up_to_seq, &self.message_ids) {
+            (Some(s), None) if *s >= 0 => Ok(()),
+            (None, Some(ids)) if !ids.is_empty() && ids.len() <= 1000 => Ok(()),
+            _ => Err(AppError::bad_request(
+                "invalid_payload",
+                "give either upToSeq (>= 0) or messageIds (1-1000 ids)",
+            )),
+        }
+    }
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(rename_all = "camelCase")]
+pub struct SocketSeen {
+    pub room_id: String,
+    #[serde(flatten)]
+    pub seen: MarkSeen,
+}
+
+#[derive(Deserialize, Debug)]
+pub struct SetStatus {
+    pub status: String,
+}
+
+impl SetStatus {
+    pub fn status(&self) -> AppResult<Status> {
+        Status::parse(&self.status).ok_or_else(|| {
+            AppError::bad_request(
+                "invalid_status",
+                "status must be online, away, busy or offline",
+            )
+        })
+    }
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(rename_all = "camelCase")]
+pub struct JoinRooms {
+    pub room_ids: Vec<String>,
+}
+
+impl JoinRooms {
+    pub fn validate(&self, limits: &Limits) -> AppResult<()> {
+        if self.room_ids.len() > limits.max_join_rooms {
+            return Err(AppError::too_large(
+                "too_many_rooms",
+                format!("at most {} room ids per join", limits.max_join_rooms),
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(rename_all = "camelCase")]
+pub struct RoomRef {
+    pub room_id: String,
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(rename_all = "camelCase")]
+pub struct Typing {
+    pub room_id: String,
+    pub is_typing: bool,
+}
+
+/// Which way a history page goes from its cursor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HistoryQueryDir {
+    /// Newest first, `seq` below the cursor (no cursor: from the newest).
+    Before(i64),
+    /// Oldest first, `seq` above the cursor.
+    After(i64),
+}
+
+impl HistoryQueryDir {
+    /// From the raw `before` / `after` query values.
+    pub fn parse(before: Option<&str>, after: Option<&str>) -> AppResult<Self> {
+        let num = |name: &str, s: &str| {
+            s.parse::<i64>().ok().filter(|n| *n >= 0).ok_or_else(|| {
+                AppError::bad_request(
+                    "invalid_query",
+                    format!("{name} must be a seq (integer >= 0)"),
+                )
+            })
+        };
+        match (
+            before.filter(|s| !s.is_empty()),
+            after.filter(|s| !s.is_empty()),
+        ) {
+            (Some(_), Some(_)) => Err(AppError::bad_request(
+                "invalid_query",
+                "give before or after, not both",
+            )),
+            (Some(b), None) => Ok(Self::Before(num("before", b)?)),
+            (None, Some(a)) => Ok(Self::After(num("after", a)?)),
+            (None, None) => Ok(Self::Before(i64::MAX)),
+        }
+    }
+}
+
+/// Parses a query-string limit: default when absent, 1..=max when given.
+pub fn parse_limit(raw: Option<&str>, default: i64, max: i64) -> AppResult<i64> {
+    match raw {
+        None | Some("") => Ok(default),
+        Some(s) => match s.parse::<i64>() {
+            Ok(n) if (1..=max).contains(&n) => Ok(n),
+            _ => Err(AppError::bad_request(
+                "invalid_query",
+                format!("limit must be an integer from 1 to {max}"),
+            )),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn content_over_the_limit_is_too_large() {
+        let limits = Limits::default();
+        let m: SendMessage = parse(json!({ "content": "x".repeat(4001) })).unwrap();
+        assert_eq!(m.validate(&limits).unwrap_err().status, 413);
+        let m: SendMessage = parse(json!({ "content": "é".repeat(4000) })).unwrap();
+        assert!(m.validate(&limits).is_ok());
+    }
+
+    #[test]
+    fn wrong_field_types_are_invalid_payload() {
+        let e = parse::<SendMessage>(json!({ "content": 5 })).unwrap_err();
+        assert_eq!((e.status, e.code), (400, "invalid_payload"));
+        let e = parse::<SendMessage>(json!([1, 2])).unwrap_err();
+        assert_eq!(e.code, "invalid_payload");
+    }
+
+    #[test]
+    fn seen_needs_exactly_one_form() {
+        let s: MarkSeen = parse(json!({ "upToSeq": 3, "messageIds": ["a"] })).unwrap();
+        assert!(s.validate().is_err());
+        let s: MarkSeen = parse(json!({ "upToSeq": 3 })).unwrap();
+        assert!(s.validate().is_ok());
+    }
+}

@@ -1,0 +1,99 @@
+//! Request extractors whose rejections speak the contract's error shape.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::extract::{FromRequest, FromRequestParts, Path, Request};
+use axum::http::request::Parts;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use super::AppState;
+use crate::auth::bearer;
+use crate::domain::Principal;
+use crate::error::AppError;
+
+/// The authenticated caller, from `Authorization: Bearer <jwt>`.
+pub struct Caller(pub Principal);
+
+impl FromRequestParts<Arc<AppState>> for Caller {
+    type Rejection = AppError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &Arc<AppState>,
+    ) -> Result<Self, AppError> {
+        let header = parts
+            .headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .ok_or_else(|| AppError::unauthorized("missing Authorization: Bearer token"))?;
+        let token =
+            bearer(header).ok_or_else(|| AppError::unauthorized("expected a Bearer token"))?;
+        let p = state.verifier.verify(token)?;
+        state.chat.remember(&p).await?;
+        Ok(Caller(p))
+    }
+}
+
+/// A JSON body, size-limited; bad JSON is 400 `invalid_json`, too big is 413.
+pub struct JsonBody(pub Value);
+
+impl FromRequest<Arc<AppState>> for JsonBody {
+    type Rejection = AppError;
+
+    async fn from_request(req: Request, state: &Arc<AppState>) -> Result<Self, AppError> {
+        let limit = state.chat.limits.max_body_bytes;
+        let bytes = axum::body::to_bytes(req.into_body(), limit)
+            .await
+            .map_err(|_| {
+                AppError::too_large(
+                    "payload_too_large",
+                    format!("request body is limited to {limit} bytes"),
+                )
+            })?;
+        if bytes.is_empty() {
+            return Err(AppError::bad_request(
+                "invalid_json",
+                "request body must be a JSON object",
+            ));
+        }
+        let v: Value = serde_json::from_slice(&bytes)
+            .map_err(|e| AppError::bad_request("invalid_json", format!("malformed JSON: {e}")))?;
+        Ok(JsonBody(v))
+    }
+}
+
+/// Query parameters as strings.
+pub struct Params(pub HashMap<String, String>);
+
+impl<S: Send + Sync> FromRequestParts<S> for Params {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, AppError> {
+        let q = parts.uri.query().unwrap_or("");
+        serde_urlencoded::from_str(q).map(Params).map_err(|e| {
+            AppError::bad_request("invalid_query", format!("malformed query string: {e}"))
+        })
+    }
+}
+
+impl Params {
+    pub fn get(&self, k: &str) -> Option<&str> {
+        self.0.get(k).map(String::as_str)
+    }
+}
+
+/// Path parameters; a malformed path is 400 `invalid_path`.
+pub struct Ids<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for Ids<T> {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, AppError> {
+        Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|Path(t)| Ids(t))
+            .map_err(|e| AppError::bad_request("invalid_path", e.body_text()))
+    }
+}

@@ -1,0 +1,63 @@
+//! REST: messages, history, deletion, read receipts.
+
+use axum::extract::State;
+use axum::response::Response;
+
+use super::extract::{Caller, Ids, JsonBody, Params};
+use super::{data, page_body, AppS};
+use crate::domain::requests::{parse, parse_limit};
+use crate::domain::HistoryQueryDir;
+use crate::error::AppResult;
+
+pub async fn send(
+    State(s): AppS,
+    Caller(p): Caller,
+    Ids(room_id): Ids<String>,
+    JsonBody(b): JsonBody,
+) -> AppResult<Response> {
+    let (msg, created) = s.chat.send_message(&p, &room_id, parse(b)?).await?;
+    Ok(data(if created { 201 } else { 200 }, &msg))
+}
+
+pub async fn history(
+    State(s): AppS,
+    Caller(p): Caller,
+    Ids(room_id): Ids<String>,
+    q: Params,
+) -> AppResult<Response> {
+    let dir = HistoryQueryDir::parse(q.get("before"), q.get("after"))?;
+    let limit = parse_limit(q.get("limit"), 50, 100)?;
+    let page = s.chat.history(&p, &room_id, dir, limit).await?;
+    Ok(page_body(
+        &page.messages,
+        page.next_cursor.map(|c| c.to_string()),
+    ))
+}
+
+pub async fn delete(
+    State(s): AppS,
+    Caller(p): Caller,
+    Ids((room_id, message_id)): Ids<(String, String)>,
+) -> AppResult<Response> {
+    Ok(data(
+        200,
+        &s.chat.delete_message(&p, &room_id, &message_id).await?,
+    ))
+}
+
+pub async fn seen(
+    State(s): AppS,
+    Caller(p): Caller,
+    Ids(room_id): Ids<String>,
+    JsonBody(b): JsonBody,
+) -> AppResult<Response> {
+    Ok(data(200, &s.chat.mark_seen(&p, &room_id, parse(b)?).await?))
+}
+
+pub async fn seen_by(
+    State(s): AppS,
+    Caller(p): Caller,
+    Ids((room_id, message_id)): Ids<(String, String)>,
+) -> AppResult<Response> {
+    Ok(data(200, &s.chat.seen_by(&p, &room_id, &message_id).await?))
+}

@@ -1,0 +1,110 @@
+//! The REST API on :4500: router, shared state, request metrics.
+
+mod extract;
+mod health;
+mod messages;
+mod rooms;
+mod status;
+
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post, put};
+use axum::{Json, Router};
+use serde::Serialize;
+use serde_json::json;
+
+use crate::auth::Verifier;
+use crate::error::AppError;
+use crate::service::Chat;
+
+pub struct AppState {
+    pub chat: Arc<Chat>,
+    pub verifier: Verifier,
+    /// False while starting and once draining.
+    pub ready: AtomicBool,
+}
+
+/// `{ "data": … }` with a status.
+pub fn data<T: Serialize>(status: u16, v: &T) -> Response {
+    let code = axum::http::StatusCode::from_u16(status).unwrap_or(axum::http::StatusCode::OK);
+    (code, Json(json!({ "data": v }))).into_response()
+}
+
+/// `{ "data": [ … ], "nextCursor": … }`.
+pub fn page_body<T: Serialize>(items: &[T], next: Option<String>) -> Response {
+    Json(json!({ "data": items, "nextCursor": next })).into_response()
+}
+
+pub fn router(state: Arc<AppState>) -> Router {
+    let cors = tower_http::cors::CorsLayer::new()
+        .allow_origin(tower_http::cors::Any)
+        .allow_methods(tower_http::cors::Any)
+        .allow_headers([
+            axum::http::header::AUTHORIZATION,
+            axum::http::header::CONTENT_TYPE,
+        ]);
+    Router::new()
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/chat/rooms/personal", post(rooms::open_personal))
+        .route("/chat/rooms/group", post(rooms::create_group))
+        .route("/chat/rooms", get(rooms::list_rooms))
+        .route("/chat/rooms/{room_id}", get(rooms::detail))
+        .route("/chat/rooms/{room_id}/members", post(rooms::add_members))
+        .route(
+            "/chat/rooms/{room_id}/members/{user_id}",
+            delete(rooms::remove_member),
+        )
+        .route(
+            "/chat/rooms/{room_id}/messages",
+            post(messages::send).get(messages::history),
+        )
+        .route(
+            "/chat/rooms/{room_id}/messages/{message_id}",
+            delete(messages::delete),
+        )
+        .route(
+            "/chat/rooms/{room_id}/messages/{message_id}/seen-by",
+            get(messages::seen_by),
+        )
+        .route("/chat/rooms/{room_id}/seen", post(messages::seen))
+        .route("/chat/status", put(status::set))
+        .route("/chat/users/{user_id}/status", get(status::get))
+        .route("/chat/ws/stats", get(status::stats))
+        .fallback(|| async { AppError::new(404, "not_found", "no such endpoint") })
+        .method_not_allowed_fallback(|| async {
+            AppError::new(
+                405,
+                "method_not_allowed",
+                "method not allowed on this endpoint",
+            )
+        })
+        .layer(axum::middleware::from_fn(track))
+        .layer(cors)
+        .with_state(state)
+}
+
+/// Request count and duration by route template (never by id).
+async fn track(req: Request, next: Next) -> Response {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| "unmatched".into());
+    let method = req.method().to_string();
+    let start = Instant::now();
+    let resp = next.run(req).await;
+    let status = resp.status().as_u16().to_string();
+    let labels = [("method", method), ("route", route), ("status", status)];
+    metrics::histogram!("classchat_http_request_duration_seconds", &labels)
+        .record(start.elapsed().as_secs_f64());
+    metrics::counter!("classchat_http_requests_total", &labels).increment(1);
+    resp
+}
+
+pub(crate) type AppS = State<Arc<AppState>>;

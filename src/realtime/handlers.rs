@@ -1,0 +1,140 @@
+//! Socket event handlers: thin adapters from payloads to the shared chat services.
+
+use std::sync::Arc;
+
+use serde_json::{json, Value};
+
+use super::events::*;
+use super::session::{Job, Session};
+use crate::backplane::{keys, Target};
+use crate::domain::requests::{
+    parse, JoinRooms, RoomRef, SetStatus, SocketSeen, SocketSend, Typing,
+};
+use crate::error::{AppError, AppResult};
+use crate::http::AppState;
+
+fn payload(job: &Job) -> AppResult<Value> {
+    job.payload.clone().ok_or_else(|| {
+        AppError::bad_request("invalid_payload", "the event needs a JSON object payload")
+    })
+}
+
+/// Runs one event; the result becomes the ack.
+pub async fn handle(state: &Arc<AppState>, session: &Session, job: &Job) -> AppResult<Value> {
+    let chat = &state.chat;
+    let p = &session.principal;
+    match job.event {
+        JOIN_CHAT_ROOMS => join(state, session, job).await,
+        LEAVE_CHAT_ROOM => {
+            let req: RoomRef = parse(payload(job)?)?;
+            job.socket.leave(keys::room(&req.room_id));
+            chat.backplane
+                .unsubscribe(&Target::Room(req.room_id.clone()))
+                .await;
+            Ok(json!({ "roomId": req.room_id }))
+        }
+        CHAT_TYPING => typing(state, session, job).await,
+        MARK_MESSAGES_SEEN => {
+            let req: SocketSeen = parse(payload(job)?)?;
+            Ok(json!(chat.mark_seen(p, &req.room_id, req.seen).await?))
+        }
+        UPDATE_CHAT_STATUS => {
+            let req: SetStatus = parse(payload(job)?)?;
+            Ok(json!(chat.set_status(p, req.status()?).await?))
+        }
+        GET_ROOM_ONLINE_USERS => {
+            let req: RoomRef = parse(payload(job)?)?;
+            let online = chat.room_online_users(p, &req.room_id).await?;
+            let _ = job
+                .socket
+                .emit(ROOM_ONLINE_USERS, &crate::service::event_body(&online));
+            Ok(json!(online))
+        }
+        SEND_CHAT_MESSAGE => {
+            let req: SocketSend = parse(payload(job)?)?;
+            let (msg, _) = chat.send_message(p, &req.room_id, req.message).await?;
+            Ok(json!(msg))
+        }
+        _ => Err(AppError::bad_request("unknown_event", "no such event")),
+    }
+}
+
+/// Joins the rooms the user may join; answers `chat-rooms-joined` once the
+/// node receives those rooms' traffic.
+async fn join(state: &Arc<AppState>, session: &Session, job: &Job) -> AppResult<Value> {
+    let chat = &state.chat;
+    let req: JoinRooms = parse(payload(job)?)?;
+    req.validate(&chat.limits)?;
+    let mut ids: Vec<String> = Vec::with_capacity(req.room_ids.len());
+    for id in req.room_ids {
+        if !ids.contains(&id) {
+            ids.push(id);
+        }
+    }
+    let p = &session.principal;
+    let ok = chat
+        .store
+        .joinable_rooms(&p.user_id, p.is_admin(), &ids)
+        .await?;
+    let mut joined = Vec::with_capacity(ok.len());
+    let mut rejected = Vec::new();
+    for id in ids {
+        if ok.contains(&id) {
+            chat.backplane.subscribe(&Target::Room(id.clone())).await;
+            job.socket.join(keys::room(&id));
+            joined.push(id);
+        } else {
+            rejected.push(json!({ "roomId": id, "code": "room_not_found" }));
+        }
+    }
+    let data = json!({ "roomIds": joined, "rejected": rejected });
+    let _ = job
+        .socket
+        .emit(CHAT_ROOMS_JOINED, &crate::service::event_body(&data));
+    Ok(data)
+}
+
+/// Typing indicator with a server-side auto-stop.
+async fn typing(state: &Arc<AppState>, session: &Session, job: &Job) -> AppResult<Value> {
+    let chat = state.chat.clone();
+    let p = &session.principal;
+    let req: Typing = parse(payload(job)?)?;
+    chat.rate.typing(&p.user_id)?;
+    let in_room = job
+        .socket
+        .rooms()
+        .iter()
+        .any(|r| *r == keys::room(&req.room_id));
+    if !in_room {
+        chat.access(p, &req.room_id).await?;
+    }
+    let data = json!({
+        "roomId": req.room_id, "userId": p.user_id, "userName": p.display_name(), "isTyping": req.is_typing,
+    });
+    let target = Target::Room(req.room_id.clone());
+    if req.is_typing {
+        let generation = chat.typing.start(&req.room_id, &p.user_id);
+        let (room_id, user_id) = (req.room_id.clone(), p.user_id.clone());
+        let mut stop = data.clone();
+        stop["isTyping"] = json!(false);
+        let chat2 = chat.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(chat2.typing.timeout).await;
+            if chat2.typing.expire(&room_id, &user_id, generation) {
+                chat2
+                    .emit(
+                        Target::Room(room_id),
+                        Some(&user_id),
+                        CHAT_USER_TYPING,
+                        &stop,
+                    )
+                    .await;
+            }
+        });
+    } else {
+        chat.typing.stop(&req.room_id, &p.user_id);
+    }
+    chat.emit(target, Some(&p.user_id), CHAT_USER_TYPING, &data)
+        .await;
+    Ok(json!({ "roomId": req.room_id, "isTyping": req.is_typing }))
+}

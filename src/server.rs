@@ -1,0 +1,158 @@
+//! Start-up and shutdown: wires storage, backplane, services and the three listeners.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use socketioxide::SocketIo;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::auth::{resolve_key, Verifier};
+use crate::backplane::{Backplane, Presence};
+use crate::config::Config;
+use crate::http::AppState;
+use crate::service::Chat;
+use crate::storage::Store;
+
+/// A started node: its bound addresses, and how to stop it.
+pub struct Running {
+    pub api_addr: SocketAddr,
+    pub socket_addr: SocketAddr,
+    pub metrics_addr: SocketAddr,
+    pub state: Arc<AppState>,
+    stop: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+async fn bind(addr: SocketAddr, var: &str) -> Result<TcpListener, String> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|e| format!("{var}: cannot listen on {addr}: {e}"))
+}
+
+/// Connects, migrates, binds and serves. Errors are one line for the operator.
+pub async fn start(config: Config) -> Result<Running, String> {
+    let prometheus = crate::metrics::install();
+    let url = config.effective_database_url();
+    let store = Store::connect(&url, config.db_max_connections)
+        .await
+        .map_err(|e| format!("DATABASE_URL: cannot connect: {e}"))?;
+    store
+        .migrate()
+        .await
+        .map_err(|e| format!("migrations failed: {e}"))?;
+    let key = resolve_key(&config)?;
+    let verifier = Verifier::new(
+        &key,
+        config.jwt_issuer.as_deref(),
+        config.jwt_audience.as_deref(),
+    )
+    .map_err(|e| format!("CLASSCHAT_JWT_PUBLIC_KEY_FILE: {e}"))?;
+
+    let (socket_layer, io) = SocketIo::builder()
+        .max_payload(config.limits.max_socket_payload_bytes)
+        .ws_max_message_size(config.limits.max_socket_payload_bytes as usize)
+        .ws_max_frame_size(config.limits.max_socket_payload_bytes as usize)
+        .build_layer();
+    let backplane = Backplane::local(io.clone());
+    let chat = Arc::new(Chat::new(
+        store,
+        backplane,
+        Arc::new(Presence::new()),
+        config.limits.clone(),
+        config.node_id.clone(),
+        io.clone(),
+        config.typing_timeout,
+    ));
+    let state = Arc::new(AppState {
+        chat: chat.clone(),
+        verifier,
+        ready: AtomicBool::new(false),
+    });
+    crate::realtime::register(&io, state.clone());
+
+    let api = bind(config.api_addr, "CLASSCHAT_API_ADDR").await?;
+    let sock = bind(config.socket_addr, "CLASSCHAT_SOCKET_ADDR").await?;
+    let met = bind(config.metrics_addr, "CLASSCHAT_METRICS_ADDR").await?;
+    let addrs = (
+        api.local_addr().map_err(|e| e.to_string())?,
+        sock.local_addr().map_err(|e| e.to_string())?,
+        met.local_addr().map_err(|e| e.to_string())?,
+    );
+
+    let (stop, stopped) = watch::channel(false);
+    let socket_app = axum::Router::new()
+        .fallback(|| async {
+            crate::error::AppError::new(404, "not_found", "Socket.IO lives at /socket.io/")
+        })
+        .layer(socket_layer);
+    let mut tasks = vec![
+        serve(api, crate::http::router(state.clone()), stopped.clone()),
+        serve(sock, socket_app, stopped.clone()),
+        serve(met, crate::metrics::router(prometheus), stopped.clone()),
+    ];
+    let pruner = chat.clone();
+    tasks.push(tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(60));
+        loop {
+            tick.tick().await;
+            pruner.rate.prune();
+        }
+    }));
+    state.ready.store(true, Ordering::Release);
+    tracing::info!(api = %addrs.0, socket = %addrs.1, metrics = %addrs.2, database = chat.store.kind(),
+        backplane = chat.backplane.mode(), node = %config.node_id, "classchat ready");
+    Ok(Running {
+        api_addr: addrs.0,
+        socket_addr: addrs.1,
+        metrics_addr: addrs.2,
+        state,
+        stop,
+        tasks,
+    })
+}
+
+fn serve(
+    listener: TcpListener,
+    app: axum::Router,
+    mut stopped: watch::Receiver<bool>,
+) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let shutdown = async move {
+            let _ = stopped.wait_for(|s| *s).await;
+        };
+        if let Err(e) = axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown)
+            .await
+        {
+            tracing::error!(error = %e, "listener failed");
+        }
+    })
+}
+
+impl Running {
+    /// Stops accepting, disconnects sockets, lets requests in flight finish.
+    pub async fn shutdown(self) {
+        self.state.ready.store(false, Ordering::Release);
+        self.state.chat.io.close().await;
+        let _ = self.stop.send(true);
+        let mut tasks = self.tasks;
+        let pruner = tasks.pop();
+        if let Some(p) = pruner {
+            p.abort();
+        }
+        for t in tasks {
+            let abort = t.abort_handle();
+            if tokio::time::timeout(Duration::from_secs(10), t)
+                .await
+                .is_err()
+            {
+                abort.abort();
+            }
+        }
+        self.state.chat.store.close().await;
+    }
+}

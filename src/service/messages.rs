@@ -1,0 +1,232 @@
+//! Messages: send (idempotent), history, soft delete, read receipts and seen-by.
+
+use serde::Serialize;
+use serde_json::json;
+
+use super::rooms::new_id;
+use super::Chat;
+use crate::backplane::Target;
+use crate::domain::permissions;
+use crate::domain::requests::{MarkSeen, SendMessage};
+use crate::domain::time::{now_ms, ser_ms, ser_opt_ms};
+use crate::domain::{HistoryQueryDir, Message, Principal};
+use crate::error::{AppError, AppResult};
+use crate::realtime::events::{
+    notification, CHAT_MESSAGE_DELETED, CHAT_NOTIFICATION, MESSAGES_SEEN, NEW_CHAT_MESSAGE,
+};
+use crate::storage::{HistoryPage, InsertOutcome, NewMessage};
+
+/// The `messages-seen` payload, also returned to the caller.
+#[derive(Serialize, Debug, Clone)]
+#[serde(rename_all = "camelCase")]
+pub struct SeenOutcome {
+    pub room_id: String,
+    pub user_id: String,
+    pub up_to_seq: i64,
+    pub message_ids: Vec<String>,
+    #[serde(serialize_with = "ser_ms")]
+    pub seen_at: i64,
+}
+
+#[derive(Serialize, Debug)]
+#[serde(rename_all = "camelCase")]
+pub struct SeenBy {
+    pub user_id: String,
+    pub name: Option<String>,
+    pub last_read_seq: i64,
+    #[serde(serialize_with = "ser_opt_ms")]
+    pub seen_at: Option<i64>,
+}
+
+impl Chat {
+    /// Persists, then broadcasts `new-chat-message`. A repeated `clientMessageId`
+    /// returns the first message with `created = false` and broadcasts nothing.
+    pub async fn send_message(
+        &self,
+        p: &Principal,
+        room_id: &str,
+        req: SendMessage,
+    ) -> AppResult<(Message, bool)> {
+        req.validate(&self.limits)?;
+        self.rate.send(&p.user_id)?;
+        self.access(p, room_id).await?;
+        if let Some(reply_to) = &req.reply_to_id {
+            if self.store.get_message(room_id, reply_to).await?.is_none() {
+                return Err(AppError::bad_request(
+                    "invalid_reply_to",
+                    "replyToId names no message of this room",
+                ));
+            }
+        }
+        let mut mentions: Vec<String> = Vec::new();
+        if !req.mentions.is_empty() {
+            let members = self.store.members(room_id).await?;
+            for m in &req.mentions {
+                if *m != p.user_id
+                    && !mentions.contains(m)
+                    && members.iter().any(|x| x.user_id == *m)
+                {
+                    mentions.push(m.clone());
+                }
+            }
+        }
+        let new = NewMessage {
+            id: new_id(),
+            room_id: room_id.to_string(),
+            sender_id: p.user_id.clone(),
+            sender_name: p.display_name().to_string(),
+            content: req.content,
+            client_message_id: req.client_message_id,
+            reply_to_id: req.reply_to_id,
+            mentions,
+            now: now_ms(),
+        };
+        let message = match self.store.insert_message(&new).await? {
+            InsertOutcome::Existing(first) => return Ok((first, false)),
+            InsertOutcome::Created(m) => m,
+        };
+        metrics::counter!("classchat_messages_stored_total").increment(1);
+        self.emit(
+            Target::Room(room_id.to_string()),
+            None,
+            NEW_CHAT_MESSAGE,
+            &message,
+        )
+        .await;
+        if !message.mentions.is_empty() {
+            let room = self.store.get_room(room_id).await?;
+            for m in &message.mentions {
+                let data = json!({
+                    "type": notification::MENTION, "room": room, "message": message,
+                    "by": { "userId": p.user_id, "name": p.display_name() },
+                });
+                self.emit(Target::User(m.clone()), None, CHAT_NOTIFICATION, &data)
+                    .await;
+            }
+        }
+        Ok((message, true))
+    }
+
+    pub async fn history(
+        &self,
+        p: &Principal,
+        room_id: &str,
+        dir: HistoryQueryDir,
+        limit: i64,
+    ) -> AppResult<HistoryPage> {
+        self.access(p, room_id).await?;
+        Ok(self.store.history(room_id, dir, limit).await?)
+    }
+
+    /// Soft delete under the permission table; broadcasts `chat-message-deleted`.
+    /// Deleting a deleted message returns its tombstone and broadcasts nothing.
+    pub async fn delete_message(
+        &self,
+        p: &Principal,
+        room_id: &str,
+        message_id: &str,
+    ) -> AppResult<Message> {
+        let (_, membership) = self.access(p, room_id).await?;
+        let (msg, sender_role) = self
+            .store
+            .get_message(room_id, message_id)
+            .await?
+            .ok_or_else(AppError::message_not_found)?;
+        if !permissions::can_delete_message(p, membership.is_some(), &msg.sender_id, sender_role) {
+            return Err(AppError::forbidden("not allowed to delete this message"));
+        }
+        if msg.deleted_at.is_some() {
+            return Ok(msg);
+        }
+        let Some(deleted) = self
+            .store
+            .delete_message(room_id, message_id, &p.user_id, now_ms())
+            .await?
+        else {
+            // Deleted concurrently: answer with the tombstone.
+            return self
+                .store
+                .get_message(room_id, message_id)
+                .await?
+                .map(|(m, _)| m)
+                .ok_or_else(AppError::message_not_found);
+        };
+        let data = json!({ "roomId": room_id, "messageId": message_id, "deletedBy": p.user_id });
+        self.emit(
+            Target::Room(room_id.to_string()),
+            None,
+            CHAT_MESSAGE_DELETED,
+            &data,
+        )
+        .await;
+        Ok(deleted)
+    }
+
+    /// Read receipt; broadcasts `messages-seen` when the caller's pointer moved.
+    pub async fn mark_seen(
+        &self,
+        p: &Principal,
+        room_id: &str,
+        req: MarkSeen,
+    ) -> AppResult<SeenOutcome> {
+        req.validate()?;
+        let (room, membership) = self.access(p, room_id).await?;
+        if membership.is_none() {
+            return Err(AppError::forbidden("only members have read receipts"));
+        }
+        let (up_to, ids) = match (req.up_to_seq, req.message_ids) {
+            (Some(seq), _) => (seq.min(room.last_seq), Vec::new()),
+            (None, Some(ids)) => {
+                let seq = self
+                    .store
+                    .max_seq_of(room_id, &ids)
+                    .await?
+                    .ok_or_else(AppError::message_not_found)?;
+                (seq, ids)
+            }
+            (None, None) => unreachable!("validated"),
+        };
+        let now = now_ms();
+        let moved = self
+            .store
+            .mark_seen(room_id, &p.user_id, up_to, now)
+            .await?;
+        let out = SeenOutcome {
+            room_id: room_id.to_string(),
+            user_id: p.user_id.clone(),
+            up_to_seq: up_to,
+            message_ids: ids,
+            seen_at: now,
+        };
+        if moved {
+            self.emit(Target::Room(room_id.to_string()), None, MESSAGES_SEEN, &out)
+                .await;
+        }
+        Ok(out)
+    }
+
+    /// Members (other than the sender) whose read pointer covers the message.
+    pub async fn seen_by(
+        &self,
+        p: &Principal,
+        room_id: &str,
+        message_id: &str,
+    ) -> AppResult<Vec<SeenBy>> {
+        self.access(p, room_id).await?;
+        let (msg, _) = self
+            .store
+            .get_message(room_id, message_id)
+            .await?
+            .ok_or_else(AppError::message_not_found)?;
+        let rows = self.store.seen_by(room_id, msg.seq, &msg.sender_id).await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| SeenBy {
+                user_id: r.user_id,
+                name: r.name,
+                last_read_seq: r.last_read_seq,
+                seen_at: r.last_read_at,
+            })
+            .collect())
+    }
+}

@@ -1,0 +1,126 @@
+//! Application services: the operations REST and socket handlers share.
+
+mod messages;
+mod presence;
+pub mod ratelimit;
+mod rooms;
+pub mod typing;
+
+use std::sync::Arc;
+
+use dashmap::DashMap;
+use serde::Serialize;
+use serde_json::json;
+
+use crate::backplane::{Backplane, Envelope, Payload, Presence, Target};
+use crate::config::Limits;
+use crate::domain::permissions;
+use crate::domain::time::{now_ms, now_rfc3339};
+use crate::domain::{Principal, Role, RoomRole, RoomSummary};
+use crate::error::{AppError, AppResult};
+use crate::storage::Store;
+
+pub use messages::SeenOutcome;
+pub use ratelimit::RateLimits;
+pub use rooms::format_cursor;
+pub use typing::TypingTimers;
+
+/// Everything a chat operation needs.
+pub struct Chat {
+    pub store: Store,
+    pub backplane: Backplane,
+    pub presence: Arc<Presence>,
+    pub limits: Limits,
+    pub node_id: String,
+    pub rate: RateLimits,
+    pub typing: TypingTimers,
+    pub io: socketioxide::SocketIo,
+    /// Name and role last written per user, so tokens cost a write only on change.
+    known_users: DashMap<String, (Option<String>, Role)>,
+}
+
+/// A server→client event body: `{ data, timestamp }`.
+pub fn event_body<T: Serialize>(data: &T) -> serde_json::Value {
+    json!({ "data": data, "timestamp": now_rfc3339() })
+}
+
+impl Chat {
+    pub fn new(
+        store: Store,
+        backplane: Backplane,
+        presence: Arc<Presence>,
+        limits: Limits,
+        node_id: String,
+        io: socketioxide::SocketIo,
+        typing_timeout: std::time::Duration,
+    ) -> Self {
+        Chat {
+            rate: RateLimits::new(&limits),
+            typing: TypingTimers::new(typing_timeout),
+            store,
+            backplane,
+            presence,
+            limits,
+            node_id,
+            io,
+            known_users: DashMap::new(),
+        }
+    }
+
+    /// Records the caller's name and role as their token tells (once per change).
+    pub async fn remember(&self, p: &Principal) -> AppResult<()> {
+        let fresh = (p.name.clone(), p.role);
+        if self
+            .known_users
+            .get(&p.user_id)
+            .is_some_and(|v| *v == fresh)
+        {
+            return Ok(());
+        }
+        self.store
+            .upsert_user(&p.user_id, p.name.as_deref(), p.role, now_ms())
+            .await?;
+        self.known_users.insert(p.user_id.clone(), fresh);
+        Ok(())
+    }
+
+    /// Publishes a server→client event.
+    pub async fn emit<T: Serialize>(
+        &self,
+        target: Target,
+        except_user: Option<&str>,
+        name: &'static str,
+        data: &T,
+    ) {
+        metrics::counter!("classchat_events_emitted_total", "event" => name).increment(1);
+        self.backplane
+            .publish(Envelope {
+                target,
+                except_user: except_user.map(Into::into),
+                payload: Payload::Event {
+                    name,
+                    body: event_body(data),
+                },
+            })
+            .await;
+    }
+
+    /// The room and the caller's membership, if the caller may see the room
+    /// (members; admins anywhere). Otherwise `room_not_found`.
+    pub async fn access(
+        &self,
+        p: &Principal,
+        room_id: &str,
+    ) -> AppResult<(RoomSummary, Option<RoomRole>)> {
+        let membership = self.store.membership(room_id, &p.user_id).await?;
+        if !permissions::can_access_room(p, membership) {
+            return Err(AppError::room_not_found());
+        }
+        let room = self
+            .store
+            .get_room(room_id)
+            .await?
+            .ok_or_else(AppError::room_not_found)?;
+        Ok((room, membership))
+    }
+}

@@ -1,0 +1,85 @@
+//! Per-user rate limits on sends and typing (token buckets from `governor`).
+
+use std::num::NonZeroU32;
+
+use governor::clock::{Clock, DefaultClock};
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+
+use crate::config::Limits;
+use crate::error::{AppError, AppResult};
+
+pub struct RateLimits {
+    sends: DefaultKeyedRateLimiter<String>,
+    typing: DefaultKeyedRateLimiter<String>,
+    clock: DefaultClock,
+}
+
+fn quota(per_sec: u32, burst: u32) -> Quota {
+    let nz = |n: u32| NonZeroU32::new(n.max(1)).expect("max(1) is non-zero");
+    Quota::per_second(nz(per_sec)).allow_burst(nz(burst))
+}
+
+impl RateLimits {
+    pub fn new(limits: &Limits) -> Self {
+        RateLimits {
+            sends: RateLimiter::keyed(quota(limits.send_per_sec, limits.send_burst)),
+            typing: RateLimiter::keyed(quota(limits.typing_per_sec, limits.typing_burst)),
+            clock: DefaultClock::default(),
+        }
+    }
+
+    fn check(
+        &self,
+        limiter: &DefaultKeyedRateLimiter<String>,
+        user_id: &str,
+        what: &'static str,
+    ) -> AppResult<()> {
+        limiter
+            .check_key(&user_id.to_string())
+            .map_err(|not_until| {
+                metrics::counter!("classchat_rate_limited_total", "kind" => what).increment(1);
+                let wait = not_until.wait_time_from(self.clock.now());
+                AppError::rate_limited(wait.as_secs_f64().ceil() as u64)
+            })
+    }
+
+    /// One message send by this user.
+    pub fn send(&self, user_id: &str) -> AppResult<()> {
+        self.check(&self.sends, user_id, "send")
+    }
+
+    /// One typing event by this user.
+    pub fn typing(&self, user_id: &str) -> AppResult<()> {
+        self.check(&self.typing, user_id, "typing")
+    }
+
+    /// Forgets idle users' buckets (called periodically).
+    pub fn prune(&self) {
+        self.sends.retain_recent();
+        self.typing.retain_recent();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_burst_over_the_limit_is_refused_with_retry_after() {
+        let limits = Limits {
+            send_per_sec: 1,
+            send_burst: 3,
+            ..Limits::default()
+        };
+        let r = RateLimits::new(&limits);
+        for _ in 0..3 {
+            r.send("u").unwrap();
+        }
+        let e = r.send("u").unwrap_err();
+        assert_eq!(
+            (e.status, e.code, e.retry_after),
+            (429, "rate_limited", Some(1))
+        );
+        assert!(r.send("other").is_ok());
+    }
+}

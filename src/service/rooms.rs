@@ -1,0 +1,266 @@
+//! Rooms: open 1:1, create group, list, detail, add and remove members, with notifications.
+
+use serde_json::json;
+
+use super::Chat;
+use crate::backplane::{Envelope, Payload, Target};
+use crate::domain::permissions;
+use crate::domain::requests::{AddMembers, CreateGroup, CreatePersonal};
+use crate::domain::time::now_ms;
+use crate::domain::{Principal, RoomDetail, RoomKind, RoomRole, RoomSummary};
+use crate::error::{AppError, AppResult};
+use crate::realtime::events::{notification, CHAT_NOTIFICATION};
+use crate::storage::{NewRoom, RoomListPage};
+
+/// The stable key of a user pair, whatever the order.
+fn personal_key(a: &str, b: &str) -> String {
+    let (x, y) = if a <= b { (a, b) } else { (b, a) };
+    format!("{}:{x}|{y}", x.len())
+}
+
+fn dedupe(ids: &[String], except: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::with_capacity(ids.len());
+    for id in ids {
+        if id != except && !out.contains(id) {
+            out.push(id.clone());
+        }
+    }
+    out
+}
+
+pub fn new_id() -> String {
+    uuid::Uuid::now_v7().simple().to_string()
+}
+
+impl Chat {
+    fn by(p: &Principal) -> serde_json::Value {
+        json!({ "userId": p.user_id, "name": p.display_name() })
+    }
+
+    async fn notify(&self, user_id: &str, data: serde_json::Value) {
+        self.emit(
+            Target::User(user_id.to_string()),
+            None,
+            CHAT_NOTIFICATION,
+            &data,
+        )
+        .await;
+    }
+
+    /// The 1:1 room of the caller and `userId`; `(room, created)`.
+    pub async fn open_personal(
+        &self,
+        p: &Principal,
+        req: CreatePersonal,
+    ) -> AppResult<(RoomDetail, bool)> {
+        req.validate()?;
+        if req.user_id == p.user_id {
+            return Err(AppError::bad_request(
+                "invalid_user",
+                "cannot open a 1:1 room with yourself",
+            ));
+        }
+        let key = personal_key(&p.user_id, &req.user_id);
+        let new = NewRoom {
+            id: new_id(),
+            kind: RoomKind::Personal,
+            name: None,
+            personal_key: Some(key),
+            created_by: p.user_id.clone(),
+            now: now_ms(),
+            members: vec![
+                (p.user_id.clone(), RoomRole::Member),
+                (req.user_id.clone(), RoomRole::Member),
+            ],
+        };
+        let existing = self.store.create_room(&new).await?;
+        let room_id = existing.clone().unwrap_or(new.id);
+        let detail = self.detail_of(&room_id).await?;
+        if existing.is_none() {
+            let data =
+                json!({ "type": notification::NEW_CHAT, "room": detail.room, "by": Self::by(p) });
+            self.notify(&req.user_id, data).await;
+        }
+        Ok((detail, existing.is_none()))
+    }
+
+    /// A group room owned by the caller; members get `group-invite`.
+    pub async fn create_group(&self, p: &Principal, req: CreateGroup) -> AppResult<RoomDetail> {
+        if !permissions::can_create_group(p) {
+            return Err(AppError::forbidden(
+                "only teachers and admins create group rooms",
+            ));
+        }
+        req.validate(&self.limits)?;
+        let invited = dedupe(&req.member_ids, &p.user_id);
+        let mut members = vec![(p.user_id.clone(), RoomRole::Owner)];
+        members.extend(invited.iter().map(|id| (id.clone(), RoomRole::Member)));
+        let new = NewRoom {
+            id: new_id(),
+            kind: RoomKind::Group,
+            name: Some(req.name.trim().to_string()),
+            personal_key: None,
+            created_by: p.user_id.clone(),
+            now: now_ms(),
+            members,
+        };
+        self.store.create_room(&new).await?;
+        let detail = self.detail_of(&new.id).await?;
+        for id in &invited {
+            let data = json!({ "type": notification::GROUP_INVITE, "room": detail.room, "by": Self::by(p) });
+            self.notify(id, data).await;
+        }
+        Ok(detail)
+    }
+
+    pub async fn list_rooms(
+        &self,
+        p: &Principal,
+        limit: i64,
+        cursor: Option<&str>,
+    ) -> AppResult<RoomListPage> {
+        let cursor = match cursor.filter(|c| !c.is_empty()) {
+            None => None,
+            Some(c) => Some(parse_cursor(c)?),
+        };
+        Ok(self.store.list_rooms(&p.user_id, limit, cursor).await?)
+    }
+
+    async fn detail_of(&self, room_id: &str) -> AppResult<RoomDetail> {
+        let room = self
+            .store
+            .get_room(room_id)
+            .await?
+            .ok_or_else(AppError::room_not_found)?;
+        let members = self.store.members(room_id).await?;
+        Ok(RoomDetail { room, members })
+    }
+
+    pub async fn room_detail(&self, p: &Principal, room_id: &str) -> AppResult<RoomDetail> {
+        let (room, _) = self.access(p, room_id).await?;
+        let members = self.store.members(room_id).await?;
+        Ok(RoomDetail { room, members })
+    }
+
+    /// Adds members; new ones get `group-invite`, existing ones `member-added`.
+    pub async fn add_members(
+        &self,
+        p: &Principal,
+        room_id: &str,
+        req: AddMembers,
+    ) -> AppResult<RoomDetail> {
+        let (room, membership) = self.access(p, room_id).await?;
+        if !permissions::can_manage_members(p, membership) {
+            return Err(AppError::forbidden(
+                "only the room's owner or admins add members",
+            ));
+        }
+        req.validate(&self.limits)?;
+        ensure_group(&room)?;
+        let before: Vec<String> = self
+            .store
+            .members(room_id)
+            .await?
+            .into_iter()
+            .map(|m| m.user_id)
+            .collect();
+        let ids = dedupe(&req.user_ids, "");
+        let added = self.store.add_members(room_id, &ids, now_ms()).await?;
+        let detail = self.detail_of(room_id).await?;
+        if !added.is_empty() {
+            for id in &added {
+                let data = json!({ "type": notification::GROUP_INVITE, "room": detail.room, "by": Self::by(p) });
+                self.notify(id, data).await;
+            }
+            for id in before.iter().filter(|id| **id != p.user_id) {
+                let data = json!({
+                    "type": notification::MEMBER_ADDED, "room": detail.room,
+                    "by": Self::by(p), "userIds": added,
+                });
+                self.notify(id, data).await;
+            }
+        }
+        Ok(detail)
+    }
+
+    /// Removes a member (or the caller leaves); their sockets leave the room at once.
+    pub async fn remove_member(
+        &self,
+        p: &Principal,
+        room_id: &str,
+        user_id: &str,
+    ) -> AppResult<()> {
+        let (room, membership) = self.access(p, room_id).await?;
+        ensure_group(&room)?;
+        let target_role = if user_id == p.user_id {
+            membership
+        } else {
+            self.store.membership(room_id, user_id).await?
+        };
+        let Some(target_role) = target_role else {
+            return Err(AppError::new(
+                404,
+                "member_not_found",
+                "no such member in this room",
+            ));
+        };
+        if !permissions::can_remove_member(p, membership, user_id, target_role) {
+            return Err(AppError::forbidden("not allowed to remove this member"));
+        }
+        self.store.remove_member(room_id, user_id).await?;
+        self.typing.stop(room_id, user_id);
+        self.backplane
+            .publish(Envelope {
+                target: Target::User(user_id.to_string()),
+                except_user: None,
+                payload: Payload::LeaveRoom {
+                    room_id: room_id.to_string(),
+                },
+            })
+            .await;
+        Ok(())
+    }
+}
+
+fn ensure_group(room: &RoomSummary) -> AppResult<()> {
+    if room.kind == RoomKind::Personal {
+        return Err(AppError::conflict(
+            "personal_room",
+            "1:1 rooms have fixed members",
+        ));
+    }
+    Ok(())
+}
+
+/// Room-list cursors are `"<activity ms>:<room id>"`.
+pub fn format_cursor(at: i64, id: &str) -> String {
+    format!("{at}:{id}")
+}
+
+fn parse_cursor(c: &str) -> AppResult<(i64, String)> {
+    c.split_once(':')
+        .and_then(|(at, id)| Some((at.parse().ok()?, id.to_string())))
+        .ok_or_else(|| {
+            AppError::bad_request("invalid_cursor", "cursor is not one this server gave")
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn personal_key_ignores_order_and_is_unambiguous() {
+        assert_eq!(personal_key("a", "b"), personal_key("b", "a"));
+        assert_ne!(personal_key("a|b", "c"), personal_key("a", "b|c"));
+    }
+
+    #[test]
+    fn cursors_round_trip() {
+        assert_eq!(
+            parse_cursor(&format_cursor(5, "x:y")).unwrap(),
+            (5, "x:y".to_string())
+        );
+        assert!(parse_cursor("garbage").is_err());
+    }
+}

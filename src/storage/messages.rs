@@ -1,0 +1,338 @@
+//! Messages: gap-free per-room `seq`, idempotent sends, history paging, soft delete, read pointers.
+
+use super::{is_unique_violation, with_pool, Store};
+use crate::domain::{HistoryQueryDir, Message, Role};
+
+/// A message to store; `seq` is allocated by the store.
+pub struct NewMessage {
+    pub id: String,
+    pub room_id: String,
+    pub sender_id: String,
+    pub sender_name: String,
+    pub content: String,
+    pub client_message_id: Option<String>,
+    pub reply_to_id: Option<String>,
+    pub mentions: Vec<String>,
+    pub now: i64,
+}
+
+pub enum InsertOutcome {
+    Created(Message),
+    /// The sender already sent this `clientMessageId`: the first message.
+    Existing(Message),
+}
+
+pub struct HistoryPage {
+    pub messages: Vec<Message>,
+    pub next_cursor: Option<i64>,
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct MessageRow {
+    id: String,
+    room_id: String,
+    seq: i64,
+    sender_id: String,
+    sender_name: String,
+    content: Option<String>,
+    client_message_id: Option<String>,
+    reply_to_id: Option<String>,
+    mentions: String,
+    created_at: i64,
+    edited_at: Option<i64>,
+    deleted_at: Option<i64>,
+    deleted_by: Option<String>,
+}
+
+impl From<MessageRow> for Message {
+    fn from(r: MessageRow) -> Self {
+        Message {
+            id: r.id,
+            room_id: r.room_id,
+            seq: r.seq,
+            sender_id: r.sender_id,
+            sender_name: r.sender_name,
+            content: r.content,
+            client_message_id: r.client_message_id,
+            reply_to_id: r.reply_to_id,
+            mentions: serde_json::from_str(&r.mentions).unwrap_or_default(),
+            created_at: r.created_at,
+            edited_at: r.edited_at,
+            deleted_at: r.deleted_at,
+            deleted_by: r.deleted_by,
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub struct SeenByRow {
+    pub user_id: String,
+    pub name: Option<String>,
+    pub last_read_seq: i64,
+    pub last_read_at: Option<i64>,
+}
+
+macro_rules! select_messages {
+    ($tail:literal) => {
+        concat!(
+            "SELECT id, room_id, seq, sender_id, sender_name, content, client_message_id, reply_to_id, mentions, created_at, edited_at, deleted_at, deleted_by FROM messages ",
+            $tail
+        )
+    };
+}
+
+impl Store {
+    /// Stores a message with the room's next `seq` (the room row is locked for
+    /// the allocation, so concurrent sends get consecutive numbers), and
+    /// advances the sender's own read pointer past it.
+    pub async fn insert_message(&self, m: &NewMessage) -> Result<InsertOutcome, sqlx::Error> {
+        if let Some(cid) = &m.client_message_id {
+            if let Some(first) = self.message_by_client_id(&m.sender_id, cid).await? {
+                return Ok(InsertOutcome::Existing(first));
+            }
+        }
+        let mentions = serde_json::to_string(&m.mentions).unwrap_or_else(|_| "[]".into());
+        let res: Result<i64, sqlx::Error> = with_pool!(self, p => {
+            let mut tx = p.begin().await?;
+            let seq: i64 = sqlx::query_scalar(
+                "UPDATE rooms SET last_seq = last_seq + 1, last_activity_at = $2 WHERE id = $1 RETURNING last_seq",
+            )
+            .bind(&m.room_id)
+            .bind(m.now)
+            .fetch_one(&mut *tx)
+            .await?;
+            sqlx::query(
+                "INSERT INTO messages (id, room_id, seq, sender_id, sender_name, content, client_message_id, reply_to_id, mentions, created_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+            )
+            .bind(&m.id)
+            .bind(&m.room_id)
+            .bind(seq)
+            .bind(&m.sender_id)
+            .bind(&m.sender_name)
+            .bind(&m.content)
+            .bind(&m.client_message_id)
+            .bind(&m.reply_to_id)
+            .bind(&mentions)
+            .bind(m.now)
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query(
+                "UPDATE room_members SET last_read_seq = $3, last_read_at = $4
+                 WHERE room_id = $1 AND user_id = $2 AND last_read_seq < $3",
+            )
+            .bind(&m.room_id)
+            .bind(&m.sender_id)
+            .bind(seq)
+            .bind(m.now)
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            Ok(seq)
+        });
+        match res {
+            Ok(seq) => Ok(InsertOutcome::Created(Message {
+                id: m.id.clone(),
+                room_id: m.room_id.clone(),
+                seq,
+                sender_id: m.sender_id.clone(),
+                sender_name: m.sender_name.clone(),
+                content: Some(m.content.clone()),
+                client_message_id: m.client_message_id.clone(),
+                reply_to_id: m.reply_to_id.clone(),
+                mentions: m.mentions.clone(),
+                created_at: m.now,
+                edited_at: None,
+                deleted_at: None,
+                deleted_by: None,
+            })),
+            // A concurrent retry with the same clientMessageId won the race.
+            Err(e) if is_unique_violation(&e) && m.client_message_id.is_some() => {
+                let cid = m.client_message_id.as_deref().unwrap_or_default();
+                match self.message_by_client_id(&m.sender_id, cid).await? {
+                    Some(first) => Ok(InsertOutcome::Existing(first)),
+                    None => Err(e),
+                }
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn message_by_client_id(
+        &self,
+        sender_id: &str,
+        client_id: &str,
+    ) -> Result<Option<Message>, sqlx::Error> {
+        with_pool!(self, p => sqlx::query_as::<_, MessageRow>(select_messages!(
+            "WHERE sender_id = $1 AND client_message_id = $2"
+        ))
+        .bind(sender_id)
+        .bind(client_id)
+        .fetch_optional(p)
+        .await
+        .map(|r| r.map(Message::from)))
+    }
+
+    pub async fn message_by_seq(
+        &self,
+        room_id: &str,
+        seq: i64,
+    ) -> Result<Option<Message>, sqlx::Error> {
+        with_pool!(self, p => sqlx::query_as::<_, MessageRow>(select_messages!(
+            "WHERE room_id = $1 AND seq = $2"
+        ))
+        .bind(room_id)
+        .bind(seq)
+        .fetch_optional(p)
+        .await
+        .map(|r| r.map(Message::from)))
+    }
+
+    /// A message of this room, with its sender's platform role.
+    pub async fn get_message(
+        &self,
+        room_id: &str,
+        id: &str,
+    ) -> Result<Option<(Message, Option<Role>)>, sqlx::Error> {
+        let msg = with_pool!(self, p => sqlx::query_as::<_, MessageRow>(select_messages!(
+            "WHERE id = $1 AND room_id = $2"
+        ))
+        .bind(id)
+        .bind(room_id)
+        .fetch_optional(p)
+        .await)?;
+        let Some(msg) = msg else { return Ok(None) };
+        let msg = Message::from(msg);
+        let role = self.get_user(&msg.sender_id).await?.and_then(|u| u.role);
+        Ok(Some((msg, role)))
+    }
+
+    /// One page of history: newest first before a `seq`, oldest first after one.
+    pub async fn history(
+        &self,
+        room_id: &str,
+        dir: HistoryQueryDir,
+        limit: i64,
+    ) -> Result<HistoryPage, sqlx::Error> {
+        let rows: Vec<MessageRow> = match dir {
+            HistoryQueryDir::Before(before) => {
+                with_pool!(self, p => sqlx::query_as::<_, MessageRow>(
+                select_messages!("WHERE room_id = $1 AND seq < $2 ORDER BY seq DESC LIMIT $3")
+            )
+            .bind(room_id)
+            .bind(before)
+            .bind(limit + 1)
+            .fetch_all(p)
+            .await)?
+            }
+            HistoryQueryDir::After(after) => with_pool!(self, p => sqlx::query_as::<_, MessageRow>(
+                select_messages!("WHERE room_id = $1 AND seq > $2 ORDER BY seq ASC LIMIT $3")
+            )
+            .bind(room_id)
+            .bind(after)
+            .bind(limit + 1)
+            .fetch_all(p)
+            .await)?,
+        };
+        let more = rows.len() as i64 > limit;
+        let messages: Vec<Message> = rows
+            .into_iter()
+            .take(limit as usize)
+            .map(Message::from)
+            .collect();
+        let next_cursor = if more {
+            messages.last().map(|m| m.seq)
+        } else {
+            None
+        };
+        Ok(HistoryPage {
+            messages,
+            next_cursor,
+        })
+    }
+
+    /// Soft-deletes; `None` if the message was already deleted.
+    pub async fn delete_message(
+        &self,
+        room_id: &str,
+        id: &str,
+        by: &str,
+        now: i64,
+    ) -> Result<Option<Message>, sqlx::Error> {
+        let n = with_pool!(self, p => sqlx::query(
+            "UPDATE messages SET content = NULL, deleted_at = $3, deleted_by = $4
+             WHERE id = $1 AND room_id = $2 AND deleted_at IS NULL",
+        )
+        .bind(id)
+        .bind(room_id)
+        .bind(now)
+        .bind(by)
+        .execute(p)
+        .await
+        .map(|r| r.rows_affected()))?;
+        if n == 0 {
+            return Ok(None);
+        }
+        Ok(self.get_message(room_id, id).await?.map(|(m, _)| m))
+    }
+
+    /// Moves the read pointer forward to `up_to` (never back); true if it moved.
+    pub async fn mark_seen(
+        &self,
+        room_id: &str,
+        user_id: &str,
+        up_to: i64,
+        now: i64,
+    ) -> Result<bool, sqlx::Error> {
+        with_pool!(self, p => sqlx::query(
+            "UPDATE room_members SET last_read_seq = $3, last_read_at = $4
+             WHERE room_id = $1 AND user_id = $2 AND last_read_seq < $3",
+        )
+        .bind(room_id)
+        .bind(user_id)
+        .bind(up_to)
+        .bind(now)
+        .execute(p)
+        .await
+        .map(|r| r.rows_affected() > 0))
+    }
+
+    /// The highest `seq` among these message ids in this room.
+    pub async fn max_seq_of(
+        &self,
+        room_id: &str,
+        ids: &[String],
+    ) -> Result<Option<i64>, sqlx::Error> {
+        with_pool!(self, p => {
+            let mut qb = sqlx::QueryBuilder::new("SELECT MAX(seq) FROM messages WHERE room_id = ");
+            qb.push_bind(room_id);
+            qb.push(" AND id IN (");
+            let mut sep = qb.separated(", ");
+            for id in ids {
+                sep.push_bind(id);
+            }
+            qb.push(")");
+            qb.build_query_scalar::<Option<i64>>().fetch_one(p).await
+        })
+    }
+
+    /// Members other than `except` whose read pointer covers `seq`.
+    pub async fn seen_by(
+        &self,
+        room_id: &str,
+        seq: i64,
+        except: &str,
+    ) -> Result<Vec<SeenByRow>, sqlx::Error> {
+        with_pool!(self, p => sqlx::query_as::<_, SeenByRow>(
+            "SELECT m.user_id, u.name, m.last_read_seq, m.last_read_at
+             FROM room_members m LEFT JOIN users u ON u.id = m.user_id
+             WHERE m.room_id = $1 AND m.last_read_seq >= $2 AND m.user_id <> $3
+             ORDER BY m.last_read_at, m.user_id",
+        )
+        .bind(room_id)
+        .bind(seq)
+        .bind(except)
+        .fetch_all(p)
+        .await)
+    }
+}
