@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# The whole classchat test suite, from a fresh Debian machine with the Rust toolchain:
+# formatting and lints, Rust unit + integration tests (SQLite and PostgreSQL), and the
+# end-to-end tests with the real socket.io-client under Node's test runner.
+# It installs or starts what it needs (PostgreSQL, Node) when missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+log() { printf '\n== %s\n' "$*"; }
+
+SUDO=""
+[ "$(id -u)" = 0 ] || SUDO="sudo"
+apt_updated=""
+apt_install() {
+  [ -n "$apt_updated" ] || { $SUDO apt-get update -qq; apt_updated=1; }
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "$@" >/dev/null
+}
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+# --- PostgreSQL: use the one at CLASSCHAT_TEST_PG_URL (default 127.0.0.1:5432) if it answers,
+# else start a throwaway cluster (trust auth, free port) and stop it at exit.
+export CLASSCHAT_TEST_PG_URL="${CLASSCHAT_TEST_PG_URL:-postgres://postgres@127.0.0.1:5432}"
+pg_answers() { command -v psql >/dev/null && psql "$CLASSCHAT_TEST_PG_URL/postgres" -Atqc 'select 1' >/dev/null 2>&1; }
+PG_TMP=""
+cleanup() {
+  if [ -n "$PG_TMP" ]; then
+    runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$PG_TMP/data" -m fast stop >/dev/null 2>&1 || true
+    rm -rf "$PG_TMP"
+  fi
+}
+trap cleanup EXIT
+if ! pg_answers; then
+  log "PostgreSQL not reachable at $CLASSCHAT_TEST_PG_URL: starting a throwaway cluster"
+  ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || apt_install postgresql postgresql-client
+  PG_BIN=$(dirname "$(ls /usr/lib/postgresql/*/bin/initdb | sort -V | tail -n1)")
+  PG_TMP=$(mktemp -d /tmp/classchat-pg.XXXXXX)
+  chown postgres "$PG_TMP"
+  port=$(free_port)
+  runuser -u postgres -- "$PG_BIN/initdb" -D "$PG_TMP/data" -U postgres --auth=trust >/dev/null
+  runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$PG_TMP/data" -l "$PG_TMP/log" -w \
+    -o "-p $port -k $PG_TMP -c listen_addresses=127.0.0.1 -c max_connections=300 -c fsync=off" start >/dev/null
+  export CLASSCHAT_TEST_PG_URL="postgres://postgres@127.0.0.1:$port"
+fi
+# Databases left by earlier runs.
+psql "$CLASSCHAT_TEST_PG_URL/postgres" -Atqc "select datname from pg_database where datname like 'classchat_test_%'" 2>/dev/null |
+  while read -r db; do psql "$CLASSCHAT_TEST_PG_URL/postgres" -qc "drop database if exists $db" >/dev/null 2>&1 || true; done
+
+# --- Node for the socket.io-client tests.
+if ! command -v node >/dev/null || [ "$(node -p 'process.versions.node.split(".")[0]')" -lt 18 ]; then
+  log "installing Node.js"
+  apt_install nodejs npm
+fi
+
+log "cargo fmt --check"
+cargo fmt --all -- --check
+log "cargo clippy"
+cargo clippy --all-targets -- -D warnings
+log "cargo build"
+cargo build
+TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
+export CLASSCHAT_BIN="$TARGET_DIR/debug/classchat"
+
+log "cargo test (unit + integration, SQLite and PostgreSQL)"
+cargo test -- --test-threads=4
+
+log "end-to-end: socket.io-client against spawned classchat nodes"
+(cd tests/e2e && npm ci --no-audit --no-fund --loglevel=error)
+ulimit -n 20000 2>/dev/null || true
+node --test --test-concurrency=2 tests/e2e/
