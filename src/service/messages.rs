@@ -184,7 +184,7 @@ impl Chat {
                     .ok_or_else(AppError::message_not_found)?;
                 (seq, ids)
             }
-            (None, None) => unreachable!("validated"),
+            (None, None) => return Err(AppError::bad_request("invalid_payload", "give upToSeq or messageIds")),
         };
         let now = now_ms();
         let moved = self
