@@ -40,7 +40,7 @@ impl Default for Limits {
             typing_per_sec: 5,
             typing_burst: 10,
             max_body_bytes: 64 * 1024,
-            max_socket_payload_bytes: 64 * 1024,
+            max_socket_payload_bytes: 1024 * 1024,
         }
     }
 }

@@ -11,6 +11,8 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::auth::{resolve_key, Verifier};
+use crate::backplane::keys::Keys;
+use crate::backplane::presence::{LocalPresence, RedisPresence};
 use crate::backplane::{Backplane, Presence};
 use crate::config::Config;
 use crate::http::AppState;
@@ -57,11 +59,28 @@ pub async fn start(config: Config) -> Result<Running, String> {
         .ws_max_message_size(config.limits.max_socket_payload_bytes as usize)
         .ws_max_frame_size(config.limits.max_socket_payload_bytes as usize)
         .build_layer();
-    let backplane = Backplane::local(io.clone());
+    let (backplane, presence, redis) = match &config.redis_url {
+        None => (
+            Backplane::local(io.clone()),
+            Presence::Local(LocalPresence::new()),
+            None,
+        ),
+        Some(url) => {
+            let (bp, client) = Backplane::redis(io.clone(), url, &config.redis_prefix).await?;
+            let keys = Keys::new(&config.redis_prefix);
+            let presence = RedisPresence::new(
+                client.clone(),
+                keys,
+                config.node_id.clone(),
+                config.presence_ttl,
+            );
+            (bp, Presence::Redis(presence), Some(client))
+        }
+    };
     let chat = Arc::new(Chat::new(
         store,
         backplane,
-        Arc::new(Presence::new()),
+        Arc::new(presence),
         config.limits.clone(),
         config.node_id.clone(),
         io.clone(),
@@ -88,7 +107,10 @@ pub async fn start(config: Config) -> Result<Running, String> {
         .fallback(|| async {
             crate::error::AppError::new(404, "not_found", "Socket.IO lives at /socket.io/")
         })
-        .layer(socket_layer);
+        .layer(socket_layer)
+        // Without a state the layer (and so the engine) would be made anew per connection,
+        // and HTTP long-polling sessions would be unknown on their second request.
+        .with_state(());
     let mut tasks = vec![
         serve(api, crate::http::router(state.clone()), stopped.clone()),
         serve(sock, socket_app, stopped.clone()),
@@ -102,6 +124,13 @@ pub async fn start(config: Config) -> Result<Running, String> {
             pruner.rate.prune();
         }
     }));
+    if let Some(client) = redis {
+        tasks.push(tokio::spawn(cluster_upkeep(
+            chat.clone(),
+            client,
+            config.presence_ttl,
+        )));
+    }
     state.ready.store(true, Ordering::Release);
     tracing::info!(api = %addrs.0, socket = %addrs.1, metrics = %addrs.2, database = chat.store.kind(),
         backplane = chat.backplane.mode(), node = %config.node_id, "classchat ready");
@@ -113,6 +142,29 @@ pub async fn start(config: Config) -> Result<Running, String> {
         stop,
         tasks,
     })
+}
+
+/// Heartbeat and dead-node sweep, every sixth of the presence TTL; after a Redis
+/// reconnect the node writes its presence again (Redis may have come back empty).
+async fn cluster_upkeep(chat: Arc<Chat>, client: fred::clients::Client, ttl: Duration) {
+    use fred::interfaces::EventInterface;
+    let mut reconnects = client.reconnect_rx();
+    let mut tick = tokio::time::interval((ttl / 6).max(Duration::from_millis(200)));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut reassert = false;
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {
+                chat.cluster_tick(std::mem::take(&mut reassert)).await;
+            }
+            r = reconnects.recv() => {
+                if r.is_err() {
+                    break;
+                }
+                reassert = true;
+            }
+        }
+    }
 }
 
 fn serve(

@@ -6,19 +6,34 @@ use common::*;
 use reqwest::StatusCode;
 use serde_json::json;
 
-both_dbs!(a_teacher_creates_a_group_and_a_member_posts_to_it, |app: TestApp| async move {
-    let t = token("t1", "teacher");
-    let s = token("s1", "student");
-    let room = app.group(&t, "Math", &["s1"]).await;
-    let m = app.send(&s, &room, "hello").await;
-    assert_eq!(m["seq"], 1);
-    let list = app.get("/chat/rooms", &t).await;
-    assert_eq!(list.status, StatusCode::OK);
-    assert_eq!(list.data()[0]["unreadCount"], 1);
-    assert_eq!(list.data()[0]["lastMessage"]["content"], "hello");
-    let again = app.post(&format!("/chat/rooms/{room}/messages"), &s, json!({ "content": "x", "clientMessageId": "c" })).await;
-    assert_eq!(again.status, StatusCode::CREATED);
-    let dup = app.post(&format!("/chat/rooms/{room}/messages"), &s, json!({ "content": "x", "clientMessageId": "c" })).await;
-    assert_eq!(dup.status, StatusCode::OK);
-    assert_eq!(dup.data()["id"], again.data()["id"]);
-});
+both_dbs!(
+    a_teacher_creates_a_group_and_a_member_posts_to_it,
+    |app: TestApp| async move {
+        let t = token("t1", "teacher");
+        let s = token("s1", "student");
+        let room = app.group(&t, "Math", &["s1"]).await;
+        let m = app.send(&s, &room, "hello").await;
+        assert_eq!(m["seq"], 1);
+        let list = app.get("/chat/rooms", &t).await;
+        assert_eq!(list.status, StatusCode::OK);
+        assert_eq!(list.data()[0]["unreadCount"], 1);
+        assert_eq!(list.data()[0]["lastMessage"]["content"], "hello");
+        let again = app
+            .post(
+                &format!("/chat/rooms/{room}/messages"),
+                &s,
+                json!({ "content": "x", "clientMessageId": "c" }),
+            )
+            .await;
+        assert_eq!(again.status, StatusCode::CREATED);
+        let dup = app
+            .post(
+                &format!("/chat/rooms/{room}/messages"),
+                &s,
+                json!({ "content": "x", "clientMessageId": "c" }),
+            )
+            .await;
+        assert_eq!(dup.status, StatusCode::OK);
+        assert_eq!(dup.data()["id"], again.data()["id"]);
+    }
+);

@@ -1,4 +1,7 @@
-//! Every name a broadcast travels under: Socket.IO rooms here, Redis channels and keys later.
+//! Every name a broadcast or presence record lives under: Socket.IO room names on a
+//! node, and all Redis channels and keys (under one configurable prefix).
+
+use super::Target;
 
 /// The Socket.IO room holding a chat room's joined sockets.
 pub fn room(room_id: &str) -> String {
@@ -15,11 +18,90 @@ pub fn room_id_of(name: &str) -> Option<&str> {
     name.strip_prefix("r:")
 }
 
+/// Redis names, all under `prefix` so several deployments (or tests) share one Redis.
+#[derive(Clone, Debug)]
+pub struct Keys {
+    prefix: String,
+}
+
+impl Keys {
+    pub fn new(prefix: &str) -> Self {
+        Keys {
+            prefix: prefix.to_string(),
+        }
+    }
+
+    /// The pub/sub channel of a broadcast target: `<prefix>:r:<room>` or `<prefix>:u:<user>`.
+    pub fn channel(&self, target: &Target) -> String {
+        match target {
+            Target::Room(id) => format!("{}:r:{id}", self.prefix),
+            Target::User(id) => format!("{}:u:{id}", self.prefix),
+        }
+    }
+
+    /// The target a channel name stands for.
+    pub fn target_of(&self, channel: &str) -> Option<Target> {
+        let rest = channel.strip_prefix(&self.prefix)?.strip_prefix(':')?;
+        if let Some(id) = rest.strip_prefix("r:") {
+            Some(Target::Room(id.to_string()))
+        } else {
+            rest.strip_prefix("u:")
+                .map(|id| Target::User(id.to_string()))
+        }
+    }
+
+    /// Hash of one user's presence: a socket count per node id, and `status`.
+    pub fn presence(&self, user_id: &str) -> String {
+        format!("{}:presence:{user_id}", self.prefix)
+    }
+
+    /// Hash of user id → last seen (Unix ms).
+    pub fn last_seen(&self) -> String {
+        format!("{}:lastseen", self.prefix)
+    }
+
+    /// Set of users online anywhere in the cluster.
+    pub fn online(&self) -> String {
+        format!("{}:online", self.prefix)
+    }
+
+    /// Sorted set of node id → last heartbeat (Unix ms).
+    pub fn nodes(&self) -> String {
+        format!("{}:nodes", self.prefix)
+    }
+
+    /// Set of users with at least one socket on a node.
+    pub fn node_users(&self, node: &str) -> String {
+        format!("{}:node-users:{node}", self.prefix)
+    }
+
+    /// Hash of a node's own figures (connections, active rooms), for cluster stats.
+    pub fn node_stats(&self, node: &str) -> String {
+        format!("{}:node-stats:{node}", self.prefix)
+    }
+
+    /// Lock taken by the node that cleans up after a dead node.
+    pub fn sweep_lock(&self, node: &str) -> String {
+        format!("{}:sweep:{node}", self.prefix)
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    use super::*;
+
     #[test]
     fn room_names_round_trip() {
-        assert_eq!(super::room_id_of(&super::room("abc")), Some("abc"));
-        assert_eq!(super::room_id_of(&super::user("abc")), None);
+        assert_eq!(room_id_of(&room("abc")), Some("abc"));
+        assert_eq!(room_id_of(&user("abc")), None);
+    }
+
+    #[test]
+    fn channels_round_trip_to_targets() {
+        let k = Keys::new("cc");
+        for t in [Target::Room("r:1".into()), Target::User("u 2".into())] {
+            assert_eq!(k.target_of(&k.channel(&t)), Some(t));
+        }
+        assert_eq!(k.target_of("other:r:1"), None);
     }
 }

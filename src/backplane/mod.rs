@@ -1,17 +1,22 @@
-//! Fan-out of events to sockets (in-process now; Redis channels keyed by room and user in
-//! cluster mode) and presence.
+//! Fan-out of events to sockets and presence: in-process on a single node, or through Redis
+//! channels keyed by room and by user in cluster mode.
 
+mod codec;
+pub mod interest;
 pub mod keys;
-mod local;
 pub mod presence;
+mod redis;
+mod relay;
 
 use std::sync::Arc;
 
 use serde_json::Value;
 use socketioxide::SocketIo;
 
-pub use local::LocalBackplane;
+use interest::{Channels, Interest};
 pub use presence::Presence;
+use redis::RedisBackplane;
+use relay::Relay;
 
 /// Where a broadcast goes: everyone in a room, or every socket of a user.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -21,6 +26,7 @@ pub enum Target {
 }
 
 impl Target {
+    /// The Socket.IO room holding this target's local sockets.
     pub fn socket_room(&self) -> String {
         match self {
             Target::Room(id) => keys::room(id),
@@ -46,33 +52,73 @@ pub struct Envelope {
     pub payload: Payload,
 }
 
-/// The backplane in use. Cluster mode adds a Redis variant beside the local one.
-#[derive(Clone)]
-pub enum Backplane {
-    Local(Arc<LocalBackplane>),
+/// The backplane: local delivery, plus Redis pub/sub in cluster mode.
+pub struct Backplane {
+    relay: Arc<Relay>,
+    redis: Option<RedisBackplane>,
 }
 
 impl Backplane {
+    /// Single node: envelopes go straight to local sockets.
     pub fn local(io: SocketIo) -> Self {
-        Backplane::Local(Arc::new(LocalBackplane::new(io)))
+        let interest = Interest::spawn(None);
+        Backplane {
+            relay: Arc::new(Relay { io, interest }),
+            redis: None,
+        }
+    }
+
+    /// Cluster mode. Also returns a Redis client for presence.
+    pub async fn redis(
+        io: SocketIo,
+        url: &str,
+        prefix: &str,
+    ) -> Result<(Self, fred::clients::Client), String> {
+        let keys = keys::Keys::new(prefix);
+        let (bp, client, subscriber) = RedisBackplane::connect(url, keys.clone()).await?;
+        let interest = Interest::spawn(Some(Channels {
+            client: subscriber.clone(),
+            keys: keys.clone(),
+        }));
+        let relay = Arc::new(Relay { io, interest });
+        redis::spawn_relay(&subscriber, keys, relay.clone());
+        Ok((
+            Backplane {
+                relay,
+                redis: Some(bp),
+            },
+            client,
+        ))
     }
 
     /// Sends an envelope to every socket it targets, on every node.
     pub async fn publish(&self, env: Envelope) {
-        match self {
-            Backplane::Local(b) => b.deliver(&env).await,
+        match &self.redis {
+            Some(r) => r.publish(&env).await,
+            None => self.relay.deliver(&env).await,
         }
     }
 
-    /// Starts routing a target's traffic to this node; returns once that holds.
-    pub async fn subscribe(&self, _target: &Target) {}
+    /// A local socket needs `target`; returns once this node receives its traffic.
+    pub async fn subscribe(&self, target: Target) {
+        self.relay.interest.acquire(target).await
+    }
 
-    /// Stops routing a target's traffic to this node.
-    pub async fn unsubscribe(&self, _target: &Target) {}
+    /// A local socket no longer needs `target`.
+    pub fn unsubscribe(&self, target: Target) {
+        self.relay.interest.release(target)
+    }
+
+    /// Chat rooms with at least one socket on this node.
+    pub fn active_rooms(&self) -> usize {
+        self.relay.interest.active_rooms()
+    }
 
     pub fn mode(&self) -> &'static str {
-        match self {
-            Backplane::Local(_) => "local",
+        if self.redis.is_some() {
+            "redis"
+        } else {
+            "local"
         }
     }
 }

@@ -59,5 +59,6 @@ pub async fn seen_by(
     Caller(p): Caller,
     Ids((room_id, message_id)): Ids<(String, String)>,
 ) -> AppResult<Response> {
-    Ok(data(200, &s.chat.seen_by(&p, &room_id, &message_id).await?))
+    let rows = s.chat.seen_by(&p, &room_id, &message_id).await?;
+    Ok(page_body(&rows, None))
 }

@@ -26,3 +26,19 @@ pub mod notification {
     pub const MEMBER_ADDED: &str = "member-added";
     pub const MENTION: &str = "mention";
 }
+
+/// The `'static` name of a server→client event, for names read off the backplane.
+pub fn server_event(name: &str) -> Option<&'static str> {
+    [
+        CHAT_ROOMS_JOINED,
+        NEW_CHAT_MESSAGE,
+        CHAT_USER_TYPING,
+        MESSAGES_SEEN,
+        CHAT_MESSAGE_DELETED,
+        CHAT_USER_STATUS_UPDATE,
+        CHAT_NOTIFICATION,
+        ROOM_ONLINE_USERS,
+    ]
+    .into_iter()
+    .find(|n| *n == name)
+}

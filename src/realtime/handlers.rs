@@ -27,10 +27,12 @@ pub async fn handle(state: &Arc<AppState>, session: &Session, job: &Job) -> AppR
         JOIN_CHAT_ROOMS => join(state, session, job).await,
         LEAVE_CHAT_ROOM => {
             let req: RoomRef = parse(payload(job)?)?;
-            job.socket.leave(keys::room(&req.room_id));
-            chat.backplane
-                .unsubscribe(&Target::Room(req.room_id.clone()))
-                .await;
+            let name = keys::room(&req.room_id);
+            if job.socket.rooms().iter().any(|r| *r == name) {
+                job.socket.leave(name);
+                chat.backplane
+                    .unsubscribe(Target::Room(req.room_id.clone()));
+            }
             Ok(json!({ "roomId": req.room_id }))
         }
         CHAT_TYPING => typing(state, session, job).await,
@@ -78,10 +80,15 @@ async fn join(state: &Arc<AppState>, session: &Session, job: &Job) -> AppResult<
         .await?;
     let mut joined = Vec::with_capacity(ok.len());
     let mut rejected = Vec::new();
+    let current = job.socket.rooms();
     for id in ids {
         if ok.contains(&id) {
-            chat.backplane.subscribe(&Target::Room(id.clone())).await;
-            job.socket.join(keys::room(&id));
+            let name = keys::room(&id);
+            if !current.iter().any(|r| *r == name) {
+                // Subscribed before joined: nothing published after the confirmation is missed.
+                chat.backplane.subscribe(Target::Room(id.clone())).await;
+                job.socket.join(name);
+            }
             joined.push(id);
         } else {
             rejected.push(json!({ "roomId": id, "code": "room_not_found" }));

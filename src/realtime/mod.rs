@@ -14,7 +14,7 @@ use socketioxide::socket::DisconnectReason;
 use socketioxide::SocketIo;
 
 use crate::auth::bearer;
-use crate::backplane::keys;
+use crate::backplane::{keys, Target};
 use crate::error::AppError;
 use crate::http::AppState;
 use session::Session;
@@ -72,13 +72,32 @@ pub fn register(io: &SocketIo, state: Arc<AppState>) {
             state.chat.remember(&principal).await.map_err(Refused)?;
             let session = Session::new(principal);
             socket.extensions.insert(session.clone());
-            socket.join(keys::user(&session.principal.user_id));
+            let user_id = session.principal.user_id.clone();
+            state
+                .chat
+                .backplane
+                .subscribe(Target::User(user_id.clone()))
+                .await;
+            socket.join(keys::user(&user_id));
             dispatch::install(&socket, state.clone());
             let on_disconnect = {
                 let state = state.clone();
                 let session = session.clone();
-                move |_: SocketRef, _: DisconnectReason| async move {
+                move |s: SocketRef, _: DisconnectReason| async move {
                     metrics::gauge!("classchat_socket_connections").decrement(1.0);
+                    for room in s.rooms() {
+                        match keys::room_id_of(&room) {
+                            Some(id) => state
+                                .chat
+                                .backplane
+                                .unsubscribe(Target::Room(id.to_string())),
+                            None if *room == keys::user(&session.principal.user_id) => state
+                                .chat
+                                .backplane
+                                .unsubscribe(Target::User(session.principal.user_id.clone())),
+                            None => {}
+                        }
+                    }
                     if let Err(e) = state
                         .chat
                         .user_disconnected(&session.principal.user_id)

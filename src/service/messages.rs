@@ -184,13 +184,24 @@ impl Chat {
                     .ok_or_else(AppError::message_not_found)?;
                 (seq, ids)
             }
-            (None, None) => return Err(AppError::bad_request("invalid_payload", "give upToSeq or messageIds")),
+            (None, None) => {
+                return Err(AppError::bad_request(
+                    "invalid_payload",
+                    "give upToSeq or messageIds",
+                ))
+            }
         };
         let now = now_ms();
         let moved = self
             .store
             .mark_seen(room_id, &p.user_id, up_to, now)
             .await?;
+        // The pointer never moves back: answer with where it stands.
+        let up_to = if moved {
+            up_to
+        } else {
+            self.store.read_pointer(room_id, &p.user_id).await?
+        };
         let out = SeenOutcome {
             room_id: room_id.to_string(),
             user_id: p.user_id.clone(),

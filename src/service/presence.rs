@@ -4,8 +4,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::Chat;
-use crate::backplane::keys;
-use crate::backplane::Target;
+use crate::backplane::{Presence, Target};
 use crate::domain::permissions;
 use crate::domain::time::now_ms;
 use crate::domain::{Principal, Status, UserStatus};
@@ -29,7 +28,7 @@ pub struct RoomOnline {
 
 impl Chat {
     /// Tells each contact once, however many rooms they share.
-    async fn announce_status(
+    pub(crate) async fn announce_status(
         &self,
         user_id: &str,
         status: Status,
@@ -49,20 +48,20 @@ impl Chat {
 
     /// A socket of this user connected.
     pub async fn user_connected(&self, p: &Principal) -> AppResult<()> {
-        if let Some(change) = self.presence.connect(&p.user_id) {
+        if let Some(change) = self.presence.connect(&p.user_id).await {
             self.announce_status(&p.user_id, change.status, Some(now_ms()))
                 .await?;
         }
         Ok(())
     }
 
-    /// A socket of this user disconnected; the last one makes them offline with a last seen.
+    /// A socket of this user disconnected; the last one anywhere makes them offline with a last seen.
     pub async fn user_disconnected(&self, user_id: &str) -> AppResult<()> {
-        let was_visible = self.presence.disconnect(user_id);
-        if !self.presence.is_connected(user_id) {
+        let (offline, change) = self.presence.disconnect(user_id).await;
+        if offline {
             let now = now_ms();
             self.store.set_last_seen(user_id, now).await?;
-            if let Some(change) = was_visible {
+            if let Some(change) = change {
                 self.announce_status(user_id, change.status, Some(now))
                     .await?;
             }
@@ -72,21 +71,17 @@ impl Chat {
 
     /// The caller chose a status; contacts are told if what they see changed.
     pub async fn set_status(&self, p: &Principal, status: Status) -> AppResult<UserStatus> {
-        let was = self.presence.status_of(&p.user_id);
-        if self.presence.set_status(&p.user_id, status).is_some() {
-            let now = self.presence.status_of(&p.user_id);
-            if now != was {
-                let last_seen = (now == Status::Offline).then(now_ms);
-                self.announce_status(&p.user_id, now, last_seen.or(Some(now_ms())))
-                    .await?;
-            }
+        if let Some(change) = self.presence.set_status(&p.user_id, status).await {
+            self.announce_status(&p.user_id, change.status, Some(now_ms()))
+                .await?;
         }
         self.status_of(&p.user_id).await
     }
 
     async fn status_of(&self, user_id: &str) -> AppResult<UserStatus> {
-        let status = self.presence.status_of(user_id);
-        let last_seen = if self.presence.is_connected(user_id) {
+        let (connected, status) = self.presence.state(user_id).await;
+        // Invisible users (status offline while connected) show their stored last seen.
+        let last_seen = if connected && status != Status::Offline {
             Some(now_ms())
         } else {
             self.store
@@ -115,21 +110,20 @@ impl Chat {
         self.status_of(user_id).await
     }
 
-    /// Members of the room who are online (any status but offline).
+    /// Members of the room who are online (any status but offline), cluster-wide.
     pub async fn room_online_users(&self, p: &Principal, room_id: &str) -> AppResult<RoomOnline> {
         self.access(p, room_id).await?;
-        let users = self
-            .store
-            .members(room_id)
-            .await?
+        let members = self.store.members(room_id).await?;
+        let ids: Vec<String> = members.iter().map(|m| m.user_id.clone()).collect();
+        let states = self.presence.states(&ids).await;
+        let users = members
             .into_iter()
-            .filter_map(|m| {
-                let status = self.presence.status_of(&m.user_id);
-                (status != Status::Offline).then_some(OnlineUser {
-                    user_id: m.user_id,
-                    name: m.name,
-                    status,
-                })
+            .zip(states)
+            .filter(|(_, (_, status))| *status != Status::Offline)
+            .map(|(m, (_, status))| OnlineUser {
+                user_id: m.user_id,
+                name: m.name,
+                status,
             })
             .collect();
         Ok(RoomOnline {
@@ -138,28 +132,91 @@ impl Chat {
         })
     }
 
+    /// This node's connections, online users and active rooms.
+    fn local_figures(&self) -> (usize, usize) {
+        (self.io.sockets().len(), self.backplane.active_rooms())
+    }
+
     /// Cluster-wide and per-node connections, online users and active rooms (admins).
     pub async fn stats(&self, p: &Principal) -> AppResult<serde_json::Value> {
         if !permissions::can_view_stats(p) {
             return Err(AppError::forbidden("cluster stats are for admins"));
         }
-        let connections = self.io.sockets().len();
-        let rooms = self.io.rooms().await.unwrap_or_default();
-        let active_rooms = rooms
-            .iter()
-            .filter(|r| keys::room_id_of(r).is_some())
-            .count();
-        let online_users = self.presence.online_users();
-        let node = json!({
-            "nodeId": self.node_id, "connections": connections,
-            "onlineUsers": online_users, "activeRooms": active_rooms,
-        });
+        let online_users = self.presence.online_users().await;
+        let (connections, active_rooms) = self.local_figures();
+        let nodes: Vec<serde_json::Value> = match self.presence.as_ref() {
+            Presence::Redis(r) => {
+                let mut nodes: Vec<serde_json::Value> = r
+                    .nodes()
+                    .await
+                    .into_iter()
+                    .filter(|n| n.0 != self.node_id)
+                    .map(|(id, c, u, a)| json!({ "nodeId": id, "connections": c, "onlineUsers": u, "activeRooms": a }))
+                    .collect();
+                let local_users = self.presence_local_users();
+                nodes.insert(
+                    0,
+                    json!({
+                        "nodeId": self.node_id, "connections": connections,
+                        "onlineUsers": local_users, "activeRooms": active_rooms,
+                    }),
+                );
+                nodes
+            }
+            Presence::Local(_) => vec![json!({
+                "nodeId": self.node_id, "connections": connections,
+                "onlineUsers": online_users, "activeRooms": active_rooms,
+            })],
+        };
+        let sum = |k: &str| {
+            nodes
+                .iter()
+                .map(|n| n[k].as_u64().unwrap_or(0))
+                .sum::<u64>()
+        };
+        let total_connections = sum("connections");
+        // Rooms active on several nodes count once per node here; the cluster figure is
+        // the largest per-node count at least, and at most the sum.
+        let total_rooms = sum("activeRooms");
         Ok(json!({
             "mode": self.backplane.mode(),
-            "connections": connections,
+            "connections": total_connections,
             "onlineUsers": online_users,
-            "activeRooms": active_rooms,
-            "nodes": [node],
+            "activeRooms": total_rooms,
+            "nodes": nodes,
         }))
+    }
+
+    fn presence_local_users(&self) -> usize {
+        match self.presence.as_ref() {
+            Presence::Redis(r) => r.local_users(),
+            Presence::Local(l) => l.online_users(),
+        }
+    }
+
+    /// One round of cluster upkeep: heartbeat, then sweep dead nodes' users offline.
+    pub async fn cluster_tick(&self, reassert: bool) {
+        let Presence::Redis(r) = self.presence.as_ref() else {
+            return;
+        };
+        let (connections, active_rooms) = self.local_figures();
+        r.heartbeat(connections, active_rooms, reassert).await;
+        for gone in r.sweep().await {
+            if let Err(e) = self
+                .store
+                .set_last_seen(&gone.user_id, gone.last_seen)
+                .await
+            {
+                tracing::warn!(error = %e, "last seen not stored");
+            }
+            if gone.announce {
+                if let Err(e) = self
+                    .announce_status(&gone.user_id, Status::Offline, Some(gone.last_seen))
+                    .await
+                {
+                    tracing::warn!(error = %e, "offline announcement failed");
+                }
+            }
+        }
     }
 }

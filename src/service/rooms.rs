@@ -9,7 +9,7 @@ use crate::domain::requests::{AddMembers, CreateGroup, CreatePersonal};
 use crate::domain::time::now_ms;
 use crate::domain::{Principal, RoomDetail, RoomKind, RoomRole, RoomSummary};
 use crate::error::{AppError, AppResult};
-use crate::realtime::events::{notification, CHAT_NOTIFICATION};
+use crate::realtime::events::{notification, CHAT_NOTIFICATION, CHAT_USER_TYPING};
 use crate::storage::{NewRoom, RoomListPage};
 
 /// The stable key of a user pair, whatever the order.
@@ -150,13 +150,13 @@ impl Chat {
         req: AddMembers,
     ) -> AppResult<RoomDetail> {
         let (room, membership) = self.access(p, room_id).await?;
+        ensure_group(&room)?;
         if !permissions::can_manage_members(p, membership) {
             return Err(AppError::forbidden(
                 "only the room's owner or admins add members",
             ));
         }
         req.validate(&self.limits)?;
-        ensure_group(&room)?;
         let before: Vec<String> = self
             .store
             .members(room_id)
@@ -208,7 +208,22 @@ impl Chat {
             return Err(AppError::forbidden("not allowed to remove this member"));
         }
         self.store.remove_member(room_id, user_id).await?;
-        self.typing.stop(room_id, user_id);
+        if self.typing.stop(room_id, user_id) {
+            let name = self
+                .store
+                .get_user(user_id)
+                .await?
+                .and_then(|u| u.name)
+                .unwrap_or_else(|| user_id.to_string());
+            let data = json!({ "roomId": room_id, "userId": user_id, "userName": name, "isTyping": false });
+            self.emit(
+                Target::Room(room_id.to_string()),
+                Some(user_id),
+                CHAT_USER_TYPING,
+                &data,
+            )
+            .await;
+        }
         self.backplane
             .publish(Envelope {
                 target: Target::User(user_id.to_string()),

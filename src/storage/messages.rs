@@ -260,7 +260,7 @@ impl Store {
         now: i64,
     ) -> Result<Option<Message>, sqlx::Error> {
         let n = with_pool!(self, p => sqlx::query(
-            "UPDATE messages SET content = NULL, deleted_at = $3, deleted_by = $4
+            "UPDATE messages SET content = NULL, mentions = '[]', deleted_at = $3, deleted_by = $4
              WHERE id = $1 AND room_id = $2 AND deleted_at IS NULL",
         )
         .bind(id)
@@ -295,6 +295,18 @@ impl Store {
         .execute(p)
         .await
         .map(|r| r.rows_affected() > 0))
+    }
+
+    /// The member's read pointer (0 when not a member).
+    pub async fn read_pointer(&self, room_id: &str, user_id: &str) -> Result<i64, sqlx::Error> {
+        with_pool!(self, p => sqlx::query_scalar::<_, i64>(
+            "SELECT last_read_seq FROM room_members WHERE room_id = $1 AND user_id = $2",
+        )
+        .bind(room_id)
+        .bind(user_id)
+        .fetch_optional(p)
+        .await
+        .map(|v| v.unwrap_or(0)))
     }
 
     /// The highest `seq` among these message ids in this room.

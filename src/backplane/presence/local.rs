@@ -1,4 +1,4 @@
-//! Who is online: sockets per user (multi-tab counting) and the status they chose.
+//! Single-node presence: sockets per user (multi-tab counting) and the status they chose.
 
 use dashmap::DashMap;
 
@@ -10,19 +10,15 @@ struct Entry {
     chosen: Status,
 }
 
-/// A change of the status others see, to announce to contacts.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct StatusChange {
-    pub status: Status,
-}
+use super::StatusChange;
 
 /// In-process presence (single node). Cluster mode keeps the same counts in Redis.
 #[derive(Default)]
-pub struct Presence {
+pub struct LocalPresence {
     users: DashMap<String, Entry>,
 }
 
-impl Presence {
+impl LocalPresence {
     pub fn new() -> Self {
         Self::default()
     }
@@ -90,7 +86,7 @@ mod tests {
 
     #[test]
     fn a_user_is_online_until_the_last_tab_closes() {
-        let p = Presence::new();
+        let p = LocalPresence::new();
         assert!(p.connect("a").is_some());
         assert!(p.connect("a").is_none());
         assert!(p.disconnect("a").is_none());
@@ -106,7 +102,7 @@ mod tests {
 
     #[test]
     fn chosen_status_persists_while_connected() {
-        let p = Presence::new();
+        let p = LocalPresence::new();
         p.connect("a");
         assert_eq!(
             p.set_status("a", Status::Busy),

@@ -1,0 +1,196 @@
+//! Which broadcast targets this node needs: a count of local sockets per room and per user.
+//! In cluster mode the node holds a Redis subscription exactly while a count is above zero.
+//!
+//! One task owns the counts and applies requests in batches, so a join waits for at
+//! most one SUBSCRIBE round trip, however many sockets join at once, and an acquire is
+//! answered only once its channel is subscribed.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use fred::clients::SubscriberClient;
+use fred::interfaces::{EventInterface, PubsubInterface};
+use tokio::sync::{mpsc, oneshot};
+
+use super::keys::Keys;
+use super::Target;
+
+enum Cmd {
+    Acquire(Target, oneshot::Sender<()>),
+    Release(Target),
+}
+
+/// Handle to the interest task.
+#[derive(Clone)]
+pub struct Interest {
+    tx: mpsc::UnboundedSender<Cmd>,
+    rooms: Arc<AtomicUsize>,
+}
+
+/// The Redis side of interest: a subscriber connection and the channel names.
+pub struct Channels {
+    pub client: SubscriberClient,
+    pub keys: Keys,
+}
+
+impl Interest {
+    /// Starts the task. Without `channels` (single node) it only counts.
+    pub fn spawn(channels: Option<Channels>) -> Interest {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let rooms = Arc::new(AtomicUsize::new(0));
+        tokio::spawn(run(rx, channels, rooms.clone()));
+        Interest { tx, rooms }
+    }
+
+    /// One more local socket needs `target`; returns once this node receives its traffic.
+    pub async fn acquire(&self, target: Target) {
+        let (tx, rx) = oneshot::channel();
+        if self.tx.send(Cmd::Acquire(target, tx)).is_ok() {
+            let _ = rx.await;
+        }
+    }
+
+    /// One local socket less needs `target`.
+    pub fn release(&self, target: Target) {
+        let _ = self.tx.send(Cmd::Release(target));
+    }
+
+    /// Chat rooms with at least one local socket.
+    pub fn active_rooms(&self) -> usize {
+        self.rooms.load(Ordering::Relaxed)
+    }
+}
+
+struct State {
+    counts: HashMap<Target, usize>,
+    subscribed: HashSet<Target>,
+    channels: Option<Channels>,
+    rooms: Arc<AtomicUsize>,
+}
+
+async fn run(
+    mut rx: mpsc::UnboundedReceiver<Cmd>,
+    channels: Option<Channels>,
+    rooms: Arc<AtomicUsize>,
+) {
+    let mut reconnects = channels.as_ref().map(|c| c.client.reconnect_rx());
+    let mut st = State {
+        counts: HashMap::new(),
+        subscribed: HashSet::new(),
+        channels,
+        rooms,
+    };
+    let mut retry = tokio::time::interval(Duration::from_millis(500));
+    retry.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut waiters = Vec::new();
+    loop {
+        tokio::select! {
+            cmd = rx.recv() => {
+                let Some(cmd) = cmd else { break };
+                st.apply(cmd, &mut waiters);
+                while waiters.len() < 4096 {
+                    match rx.try_recv() {
+                        Ok(cmd) => st.apply(cmd, &mut waiters),
+                        Err(_) => break,
+                    }
+                }
+                st.reconcile().await;
+                for w in waiters.drain(..) {
+                    let _ = w.send(());
+                }
+            }
+            _ = retry.tick() => st.reconcile().await,
+            Some(_) = async {
+                match reconnects.as_mut() {
+                    Some(r) => r.recv().await.ok(),
+                    None => std::future::pending().await,
+                }
+            } => {
+                metrics::counter!("classchat_redis_reconnects_total", "client" => "subscriber").increment(1);
+                st.reconcile().await;
+            }
+        }
+    }
+}
+
+impl State {
+    fn apply(&mut self, cmd: Cmd, waiters: &mut Vec<oneshot::Sender<()>>) {
+        match cmd {
+            Cmd::Acquire(t, w) => {
+                *self.counts.entry(t).or_insert(0) += 1;
+                waiters.push(w);
+            }
+            Cmd::Release(t) => {
+                if let Some(n) = self.counts.get_mut(&t) {
+                    *n -= 1;
+                    if *n == 0 {
+                        self.counts.remove(&t);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Brings Redis subscriptions in line with the counts.
+    async fn reconcile(&mut self) {
+        let wanted: Vec<Target> = self
+            .counts
+            .keys()
+            .filter(|t| !self.subscribed.contains(*t))
+            .cloned()
+            .collect();
+        let unwanted: Vec<Target> = self
+            .subscribed
+            .iter()
+            .filter(|t| !self.counts.contains_key(*t))
+            .cloned()
+            .collect();
+        match &self.channels {
+            None => {
+                self.subscribed.extend(wanted);
+                for t in unwanted {
+                    self.subscribed.remove(&t);
+                }
+            }
+            Some(ch) => {
+                if !wanted.is_empty() {
+                    let names: Vec<String> = wanted.iter().map(|t| ch.keys.channel(t)).collect();
+                    match ch.client.subscribe(names).await {
+                        Ok(()) => self.subscribed.extend(wanted),
+                        Err(e) => tracing::warn!(error = %e, "redis subscribe failed; will retry"),
+                    }
+                }
+                if !unwanted.is_empty() {
+                    let names: Vec<String> = unwanted.iter().map(|t| ch.keys.channel(t)).collect();
+                    match ch.client.unsubscribe(names).await {
+                        Ok(()) => {
+                            for t in unwanted {
+                                self.subscribed.remove(&t);
+                            }
+                        }
+                        Err(e) => {
+                            tracing::warn!(error = %e, "redis unsubscribe failed; will retry")
+                        }
+                    }
+                }
+            }
+        }
+        let rooms = self
+            .subscribed
+            .iter()
+            .filter(|t| matches!(t, Target::Room(_)))
+            .count();
+        self.rooms.store(
+            self.counts
+                .keys()
+                .filter(|t| matches!(t, Target::Room(_)))
+                .count(),
+            Ordering::Relaxed,
+        );
+        metrics::gauge!("classchat_backplane_subscriptions", "kind" => "room").set(rooms as f64);
+        metrics::gauge!("classchat_backplane_subscriptions", "kind" => "user")
+            .set((self.subscribed.len() - rooms) as f64);
+    }
+}

@@ -1,0 +1,141 @@
+//! Redis backplane: each broadcast is published once on its target's channel; this node's
+//! subscriber connection carries only the channels its own sockets need, and relays them.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use fred::clients::{Client, SubscriberClient};
+use fred::interfaces::{ClientLike, EventInterface, PubsubInterface};
+use fred::prelude::{Builder, Config as RedisConfig, ReconnectPolicy};
+use fred::types::RespVersion;
+
+use super::codec;
+use super::keys::Keys;
+use super::relay::Relay;
+use super::{Envelope, Target};
+
+/// Capacity of fred's in-process queue of received messages; a slow relay beyond this
+/// would lose messages, so it is generous.
+const RECEIVE_QUEUE: usize = 1 << 16;
+
+pub struct RedisBackplane {
+    publisher: Client,
+    pub keys: Keys,
+}
+
+fn builder(url: &str, resp3: bool) -> Result<Builder, String> {
+    let mut config = RedisConfig::from_url(url).map_err(|e| format!("REDIS_URL: {e}"))?;
+    if resp3 {
+        config.version = RespVersion::RESP3;
+    }
+    let mut b = Builder::from_config(config);
+    b.set_policy(ReconnectPolicy::new_exponential(0, 50, 2_000, 2));
+    b.with_performance_config(|p| {
+        p.default_command_timeout = Duration::from_secs(3);
+        p.broadcast_channel_capacity = RECEIVE_QUEUE;
+    });
+    b.with_connection_config(|c| {
+        c.connection_timeout = Duration::from_secs(3);
+        c.max_command_attempts = 3;
+    });
+    Ok(b)
+}
+
+/// Kind label of a target, for metrics.
+pub fn kind(t: &Target) -> &'static str {
+    match t {
+        Target::Room(_) => "room",
+        Target::User(_) => "user",
+    }
+}
+
+impl RedisBackplane {
+    /// Connects the publisher and the subscriber; errors name `REDIS_URL`.
+    pub async fn connect(
+        url: &str,
+        keys: Keys,
+    ) -> Result<(Self, Client, SubscriberClient), String> {
+        let publisher = builder(url, false)?
+            .build()
+            .map_err(|e| format!("REDIS_URL: {e}"))?;
+        let subscriber = builder(url, true)?
+            .build_subscriber_client()
+            .map_err(|e| format!("REDIS_URL: {e}"))?;
+        publisher
+            .init()
+            .await
+            .map_err(|e| format!("REDIS_URL: cannot connect: {e}"))?;
+        subscriber
+            .init()
+            .await
+            .map_err(|e| format!("REDIS_URL: cannot connect: {e}"))?;
+        subscriber.manage_subscriptions();
+        let mut reconnects = publisher.reconnect_rx();
+        tokio::spawn(async move {
+            let mut first = true;
+            while reconnects.recv().await.is_ok() {
+                if !std::mem::take(&mut first) {
+                    metrics::counter!("classchat_redis_reconnects_total", "client" => "publisher")
+                        .increment(1);
+                }
+            }
+        });
+        Ok((
+            RedisBackplane {
+                publisher: publisher.clone(),
+                keys,
+            },
+            publisher,
+            subscriber,
+        ))
+    }
+
+    /// Publishes once, on the target's channel.
+    pub async fn publish(&self, env: &Envelope) {
+        let channel = self.keys.channel(&env.target);
+        let bytes = codec::encode(env);
+        let kind = kind(&env.target);
+        match self.publisher.publish::<i64, _, _>(channel, bytes).await {
+            Ok(_) => metrics::counter!("classchat_backplane_published_total", "kind" => kind)
+                .increment(1),
+            Err(e) => {
+                metrics::counter!("classchat_backplane_publish_errors_total", "kind" => kind)
+                    .increment(1);
+                tracing::warn!(error = %e, "redis publish failed");
+            }
+        }
+    }
+}
+
+/// Relays what the subscriber receives to this node's sockets, in arrival order.
+pub fn spawn_relay(subscriber: &SubscriberClient, keys: Keys, relay: Arc<Relay>) {
+    let mut rx = subscriber.message_rx();
+    tokio::spawn(async move {
+        loop {
+            let msg = match rx.recv().await {
+                Ok(m) => m,
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                    metrics::counter!("classchat_backplane_dropped_total").increment(n);
+                    tracing::error!(lost = n, "backplane relay fell behind");
+                    continue;
+                }
+                Err(_) => break,
+            };
+            let Some(target) = keys.target_of(&msg.channel) else {
+                continue;
+            };
+            let kind = kind(&target);
+            let Some(bytes) = msg.value.as_bytes() else {
+                continue;
+            };
+            let Some((env, sent_at)) = codec::decode(target, bytes) else {
+                metrics::counter!("classchat_backplane_undecodable_total").increment(1);
+                continue;
+            };
+            metrics::counter!("classchat_backplane_received_total", "kind" => kind).increment(1);
+            let latency = (codec::now_micros() - sent_at).max(0) as f64 / 1e6;
+            metrics::histogram!("classchat_backplane_relay_latency_seconds").record(latency);
+            relay.deliver(&env).await;
+        }
+    });
+}
