@@ -65,6 +65,11 @@ impl Verifier {
         let data = decode::<Claims>(token, &self.key, &self.validation)
             .map_err(|e| AppError::unauthorized(format!("invalid token: {e}")))?;
         let c = data.claims;
+        if c.sub.contains('\0') || c.name.as_deref().is_some_and(|n| n.contains('\0')) {
+            return Err(AppError::unauthorized(
+                "invalid token: claims must not contain NUL characters",
+            ));
+        }
         let n = c.sub.chars().count();
         if n == 0 || n > 128 {
             return Err(AppError::unauthorized(

@@ -16,7 +16,23 @@ pub fn parse<T: DeserializeOwned>(v: Value) -> AppResult<T> {
             "payload must be a JSON object",
         ));
     }
+    if has_nul(&v) {
+        return Err(AppError::bad_request(
+            "invalid_payload",
+            "strings must not contain NUL characters",
+        ));
+    }
     serde_json::from_value(v).map_err(|e| AppError::bad_request("invalid_payload", e.to_string()))
+}
+
+/// True if any string (or key) in the value holds U+0000, which no text column can store.
+pub fn has_nul(v: &Value) -> bool {
+    match v {
+        Value::String(s) => s.contains('\0'),
+        Value::Array(a) => a.iter().any(has_nul),
+        Value::Object(o) => o.iter().any(|(k, v)| k.contains('\0') || has_nul(v)),
+        _ => false,
+    }
 }
 
 fn check_id(field: &str, id: &str) -> AppResult<()> {
@@ -292,6 +308,13 @@ mod tests {
         assert_eq!((e.status, e.code), (400, "invalid_payload"));
         let e = parse::<SendMessage>(json!([1, 2])).unwrap_err();
         assert_eq!(e.code, "invalid_payload");
+    }
+
+    #[test]
+    fn nul_characters_are_refused_anywhere() {
+        let e = parse::<SendMessage>(json!({ "content": "a\u{0}b" })).unwrap_err();
+        assert_eq!(e.code, "invalid_payload");
+        assert!(parse::<JoinRooms>(json!({ "roomIds": ["x\u{0}"] })).is_err());
     }
 
     #[test]

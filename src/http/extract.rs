@@ -72,6 +72,12 @@ impl<S: Send + Sync> FromRequestParts<S> for Params {
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, AppError> {
         let q = parts.uri.query().unwrap_or("");
+        if q.to_ascii_lowercase().contains("%00") {
+            return Err(AppError::bad_request(
+                "invalid_query",
+                "query values must not contain NUL characters",
+            ));
+        }
         serde_urlencoded::from_str(q).map(Params).map_err(|e| {
             AppError::bad_request("invalid_query", format!("malformed query string: {e}"))
         })
@@ -91,9 +97,14 @@ impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for Ids<T> 
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, AppError> {
+        // An id that cannot be text (a NUL, invalid UTF-8) names nothing: 404.
+        let not_found = || AppError::new(404, "not_found", "no such resource");
+        if parts.uri.path().to_ascii_lowercase().contains("%00") {
+            return Err(not_found());
+        }
         Path::<T>::from_request_parts(parts, state)
             .await
             .map(|Path(t)| Ids(t))
-            .map_err(|e| AppError::bad_request("invalid_path", e.body_text()))
+            .map_err(|_| not_found())
     }
 }

@@ -57,10 +57,11 @@ impl Chat {
 
     /// A socket of this user disconnected; the last one anywhere makes them offline with a last seen.
     pub async fn user_disconnected(&self, user_id: &str) -> AppResult<()> {
+        // Stored first, so a status read right after the last disconnect has it.
+        let now = now_ms();
+        self.store.set_last_seen(user_id, now).await?;
         let (offline, change) = self.presence.disconnect(user_id).await;
         if offline {
-            let now = now_ms();
-            self.store.set_last_seen(user_id, now).await?;
             if let Some(change) = change {
                 self.announce_status(user_id, change.status, Some(now))
                     .await?;

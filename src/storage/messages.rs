@@ -92,7 +92,7 @@ impl Store {
             }
         }
         let mentions = serde_json::to_string(&m.mentions).unwrap_or_else(|_| "[]".into());
-        let res: Result<i64, sqlx::Error> = with_pool!(self, p => {
+        let res: Result<i64, sqlx::Error> = with_pool!(self, p => async {
             let mut tx = p.begin().await?;
             let seq: i64 = sqlx::query_scalar(
                 "UPDATE rooms SET last_seq = last_seq + 1, last_activity_at = $2 WHERE id = $1 RETURNING last_seq",
@@ -129,7 +129,8 @@ impl Store {
             .await?;
             tx.commit().await?;
             Ok(seq)
-        });
+        }
+        .await);
         match res {
             Ok(seq) => Ok(InsertOutcome::Created(Message {
                 id: m.id.clone(),

@@ -72,7 +72,7 @@ impl Store {
                 return Ok(Some(id));
             }
         }
-        let res: Result<(), sqlx::Error> = with_pool!(self, p => {
+        let res: Result<(), sqlx::Error> = with_pool!(self, p => async {
             let mut tx = p.begin().await?;
             sqlx::query(
                 "INSERT INTO rooms (id, kind, name, personal_key, created_by, created_at, last_seq, last_activity_at)
@@ -104,7 +104,8 @@ impl Store {
                 .await?;
             }
             tx.commit().await
-        });
+        }
+        .await);
         match res {
             Ok(()) => Ok(None),
             // Two concurrent opens of the same pair: the loser returns the winner's room.
