@@ -33,7 +33,8 @@ pub struct TestApp {
 
 /// The PostgreSQL server used for tests (a fresh database is made per test).
 pub fn pg_admin_url() -> String {
-    std::env::var("CLASSCHAT_TEST_PG_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into())
+    std::env::var("CLASSCHAT_TEST_PG_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into())
 }
 
 async fn fresh_pg_database() -> String {
@@ -126,7 +127,13 @@ macro_rules! both_dbs {
 /// A token for `sub` with `role` ("student" | "teacher" | "admin").
 pub fn token(sub: &str, role: &str) -> String {
     let role = Role::parse(role).expect("role");
-    classchat::auth::mint(SECRET.as_bytes(), sub, role, Some(&format!("{sub} name")), Duration::from_secs(3600))
+    classchat::auth::mint(
+        SECRET.as_bytes(),
+        sub,
+        role,
+        Some(&format!("{sub} name")),
+        Duration::from_secs(3600),
+    )
 }
 
 /// A REST answer: status and JSON body (Null when empty).
@@ -152,7 +159,13 @@ impl TestApp {
     }
 
     /// Calls the API as `token` (None: no Authorization header).
-    pub async fn call(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> Answer {
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Answer {
         let mut req = self.http.request(method, self.url(path));
         if let Some(t) = token {
             req = req.bearer_auth(t);
@@ -165,7 +178,11 @@ impl TestApp {
         let headers = resp.headers().clone();
         let text = resp.text().await.unwrap_or_default();
         let body = serde_json::from_str(&text).unwrap_or(Value::Null);
-        Answer { status, body, headers }
+        Answer {
+            status,
+            body,
+            headers,
+        }
     }
 
     pub async fn get(&self, path: &str, token: &str) -> Answer {
@@ -195,26 +212,49 @@ impl TestApp {
         let status = resp.status();
         let headers = resp.headers().clone();
         let text = resp.text().await.unwrap_or_default();
-        Answer { status, body: serde_json::from_str(&text).unwrap_or(Value::Null), headers }
+        Answer {
+            status,
+            body: serde_json::from_str(&text).unwrap_or(Value::Null),
+            headers,
+        }
     }
 
     /// A group room made by `owner` (a teacher token) with these members; its id.
     pub async fn group(&self, owner: &str, name: &str, members: &[&str]) -> String {
-        let a = self.post("/chat/rooms/group", owner, serde_json::json!({ "name": name, "memberIds": members })).await;
+        let a = self
+            .post(
+                "/chat/rooms/group",
+                owner,
+                serde_json::json!({ "name": name, "memberIds": members }),
+            )
+            .await;
         assert_eq!(a.status, StatusCode::CREATED, "{:?}", a.body);
         a.data()["id"].as_str().unwrap().to_string()
     }
 
     /// Sends a message; returns the stored message.
     pub async fn send(&self, token: &str, room: &str, content: &str) -> Value {
-        let a = self.post(&format!("/chat/rooms/{room}/messages"), token, serde_json::json!({ "content": content })).await;
+        let a = self
+            .post(
+                &format!("/chat/rooms/{room}/messages"),
+                token,
+                serde_json::json!({ "content": content }),
+            )
+            .await;
         assert_eq!(a.status, StatusCode::CREATED, "{:?}", a.body);
         a.data().clone()
     }
 
     /// The text of /metrics.
     pub async fn metrics_text(&self) -> String {
-        self.http.get(format!("http://{}/metrics", self.metrics)).send().await.unwrap().text().await.unwrap()
+        self.http
+            .get(format!("http://{}/metrics", self.metrics))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
     }
 
     pub async fn stop(mut self) {
