@@ -52,6 +52,10 @@ if ! command -v node >/dev/null || [ "$(node -p 'process.versions.node.split("."
   apt_install nodejs npm
 fi
 
+# --- Redis and HAProxy binaries for the cluster tests (each test starts its own processes).
+command -v redis-server >/dev/null || { log "installing redis-server"; apt_install redis-server; }
+command -v haproxy >/dev/null || { log "installing haproxy"; apt_install haproxy; }
+
 log "cargo fmt --check"
 cargo fmt --all -- --check
 log "cargo clippy"
