@@ -74,8 +74,21 @@ impl MessageHandler<LocalAdapter, Ordered> for Unknown {
     }
 }
 
+/// socketioxide marks a socket connected only just after it has sent the CONNECT
+/// packet, so a client's first event can arrive a moment before; `emit` to the socket
+/// would fail then. Waits out that moment (bounded: a closed socket never turns).
+async fn settle(socket: &SocketRef) {
+    for _ in 0..200 {
+        if socket.connected() {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+    }
+}
+
 async fn drain(session: Arc<Session>, state: Arc<AppState>) {
     while let Some(job) = session.next() {
+        settle(&job.socket).await;
         let start = std::time::Instant::now();
         let event = job.event;
         let reply = handlers::handle(&state, &session, &job).await;

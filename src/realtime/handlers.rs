@@ -95,9 +95,12 @@ async fn join(state: &Arc<AppState>, session: &Session, job: &Job) -> AppResult<
         }
     }
     let data = json!({ "roomIds": joined, "rejected": rejected });
-    let _ = job
+    if let Err(e) = job
         .socket
-        .emit(CHAT_ROOMS_JOINED, &crate::service::event_body(&data));
+        .emit(CHAT_ROOMS_JOINED, &crate::service::event_body(&data))
+    {
+        tracing::warn!(error = %e, "chat-rooms-joined not sent");
+    }
     Ok(data)
 }
 

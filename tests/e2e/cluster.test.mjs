@@ -167,6 +167,52 @@ describe("three nodes behave as one server", () => {
   });
 });
 
+describe("interest routing in a room-heavy run", () => {
+  test("each node receives exactly the room traffic of the rooms its sockets are in", async () => {
+    // One teacher sends every message: lift the per-user send rate limit.
+    const c = await startCluster({ nodes: 3, env: { CLASSCHAT_RATE_SEND_PER_SEC: "100000", CLASSCHAT_RATE_SEND_BURST: "100000" } });
+    const clients = [];
+    try {
+      const t = c.user(uid("t"), "teacher");
+      const rooms = 30;
+      const perRoom = 10;
+      // Rooms 0-9 have sockets on nodes 1 and 2, rooms 10-19 on node 1 only, rooms 20-29 on node 3 only.
+      const placement = Array.from({ length: rooms }, (_, i) => (i < 10 ? [0, 1] : i < 20 ? [0] : [2]));
+      const ids = [];
+      for (let i = 0; i < rooms; i++) {
+        const members = placement[i].map((n) => c.user(uid(`r${i}n${n}`)));
+        const room = await c.nodes[0].ok("POST", "/chat/rooms/group", t, { name: `room ${i}`, memberIds: members.map((m) => m.id) }, 201);
+        ids.push(room.id);
+        for (const [k, n] of placement[i].entries()) {
+          const x = await connectUser(c.nodes[n], members[k]);
+          await join(x, [room.id]);
+          clients.push(x);
+        }
+      }
+      const sample = 'classchat_backplane_received_total{kind="room"}';
+      const before = await Promise.all(c.nodes.map((n) => metric(n, sample)));
+      for (let i = 0; i < rooms; i++) {
+        for (let m = 0; m < perRoom; m++) {
+          await c.nodes[(i + m) % 3].ok("POST", `/chat/rooms/${ids[i]}/messages`, t, { content: `r${i} m${m}` }, 201);
+        }
+      }
+      for (const x of clients) await x.rec.waitCount("new-chat-message", perRoom);
+      const got = (await Promise.all(c.nodes.map((n) => metric(n, sample)))).map((v, i) => v - before[i]);
+      const expected = [0, 1, 2].map((n) => placement.filter((p) => p.includes(n)).length * perRoom);
+      const total = rooms * perRoom;
+      console.log(`room-heavy run: ${rooms} rooms x ${perRoom} messages = ${total} room broadcasts`);
+      for (const n of [0, 1, 2]) {
+        const inRooms = placement.filter((p) => p.includes(n)).length;
+        console.log(`  node-${n + 1}: sockets in ${inRooms} rooms, received ${got[n]} room messages (broadcast-to-all would be ${total})`);
+      }
+      assert.deepEqual(got, expected);
+    } finally {
+      closeAll(clients);
+      await c.stop();
+    }
+  });
+});
+
 describe("faults", () => {
   test("a node killed with SIGKILL: its users go offline within the TTL and the others keep serving", async () => {
     const c = await startCluster({ nodes: 3, env: { CLASSCHAT_PRESENCE_TTL_SECS: "6" } });
