@@ -10,25 +10,6 @@ use common::*;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-/// Like `both_dbs!`, on a node whose configuration `tweak` adjusts.
-macro_rules! both_dbs_with {
-    ($name:ident, $tweak:expr, $body:expr) => {
-        mod $name {
-            use super::*;
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn on_sqlite() {
-                let app = common::spawn_with(common::Db::Sqlite, $tweak).await;
-                ($body)(app).await;
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn on_postgres() {
-                let app = common::spawn_with(common::Db::Postgres, $tweak).await;
-                ($body)(app).await;
-            }
-        }
-    };
-}
-
 fn msgs(room: &str) -> String {
     format!("/chat/rooms/{room}/messages")
 }

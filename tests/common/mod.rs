@@ -124,6 +124,27 @@ macro_rules! both_dbs {
     };
 }
 
+/// Like `both_dbs!`, on a node whose configuration `tweak` adjusts:
+/// `both_dbs_with!(name, |c: &mut Config| { ... }, |app| async move { ... });`
+#[macro_export]
+macro_rules! both_dbs_with {
+    ($name:ident, $tweak:expr, $body:expr) => {
+        mod $name {
+            use super::*;
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn on_sqlite() {
+                let app = $crate::common::spawn_with($crate::common::Db::Sqlite, $tweak).await;
+                ($body)(app).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn on_postgres() {
+                let app = $crate::common::spawn_with($crate::common::Db::Postgres, $tweak).await;
+                ($body)(app).await;
+            }
+        }
+    };
+}
+
 /// A token for `sub` with `role` ("student" | "teacher" | "admin").
 pub fn token(sub: &str, role: &str) -> String {
     let role = Role::parse(role).expect("role");
