@@ -62,6 +62,11 @@ pub struct Config {
     pub typing_timeout: Duration,
     pub presence_ttl: Duration,
     pub db_max_connections: u32,
+    /// SIGTERM: time between `/readyz` turning 503 and closing the listeners.
+    pub drain_delay: Duration,
+    /// SIGTERM: the whole drain ends within this (keep it under Kubernetes'
+    /// `terminationGracePeriodSeconds`, 30 s by default).
+    pub shutdown_grace: Duration,
     pub limits: Limits,
 }
 
@@ -178,6 +183,8 @@ impl Config {
             typing_timeout: Duration::from_millis(positive("CLASSCHAT_TYPING_TIMEOUT_MS", 3000)?),
             presence_ttl: Duration::from_secs(positive("CLASSCHAT_PRESENCE_TTL_SECS", 30)?),
             db_max_connections: positive("CLASSCHAT_DB_MAX_CONNECTIONS", 16)? as u32,
+            drain_delay: Duration::from_millis(parse("CLASSCHAT_DRAIN_DELAY_MS", 2000)?),
+            shutdown_grace: Duration::from_secs(positive("CLASSCHAT_SHUTDOWN_GRACE_SECS", 25)?),
             limits,
         })
     }

@@ -86,10 +86,32 @@ impl std::error::Error for AppError {}
 
 impl From<sqlx::Error> for AppError {
     fn from(e: sqlx::Error) -> Self {
+        // PostgreSQL SQLSTATE classes that mean "the server is not there right now":
+        // 08 connection exception, 53 insufficient resources, 57 operator intervention
+        // (shutdown, restart). SQLite's busy/locked are the same for a client.
+        let transient_db = match &e {
+            sqlx::Error::Database(d) => d.code().is_some_and(|c| {
+                c.starts_with("08")
+                    || c.starts_with("53")
+                    || c.starts_with("57")
+                    || c == "5"
+                    || c == "6"
+            }),
+            _ => false,
+        };
         match &e {
+            _ if transient_db => {
+                tracing::warn!(error = %e, "database unavailable");
+                AppError::unavailable(
+                    "database_unavailable",
+                    "the database is unavailable, retry later",
+                )
+            }
             sqlx::Error::PoolTimedOut
             | sqlx::Error::PoolClosed
             | sqlx::Error::Io(_)
+            | sqlx::Error::Protocol(_)
+            | sqlx::Error::WorkerCrashed
             | sqlx::Error::Tls(_) => {
                 tracing::warn!(error = %e, "database unavailable");
                 AppError::unavailable(

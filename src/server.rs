@@ -26,7 +26,12 @@ pub struct Running {
     pub metrics_addr: SocketAddr,
     pub state: Arc<AppState>,
     stop: watch::Sender<bool>,
-    tasks: Vec<JoinHandle<()>>,
+    /// The three listeners; they finish once stopped and their requests are done.
+    servers: Vec<JoinHandle<()>>,
+    /// Periodic upkeep, aborted at shutdown.
+    background: Vec<JoinHandle<()>>,
+    drain_delay: Duration,
+    grace: Duration,
 }
 
 async fn bind(addr: SocketAddr, var: &str) -> Result<TcpListener, String> {
@@ -111,21 +116,21 @@ pub async fn start(config: Config) -> Result<Running, String> {
         // Without a state the layer (and so the engine) would be made anew per connection,
         // and HTTP long-polling sessions would be unknown on their second request.
         .with_state(());
-    let mut tasks = vec![
+    let servers = vec![
         serve(api, crate::http::router(state.clone()), stopped.clone()),
         serve(sock, socket_app, stopped.clone()),
         serve(met, crate::metrics::router(prometheus), stopped.clone()),
     ];
     let pruner = chat.clone();
-    tasks.push(tokio::spawn(async move {
+    let mut background = vec![tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(60));
         loop {
             tick.tick().await;
             pruner.rate.prune();
         }
-    }));
+    })];
     if let Some(client) = redis {
-        tasks.push(tokio::spawn(cluster_upkeep(
+        background.push(tokio::spawn(cluster_upkeep(
             chat.clone(),
             client,
             config.presence_ttl,
@@ -140,7 +145,10 @@ pub async fn start(config: Config) -> Result<Running, String> {
         metrics_addr: addrs.2,
         state,
         stop,
-        tasks,
+        servers,
+        background,
+        drain_delay: config.drain_delay,
+        grace: config.shutdown_grace,
     })
 }
 
@@ -187,24 +195,35 @@ fn serve(
 
 impl Running {
     /// Stops accepting, disconnects sockets, lets requests in flight finish.
+    /// Graceful drain, bounded by the grace period:
+    /// 1. `/readyz` answers 503 at once, and load balancers stop sending new traffic
+    ///    during the drain delay;
+    /// 2. the listeners stop accepting; requests in flight finish;
+    /// 3. sockets' transports are closed, so clients reconnect (through the load
+    ///    balancer, to another node); their presence is released only after
+    ///    `HANDOVER`, by when they are online elsewhere, so nobody is seen offline;
+    /// 4. in cluster mode the node leaves the node registry.
     pub async fn shutdown(self) {
+        let deadline = tokio::time::Instant::now() + self.grace;
+        let chat = &self.state.chat;
         self.state.ready.store(false, Ordering::Release);
-        self.state.chat.io.close().await;
+        chat.draining.store(true, Ordering::Release);
+        tracing::info!(delay = ?self.drain_delay, grace = ?self.grace, "draining");
+        tokio::time::sleep(self.drain_delay).await;
         let _ = self.stop.send(true);
-        let mut tasks = self.tasks;
-        let pruner = tasks.pop();
-        if let Some(p) = pruner {
-            p.abort();
-        }
-        for t in tasks {
+        chat.io.close().await;
+        tokio::time::sleep(crate::service::HANDOVER + Duration::from_millis(300)).await;
+        for t in self.servers {
             let abort = t.abort_handle();
-            if tokio::time::timeout(Duration::from_secs(10), t)
-                .await
-                .is_err()
-            {
+            if tokio::time::timeout_at(deadline, t).await.is_err() {
                 abort.abort();
             }
         }
-        self.state.chat.store.close().await;
+        for t in self.background {
+            t.abort();
+        }
+        chat.leave_cluster().await;
+        chat.store.close().await;
+        tracing::info!("drained");
     }
 }

@@ -63,7 +63,7 @@ impl Backplane {
     pub fn local(io: SocketIo) -> Self {
         let interest = Interest::spawn(None);
         Backplane {
-            relay: Arc::new(Relay { io, interest }),
+            relay: Arc::new(Relay::spawn(io, interest)),
             redis: None,
         }
     }
@@ -80,7 +80,7 @@ impl Backplane {
             client: subscriber.clone(),
             keys: keys.clone(),
         }));
-        let relay = Arc::new(Relay { io, interest });
+        let relay = Arc::new(Relay::spawn(io, interest));
         redis::spawn_relay(&subscriber, keys, relay.clone());
         Ok((
             Backplane {
@@ -94,8 +94,14 @@ impl Backplane {
     /// Sends an envelope to every socket it targets, on every node.
     pub async fn publish(&self, env: Envelope) {
         match &self.redis {
-            Some(r) => r.publish(&env).await,
-            None => self.relay.deliver(&env).await,
+            // Without Redis (or while it is unreachable) this node's own sockets still get it.
+            Some(r) => {
+                if !r.publish(&env).await {
+                    metrics::counter!("classchat_backplane_local_fallback_total").increment(1);
+                    self.relay.deliver(env);
+                }
+            }
+            None => self.relay.deliver(env),
         }
     }
 

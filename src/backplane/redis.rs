@@ -90,20 +90,33 @@ impl RedisBackplane {
         ))
     }
 
-    /// Publishes once, on the target's channel.
-    pub async fn publish(&self, env: &Envelope) {
-        let channel = self.keys.channel(&env.target);
-        let bytes = codec::encode(env);
+    /// Publishes once, on the target's channel; false if Redis could not take it
+    /// (not connected: refused at once rather than queued behind a reconnect).
+    pub async fn publish(&self, env: &Envelope) -> bool {
         let kind = kind(&env.target);
-        match self.publisher.publish::<i64, _, _>(channel, bytes).await {
-            Ok(_) => metrics::counter!("classchat_backplane_published_total", "kind" => kind)
-                .increment(1),
-            Err(e) => {
-                metrics::counter!("classchat_backplane_publish_errors_total", "kind" => kind)
-                    .increment(1);
-                tracing::warn!(error = %e, "redis publish failed");
+        let ok = if self.publisher.is_connected() {
+            let bytes = codec::encode(env);
+            match self
+                .publisher
+                .publish::<i64, _, _>(self.keys.channel(&env.target), bytes)
+                .await
+            {
+                Ok(_) => true,
+                Err(e) => {
+                    tracing::warn!(error = %e, "redis publish failed");
+                    false
+                }
             }
-        }
+        } else {
+            false
+        };
+        let counter = if ok {
+            "classchat_backplane_published_total"
+        } else {
+            "classchat_backplane_publish_errors_total"
+        };
+        metrics::counter!(counter, "kind" => kind).increment(1);
+        ok
     }
 }
 
@@ -135,7 +148,7 @@ pub fn spawn_relay(subscriber: &SubscriberClient, keys: Keys, relay: Arc<Relay>)
             metrics::counter!("classchat_backplane_received_total", "kind" => kind).increment(1);
             let latency = (codec::now_micros() - sent_at).max(0) as f64 / 1e6;
             metrics::histogram!("classchat_backplane_relay_latency_seconds").record(latency);
-            relay.deliver(&env).await;
+            relay.deliver(env);
         }
     });
 }

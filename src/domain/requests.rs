@@ -212,10 +212,19 @@ impl SetStatus {
 #[serde(rename_all = "camelCase")]
 pub struct JoinRooms {
     pub room_ids: Vec<String>,
+    /// Catch-up after a reconnect: the last `seq` the client holds, per room.
+    #[serde(default)]
+    pub last_seq: std::collections::HashMap<String, i64>,
 }
 
 impl JoinRooms {
     pub fn validate(&self, limits: &Limits) -> AppResult<()> {
+        if self.last_seq.values().any(|s| *s < 0) {
+            return Err(AppError::bad_request(
+                "invalid_payload",
+                "lastSeq values must be seqs (>= 0)",
+            ));
+        }
         if self.room_ids.len() > limits.max_join_rooms {
             return Err(AppError::too_large(
                 "too_many_rooms",

@@ -68,7 +68,7 @@ async fn join(state: &Arc<AppState>, session: &Session, job: &Job) -> AppResult<
     let req: JoinRooms = parse(payload(job)?)?;
     req.validate(&chat.limits)?;
     let mut ids: Vec<String> = Vec::with_capacity(req.room_ids.len());
-    for id in req.room_ids {
+    for id in req.room_ids.iter().cloned() {
         if !ids.contains(&id) {
             ids.push(id);
         }
@@ -94,7 +94,11 @@ async fn join(state: &Arc<AppState>, session: &Session, job: &Job) -> AppResult<
             rejected.push(json!({ "roomId": id, "code": "room_not_found" }));
         }
     }
-    let data = json!({ "roomIds": joined, "rejected": rejected });
+    let catch_up = super::catchup::replay(chat, &job.socket, &joined, &req.last_seq).await?;
+    let mut data = json!({ "roomIds": joined, "rejected": rejected });
+    if !req.last_seq.is_empty() {
+        data["catchUp"] = json!(catch_up);
+    }
     if let Err(e) = job
         .socket
         .emit(CHAT_ROOMS_JOINED, &crate::service::event_body(&data))

@@ -1,5 +1,6 @@
 //! The Socket.IO server on :4501: authentication at connect, ordered event dispatch, handlers.
 
+mod catchup;
 mod dispatch;
 pub mod events;
 mod handlers;
@@ -98,13 +99,16 @@ pub fn register(io: &SocketIo, state: Arc<AppState>) {
                             None => {}
                         }
                     }
-                    if let Err(e) = state
-                        .chat
-                        .user_disconnected(&session.principal.user_id)
-                        .await
-                    {
-                        tracing::warn!(error = %e, "presence update on disconnect failed");
-                    }
+                    let chat = state.chat.clone();
+                    let user_id = session.principal.user_id.clone();
+                    tokio::spawn(async move {
+                        if chat.draining.load(std::sync::atomic::Ordering::Acquire) {
+                            tokio::time::sleep(crate::service::HANDOVER).await;
+                        }
+                        if let Err(e) = chat.user_disconnected(&user_id).await {
+                            tracing::warn!(error = %e, "presence update on disconnect failed");
+                        }
+                    });
                 }
             };
             socket.on_disconnect(on_disconnect);

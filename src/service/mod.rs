@@ -35,9 +35,15 @@ pub struct Chat {
     pub rate: RateLimits,
     pub typing: TypingTimers,
     pub io: socketioxide::SocketIo,
+    /// Set on SIGTERM: presence is handed over (see `HANDOVER`) instead of dropped.
+    pub draining: std::sync::atomic::AtomicBool,
     /// Name and role last written per user, so tokens cost a write only on change.
     known_users: DashMap<String, (Option<String>, Role)>,
 }
+
+/// While draining, a closed socket's presence is released this much later, so a
+/// client that reconnects to another node is never seen going offline.
+pub const HANDOVER: std::time::Duration = std::time::Duration::from_secs(3);
 
 /// A server→client event body: `{ data, timestamp }`.
 pub fn event_body<T: Serialize>(data: &T) -> serde_json::Value {
@@ -63,6 +69,7 @@ impl Chat {
             limits,
             node_id,
             io,
+            draining: std::sync::atomic::AtomicBool::new(false),
             known_users: DashMap::new(),
         }
     }

@@ -195,6 +195,13 @@ impl Chat {
         }
     }
 
+    /// Drain: this node leaves the registry (its users' counts go with the sockets).
+    pub async fn leave_cluster(&self) {
+        if let Presence::Redis(r) = self.presence.as_ref() {
+            r.leave().await;
+        }
+    }
+
     /// One round of cluster upkeep: heartbeat, then sweep dead nodes' users offline.
     pub async fn cluster_tick(&self, reassert: bool) {
         let Presence::Redis(r) = self.presence.as_ref() else {

@@ -69,6 +69,8 @@ pub fn test_config(dir: PathBuf, database_url: Option<String>) -> Config {
         typing_timeout: Duration::from_secs(3),
         presence_ttl: Duration::from_secs(30),
         db_max_connections: 5,
+        drain_delay: Duration::from_millis(0),
+        shutdown_grace: Duration::from_secs(10),
         limits: Limits::default(),
     }
 }

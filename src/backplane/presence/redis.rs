@@ -339,6 +339,21 @@ impl RedisPresence {
         out
     }
 
+    /// Removes this node from the registry and its figures (graceful shutdown).
+    pub async fn leave(&self) {
+        let _ = self
+            .client
+            .zrem::<i64, _, _>(self.keys.nodes(), self.node.as_str())
+            .await;
+        let _ = self
+            .client
+            .del::<i64, _>(vec![
+                self.keys.node_stats(&self.node),
+                self.keys.node_users(&self.node),
+            ])
+            .await;
+    }
+
     /// Users with a socket on this node.
     pub fn local_users(&self) -> usize {
         self.local.len()
