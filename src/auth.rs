@@ -43,6 +43,8 @@ impl Verifier {
         let mut validation = Validation::new(alg);
         validation.set_required_spec_claims(&["exp", "sub"]);
         validation.leeway = 30;
+        // A token with `nbf` in the future is not valid yet.
+        validation.validate_nbf = true;
         match issuer {
             Some(iss) => {
                 validation.set_issuer(&[iss]);

@@ -24,6 +24,10 @@ pub struct Limits {
     pub send_burst: u32,
     pub typing_per_sec: u32,
     pub typing_burst: u32,
+    pub connect_per_sec_per_user: u32,
+    pub connect_burst_per_user: u32,
+    pub connect_per_sec_per_ip: u32,
+    pub connect_burst_per_ip: u32,
     pub max_body_bytes: usize,
     pub max_socket_payload_bytes: u64,
 }
@@ -39,6 +43,11 @@ impl Default for Limits {
             send_burst: 20,
             typing_per_sec: 5,
             typing_burst: 10,
+            connect_per_sec_per_user: 5,
+            connect_burst_per_user: 30,
+            // Schools sit behind NAT: one address stands for many users.
+            connect_per_sec_per_ip: 200,
+            connect_burst_per_ip: 5000,
             max_body_bytes: 64 * 1024,
             max_socket_payload_bytes: 1024 * 1024,
         }
@@ -124,6 +133,22 @@ impl Config {
             typing_per_sec: positive("CLASSCHAT_RATE_TYPING_PER_SEC", d.typing_per_sec.into())?
                 as u32,
             typing_burst: positive("CLASSCHAT_RATE_TYPING_BURST", d.typing_burst.into())? as u32,
+            connect_per_sec_per_user: positive(
+                "CLASSCHAT_RATE_CONNECT_PER_SEC",
+                d.connect_per_sec_per_user.into(),
+            )? as u32,
+            connect_burst_per_user: positive(
+                "CLASSCHAT_RATE_CONNECT_BURST",
+                d.connect_burst_per_user.into(),
+            )? as u32,
+            connect_per_sec_per_ip: positive(
+                "CLASSCHAT_RATE_CONNECT_PER_SEC_PER_IP",
+                d.connect_per_sec_per_ip.into(),
+            )? as u32,
+            connect_burst_per_ip: positive(
+                "CLASSCHAT_RATE_CONNECT_BURST_PER_IP",
+                d.connect_burst_per_ip.into(),
+            )? as u32,
             max_body_bytes: positive("CLASSCHAT_MAX_BODY_BYTES", d.max_body_bytes as u64)? as usize,
             max_socket_payload_bytes: positive(
                 "CLASSCHAT_MAX_SOCKET_PAYLOAD_BYTES",

@@ -184,6 +184,8 @@ fn serve(
         let shutdown = async move {
             let _ = stopped.wait_for(|s| *s).await;
         };
+        // The peer address reaches handlers (and the Socket.IO handshake) as ConnectInfo.
+        let app = app.into_make_service_with_connect_info::<SocketAddr>();
         if let Err(e) = axum::serve(listener, app)
             .with_graceful_shutdown(shutdown)
             .await

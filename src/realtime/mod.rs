@@ -54,6 +54,25 @@ fn token_of(socket: &SocketRef, auth: &Option<Value>) -> Option<String> {
     bearer(h).map(str::to_string)
 }
 
+/// The client's address: the last `X-Forwarded-For` hop (the one our load balancer
+/// appended; earlier hops are the client's word), else the TCP peer.
+fn client_ip(socket: &SocketRef) -> String {
+    let parts = socket.req_parts();
+    if let Some(first) = parts
+        .headers
+        .get("x-forwarded-for")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.rsplit(',').next())
+    {
+        return first.trim().to_string();
+    }
+    parts
+        .extensions
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip().to_string())
+        .unwrap_or_default()
+}
+
 fn url_pairs(q: &str) -> Vec<(String, String)> {
     serde_urlencoded::from_str::<Vec<(String, String)>>(q).unwrap_or_default()
 }
@@ -64,12 +83,22 @@ pub fn register(io: &SocketIo, state: Arc<AppState>) {
     let middleware = move |socket: SocketRef, TryData(auth): TryData<Value>| {
         let state = state.clone();
         async move {
+            state
+                .chat
+                .rate
+                .connect_from(&client_ip(&socket))
+                .map_err(Refused)?;
             let token = token_of(&socket, &auth.ok()).ok_or_else(|| {
                 Refused(AppError::unauthorized(
                     "a token is required: io(url, { auth: { token } })",
                 ))
             })?;
             let principal = state.verifier.verify(&token).map_err(Refused)?;
+            state
+                .chat
+                .rate
+                .connect(&principal.user_id)
+                .map_err(Refused)?;
             state.chat.remember(&principal).await.map_err(Refused)?;
             let session = Session::new(principal);
             socket.extensions.insert(session.clone());

@@ -11,6 +11,8 @@ use crate::error::{AppError, AppResult};
 pub struct RateLimits {
     sends: DefaultKeyedRateLimiter<String>,
     typing: DefaultKeyedRateLimiter<String>,
+    connects: DefaultKeyedRateLimiter<String>,
+    connects_by_ip: DefaultKeyedRateLimiter<String>,
     clock: DefaultClock,
 }
 
@@ -24,6 +26,14 @@ impl RateLimits {
         RateLimits {
             sends: RateLimiter::keyed(quota(limits.send_per_sec, limits.send_burst)),
             typing: RateLimiter::keyed(quota(limits.typing_per_sec, limits.typing_burst)),
+            connects: RateLimiter::keyed(quota(
+                limits.connect_per_sec_per_user,
+                limits.connect_burst_per_user,
+            )),
+            connects_by_ip: RateLimiter::keyed(quota(
+                limits.connect_per_sec_per_ip,
+                limits.connect_burst_per_ip,
+            )),
             clock: DefaultClock::default(),
         }
     }
@@ -53,10 +63,22 @@ impl RateLimits {
         self.check(&self.typing, user_id, "typing")
     }
 
+    /// One Socket.IO connection, by client address (before authentication).
+    pub fn connect_from(&self, ip: &str) -> AppResult<()> {
+        self.check(&self.connects_by_ip, ip, "connect_ip")
+    }
+
+    /// One Socket.IO connection by this user.
+    pub fn connect(&self, user_id: &str) -> AppResult<()> {
+        self.check(&self.connects, user_id, "connect")
+    }
+
     /// Forgets idle users' buckets (called periodically).
     pub fn prune(&self) {
         self.sends.retain_recent();
         self.typing.retain_recent();
+        self.connects.retain_recent();
+        self.connects_by_ip.retain_recent();
     }
 }
 

@@ -154,9 +154,17 @@ export async function startCluster({ nodes = 3, lb = false, env = {} } = {}) {
     user(id, role = "student", name = id) {
       return { id, role, name, token: mintToken(secret, { sub: id, role, name }) };
     },
-    /** Starts node `i` again (after a kill), with the same settings. */
+    /** Starts node `i` again (after a kill), with the same settings and addresses. */
     async restartNode(i) {
-      servers[i] = await startServer({ env: nodeEnv(i) });
+      const old = servers[i];
+      servers[i] = await startServer({
+        env: {
+          ...nodeEnv(i),
+          CLASSCHAT_API_ADDR: old.apiAddr,
+          CLASSCHAT_SOCKET_ADDR: old.socketAddr,
+          CLASSCHAT_METRICS_ADDR: old.metricsAddr,
+        },
+      });
       return servers[i];
     },
     async stop() {
