@@ -24,6 +24,10 @@ pub struct Limits {
     pub send_burst: u32,
     pub typing_per_sec: u32,
     pub typing_burst: u32,
+    pub send_per_sec_per_ip: u32,
+    pub send_burst_per_ip: u32,
+    pub typing_per_sec_per_ip: u32,
+    pub typing_burst_per_ip: u32,
     pub connect_per_sec_per_user: u32,
     pub connect_burst_per_user: u32,
     pub connect_per_sec_per_ip: u32,
@@ -43,6 +47,10 @@ impl Default for Limits {
             send_burst: 20,
             typing_per_sec: 5,
             typing_burst: 10,
+            send_per_sec_per_ip: 100,
+            send_burst_per_ip: 1000,
+            typing_per_sec_per_ip: 200,
+            typing_burst_per_ip: 2000,
             connect_per_sec_per_user: 5,
             connect_burst_per_user: 30,
             // Schools sit behind NAT: one address stands for many users.
@@ -133,6 +141,22 @@ impl Config {
             typing_per_sec: positive("CLASSCHAT_RATE_TYPING_PER_SEC", d.typing_per_sec.into())?
                 as u32,
             typing_burst: positive("CLASSCHAT_RATE_TYPING_BURST", d.typing_burst.into())? as u32,
+            send_per_sec_per_ip: positive(
+                "CLASSCHAT_RATE_SEND_PER_SEC_PER_IP",
+                d.send_per_sec_per_ip.into(),
+            )? as u32,
+            send_burst_per_ip: positive(
+                "CLASSCHAT_RATE_SEND_BURST_PER_IP",
+                d.send_burst_per_ip.into(),
+            )? as u32,
+            typing_per_sec_per_ip: positive(
+                "CLASSCHAT_RATE_TYPING_PER_SEC_PER_IP",
+                d.typing_per_sec_per_ip.into(),
+            )? as u32,
+            typing_burst_per_ip: positive(
+                "CLASSCHAT_RATE_TYPING_BURST_PER_IP",
+                d.typing_burst_per_ip.into(),
+            )? as u32,
             connect_per_sec_per_user: positive(
                 "CLASSCHAT_RATE_CONNECT_PER_SEC",
                 d.connect_per_sec_per_user.into(),

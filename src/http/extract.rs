@@ -64,6 +64,17 @@ impl FromRequest<Arc<AppState>> for JsonBody {
     }
 }
 
+/// The client's address (see `client_addr`).
+pub struct ClientAddr(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, AppError> {
+        Ok(ClientAddr(super::client_addr(parts)))
+    }
+}
+
 /// Query parameters as strings.
 pub struct Params(pub HashMap<String, String>);
 

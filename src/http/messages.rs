@@ -3,7 +3,7 @@
 use axum::extract::State;
 use axum::response::Response;
 
-use super::extract::{Caller, Ids, JsonBody, Params};
+use super::extract::{Caller, ClientAddr, Ids, JsonBody, Params};
 use super::{data, page_body, AppS};
 use crate::domain::requests::{parse, parse_limit};
 use crate::domain::HistoryQueryDir;
@@ -12,9 +12,11 @@ use crate::error::AppResult;
 pub async fn send(
     State(s): AppS,
     Caller(p): Caller,
+    ClientAddr(addr): ClientAddr,
     Ids(room_id): Ids<String>,
     JsonBody(b): JsonBody,
 ) -> AppResult<Response> {
+    s.chat.rate.send_from(&addr)?;
     let (msg, created) = s.chat.send_message(&p, &room_id, parse(b)?).await?;
     Ok(data(if created { 201 } else { 200 }, &msg))
 }

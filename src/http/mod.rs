@@ -40,6 +40,25 @@ pub fn page_body<T: Serialize>(items: &[T], next: Option<String>) -> Response {
     Json(json!({ "data": items, "nextCursor": next })).into_response()
 }
 
+/// The client's address: the last `X-Forwarded-For` hop (the one our load balancer
+/// appended; earlier hops are the client's word), else the TCP peer. Used for per-address
+/// rate limits, by REST and at the Socket.IO handshake alike.
+pub fn client_addr(parts: &axum::http::request::Parts) -> String {
+    if let Some(last) = parts
+        .headers
+        .get("x-forwarded-for")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.rsplit(',').next())
+    {
+        return last.trim().to_string();
+    }
+    parts
+        .extensions
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip().to_string())
+        .unwrap_or_default()
+}
+
 pub fn router(state: Arc<AppState>) -> Router {
     let cors = tower_http::cors::CorsLayer::new()
         .allow_origin(tower_http::cors::Any)

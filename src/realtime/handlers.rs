@@ -54,6 +54,7 @@ pub async fn handle(state: &Arc<AppState>, session: &Session, job: &Job) -> AppR
         }
         SEND_CHAT_MESSAGE => {
             let req: SocketSend = parse(payload(job)?)?;
+            chat.rate.send_from(&session.addr)?;
             let (msg, _) = chat.send_message(p, &req.room_id, req.message).await?;
             Ok(json!(msg))
         }
@@ -114,6 +115,7 @@ async fn typing(state: &Arc<AppState>, session: &Session, job: &Job) -> AppResul
     let p = &session.principal;
     let req: Typing = parse(payload(job)?)?;
     chat.rate.typing(&p.user_id)?;
+    chat.rate.typing_from(&session.addr)?;
     let in_room = job
         .socket
         .rooms()

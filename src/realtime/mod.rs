@@ -54,25 +54,6 @@ fn token_of(socket: &SocketRef, auth: &Option<Value>) -> Option<String> {
     bearer(h).map(str::to_string)
 }
 
-/// The client's address: the last `X-Forwarded-For` hop (the one our load balancer
-/// appended; earlier hops are the client's word), else the TCP peer.
-fn client_ip(socket: &SocketRef) -> String {
-    let parts = socket.req_parts();
-    if let Some(first) = parts
-        .headers
-        .get("x-forwarded-for")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.rsplit(',').next())
-    {
-        return first.trim().to_string();
-    }
-    parts
-        .extensions
-        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-        .map(|c| c.0.ip().to_string())
-        .unwrap_or_default()
-}
-
 fn url_pairs(q: &str) -> Vec<(String, String)> {
     serde_urlencoded::from_str::<Vec<(String, String)>>(q).unwrap_or_default()
 }
@@ -83,11 +64,8 @@ pub fn register(io: &SocketIo, state: Arc<AppState>) {
     let middleware = move |socket: SocketRef, TryData(auth): TryData<Value>| {
         let state = state.clone();
         async move {
-            state
-                .chat
-                .rate
-                .connect_from(&client_ip(&socket))
-                .map_err(Refused)?;
+            let addr = crate::http::client_addr(socket.req_parts());
+            state.chat.rate.connect_from(&addr).map_err(Refused)?;
             let token = token_of(&socket, &auth.ok()).ok_or_else(|| {
                 Refused(AppError::unauthorized(
                     "a token is required: io(url, { auth: { token } })",
@@ -100,7 +78,7 @@ pub fn register(io: &SocketIo, state: Arc<AppState>) {
                 .connect(&principal.user_id)
                 .map_err(Refused)?;
             state.chat.remember(&principal).await.map_err(Refused)?;
-            let session = Session::new(principal);
+            let session = Session::new(principal, addr);
             socket.extensions.insert(session.clone());
             let user_id = session.principal.user_id.clone();
             state

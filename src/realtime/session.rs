@@ -22,6 +22,8 @@ pub struct Job {
 
 pub struct Session {
     pub principal: Principal,
+    /// The client's address, for per-address rate limits.
+    pub addr: String,
     queue: Mutex<Queue>,
 }
 
@@ -32,9 +34,10 @@ struct Queue {
 }
 
 impl Session {
-    pub fn new(principal: Principal) -> Arc<Self> {
+    pub fn new(principal: Principal, addr: String) -> Arc<Self> {
         Arc::new(Session {
             principal,
+            addr,
             queue: Mutex::new(Queue::default()),
         })
     }

@@ -13,6 +13,8 @@ pub struct RateLimits {
     typing: DefaultKeyedRateLimiter<String>,
     connects: DefaultKeyedRateLimiter<String>,
     connects_by_ip: DefaultKeyedRateLimiter<String>,
+    sends_by_ip: DefaultKeyedRateLimiter<String>,
+    typing_by_ip: DefaultKeyedRateLimiter<String>,
     clock: DefaultClock,
 }
 
@@ -29,6 +31,14 @@ impl RateLimits {
             connects: RateLimiter::keyed(quota(
                 limits.connect_per_sec_per_user,
                 limits.connect_burst_per_user,
+            )),
+            sends_by_ip: RateLimiter::keyed(quota(
+                limits.send_per_sec_per_ip,
+                limits.send_burst_per_ip,
+            )),
+            typing_by_ip: RateLimiter::keyed(quota(
+                limits.typing_per_sec_per_ip,
+                limits.typing_burst_per_ip,
             )),
             connects_by_ip: RateLimiter::keyed(quota(
                 limits.connect_per_sec_per_ip,
@@ -63,6 +73,16 @@ impl RateLimits {
         self.check(&self.typing, user_id, "typing")
     }
 
+    /// One message send from this client address.
+    pub fn send_from(&self, ip: &str) -> AppResult<()> {
+        self.check(&self.sends_by_ip, ip, "send_ip")
+    }
+
+    /// One typing event from this client address.
+    pub fn typing_from(&self, ip: &str) -> AppResult<()> {
+        self.check(&self.typing_by_ip, ip, "typing_ip")
+    }
+
     /// One Socket.IO connection, by client address (before authentication).
     pub fn connect_from(&self, ip: &str) -> AppResult<()> {
         self.check(&self.connects_by_ip, ip, "connect_ip")
@@ -79,6 +99,8 @@ impl RateLimits {
         self.typing.retain_recent();
         self.connects.retain_recent();
         self.connects_by_ip.retain_recent();
+        self.sends_by_ip.retain_recent();
+        self.typing_by_ip.retain_recent();
     }
 }
 

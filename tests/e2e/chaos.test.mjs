@@ -125,6 +125,8 @@ test("chaos: 1,000 messages survive a node SIGKILL and restart and a Redis resta
       CLASSCHAT_PRESENCE_TTL_SECS: "6",
       CLASSCHAT_RATE_SEND_PER_SEC: "100000",
       CLASSCHAT_RATE_SEND_BURST: "100000",
+      CLASSCHAT_RATE_SEND_PER_SEC_PER_IP: "100000",
+      CLASSCHAT_RATE_SEND_BURST_PER_IP: "100000",
     },
   });
   const clients = [];
