@@ -1,9 +1,10 @@
 //! Types and rules of the chat domain: no web framework, database or Redis in here.
 
 pub mod model;
+pub mod paging;
 pub mod permissions;
 pub mod requests;
 pub mod time;
 
 pub use model::*;
-pub use requests::HistoryQueryDir;
+pub use paging::HistoryQueryDir;

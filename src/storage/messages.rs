@@ -64,14 +64,6 @@ impl From<MessageRow> for Message {
     }
 }
 
-#[derive(sqlx::FromRow)]
-pub struct SeenByRow {
-    pub user_id: String,
-    pub name: Option<String>,
-    pub last_read_seq: i64,
-    pub last_read_at: Option<i64>,
-}
-
 macro_rules! select_messages {
     ($tail:literal) => {
         concat!(
@@ -275,77 +267,5 @@ impl Store {
             return Ok(None);
         }
         Ok(self.get_message(room_id, id).await?.map(|(m, _)| m))
-    }
-
-    /// Moves the read pointer forward to `up_to` (never back); true if it moved.
-    pub async fn mark_seen(
-        &self,
-        room_id: &str,
-        user_id: &str,
-        up_to: i64,
-        now: i64,
-    ) -> Result<bool, sqlx::Error> {
-        with_pool!(self, p => sqlx::query(
-            "UPDATE room_members SET last_read_seq = $3, last_read_at = $4
-             WHERE room_id = $1 AND user_id = $2 AND last_read_seq < $3",
-        )
-        .bind(room_id)
-        .bind(user_id)
-        .bind(up_to)
-        .bind(now)
-        .execute(p)
-        .await
-        .map(|r| r.rows_affected() > 0))
-    }
-
-    /// The member's read pointer (0 when not a member).
-    pub async fn read_pointer(&self, room_id: &str, user_id: &str) -> Result<i64, sqlx::Error> {
-        with_pool!(self, p => sqlx::query_scalar::<_, i64>(
-            "SELECT last_read_seq FROM room_members WHERE room_id = $1 AND user_id = $2",
-        )
-        .bind(room_id)
-        .bind(user_id)
-        .fetch_optional(p)
-        .await
-        .map(|v| v.unwrap_or(0)))
-    }
-
-    /// The highest `seq` among these message ids in this room.
-    pub async fn max_seq_of(
-        &self,
-        room_id: &str,
-        ids: &[String],
-    ) -> Result<Option<i64>, sqlx::Error> {
-        with_pool!(self, p => {
-            let mut qb = sqlx::QueryBuilder::new("SELECT MAX(seq) FROM messages WHERE room_id = ");
-            qb.push_bind(room_id);
-            qb.push(" AND id IN (");
-            let mut sep = qb.separated(", ");
-            for id in ids {
-                sep.push_bind(id);
-            }
-            qb.push(")");
-            qb.build_query_scalar::<Option<i64>>().fetch_one(p).await
-        })
-    }
-
-    /// Members other than `except` whose read pointer covers `seq`.
-    pub async fn seen_by(
-        &self,
-        room_id: &str,
-        seq: i64,
-        except: &str,
-    ) -> Result<Vec<SeenByRow>, sqlx::Error> {
-        with_pool!(self, p => sqlx::query_as::<_, SeenByRow>(
-            "SELECT m.user_id, u.name, m.last_read_seq, m.last_read_at
-             FROM room_members m LEFT JOIN users u ON u.id = m.user_id
-             WHERE m.room_id = $1 AND m.last_read_seq >= $2 AND m.user_id <> $3
-             ORDER BY m.last_read_at, m.user_id",
-        )
-        .bind(room_id)
-        .bind(seq)
-        .bind(except)
-        .fetch_all(p)
-        .await)
     }
 }

@@ -1,6 +1,8 @@
 //! Persistence through sqlx on PostgreSQL or SQLite, with the same SQL for both.
 
+mod members;
 mod messages;
+mod receipts;
 mod rooms;
 mod users;
 

@@ -2,6 +2,7 @@
 
 mod local;
 mod redis;
+mod scripts;
 
 pub use local::LocalPresence;
 pub use redis::RedisPresence;
