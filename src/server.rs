@@ -19,6 +19,11 @@ use crate::http::AppState;
 use crate::service::Chat;
 use crate::storage::Store;
 
+/// Packets that may wait per socket. The queue fills only while a client reads slower
+/// than it is sent to (its memory is taken as used, not up front); a catch-up replay
+/// fits in it several times over.
+const SOCKET_QUEUE: usize = 1024;
+
 /// A started node: its bound addresses, and how to stop it.
 pub struct Running {
     pub api_addr: SocketAddr,
@@ -60,6 +65,7 @@ pub async fn start(config: Config) -> Result<Running, String> {
     .map_err(|e| format!("CLASSCHAT_JWT_PUBLIC_KEY_FILE: {e}"))?;
 
     let (socket_layer, io) = SocketIo::builder()
+        .max_buffer_size(SOCKET_QUEUE)
         .max_payload(config.limits.max_socket_payload_bytes)
         .ws_max_message_size(config.limits.max_socket_payload_bytes as usize)
         .ws_max_frame_size(config.limits.max_socket_payload_bytes as usize)

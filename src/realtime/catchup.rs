@@ -8,6 +8,7 @@ use std::collections::HashMap;
 
 use serde::Serialize;
 use socketioxide::extract::SocketRef;
+use socketioxide::{SendError, SocketError};
 
 use super::events::NEW_CHAT_MESSAGE;
 use crate::domain::HistoryQueryDir;
@@ -16,6 +17,25 @@ use crate::service::{event_body, Chat};
 
 /// Most messages replayed per room; more must be paged over REST.
 pub const REPLAY_MAX: i64 = 200;
+
+/// Emits one replayed message; while the socket's queue is full (a slow reader),
+/// waits for it to drain rather than dropping. False if the socket is gone or stuck.
+async fn emit_with_backpressure(socket: &SocketRef, m: &crate::domain::Message) -> bool {
+    let body = event_body(m);
+    for _ in 0..500 {
+        match socket.emit(NEW_CHAT_MESSAGE, &body) {
+            Ok(()) => return true,
+            Err(SendError::Socket(SocketError::InternalChannelFull)) => {
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            }
+            Err(e) => {
+                tracing::debug!(error = %e, "catch-up replay interrupted");
+                return false;
+            }
+        }
+    }
+    false
+}
 
 #[derive(Serialize, Debug)]
 #[serde(rename_all = "camelCase")]
@@ -48,19 +68,25 @@ pub async fn replay(
             .store
             .history(room_id, HistoryQueryDir::After(after), REPLAY_MAX)
             .await?;
+        let mut sent = 0;
         for m in &page.messages {
-            if let Err(e) = socket.emit(NEW_CHAT_MESSAGE, &event_body(m)) {
-                tracing::debug!(error = %e, "catch-up replay interrupted");
+            if !emit_with_backpressure(socket, m).await {
                 break;
             }
+            sent += 1;
         }
-        metrics::counter!("classchat_catchup_replayed_total").increment(page.messages.len() as u64);
+        metrics::counter!("classchat_catchup_replayed_total").increment(sent as u64);
+        let all_sent = sent == page.messages.len();
         out.push(CatchUp {
             room_id: room_id.clone(),
             after_seq: after,
-            replayed: page.messages.len(),
-            complete: page.next_cursor.is_none(),
-            next_after: page.next_cursor,
+            replayed: sent,
+            complete: all_sent && page.next_cursor.is_none(),
+            next_after: if all_sent {
+                page.next_cursor
+            } else {
+                Some(sent.checked_sub(1).map_or(after, |i| page.messages[i].seq))
+            },
         });
     }
     Ok(out)
