@@ -1,0 +1,165 @@
+//! classchat-load: load scenarios against one or more classchat nodes, with a progress
+//! line while it runs and one JSON object (stdout) at the end.
+
+mod scenarios;
+mod sio;
+mod stats;
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::{Parser, ValueEnum};
+use jsonwebtoken::{encode, EncodingKey, Header};
+use serde_json::{json, Value};
+
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+pub enum Scenario {
+    /// Ramp N authenticated sockets, hold them, report connect rate and memory per socket.
+    Connect,
+    /// R rooms x M members, messages at a total rate; latency and delivery accounting.
+    Fanout,
+    /// Users connecting and leaving; status updates seen by watchers.
+    PresenceChurn,
+    /// Members of rooms sending typing indicators.
+    TypingStorm,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+pub enum Via {
+    Socket,
+    Rest,
+}
+
+#[derive(Parser, Debug, Clone)]
+#[command(name = "classchat-load", about = "Load scenarios for classchat nodes")]
+pub struct Args {
+    pub scenario: Scenario,
+    /// REST base URL of each node (repeat), e.g. http://127.0.0.1:4500
+    #[arg(long = "api", required = true)]
+    pub apis: Vec<String>,
+    /// Socket.IO address of each node (repeat, same order), e.g. 127.0.0.1:4501
+    #[arg(long = "socket", required = true)]
+    pub sockets: Vec<SocketAddr>,
+    /// HS256 secret of the nodes (CLASSCHAT_JWT_SECRET).
+    #[arg(long, env = "CLASSCHAT_JWT_SECRET")]
+    pub secret: String,
+    #[arg(long, default_value_t = 10)]
+    pub rooms: usize,
+    #[arg(long, default_value_t = 100)]
+    pub members: usize,
+    /// Messages (or typing events) per second, all rooms together.
+    #[arg(long, default_value_t = 100.0)]
+    pub rate: f64,
+    /// Seconds of load (fanout, churn, typing) or of holding (connect).
+    #[arg(long, default_value_t = 10)]
+    pub duration: u64,
+    #[arg(long, value_enum, default_value_t = Via::Socket)]
+    pub via: Via,
+    /// Sockets to open (connect scenario).
+    #[arg(long, default_value_t = 1000)]
+    pub sockets_total: usize,
+    /// Spread client source addresses over 127.0.0.1 ..= 127.0.0.N.
+    #[arg(long, default_value_t = 1)]
+    pub source_ips: u8,
+    /// Connections opened at once.
+    #[arg(long, default_value_t = 256)]
+    pub concurrency: usize,
+    /// Server process ids to read memory and CPU from (repeat).
+    #[arg(long = "server-pid")]
+    pub server_pids: Vec<u32>,
+    /// Prefix of generated user ids, so runs do not collide.
+    #[arg(long, default_value = "load")]
+    pub prefix: String,
+}
+
+impl Args {
+    pub fn token(&self, sub: &str, role: &str) -> String {
+        let exp = stats::now_micros() / 1_000_000 + 24 * 3600;
+        let claims = json!({ "sub": sub, "role": role, "name": sub, "exp": exp });
+        encode(
+            &Header::default(),
+            &claims,
+            &EncodingKey::from_secret(self.secret.as_bytes()),
+        )
+        .expect("HS256 encoding")
+    }
+
+    /// The node for the i-th connection, and the source address to connect from.
+    pub fn place(&self, i: usize) -> (SocketAddr, Option<IpAddr>) {
+        let node = self.sockets[i % self.sockets.len()];
+        let ip = (self.source_ips > 1).then(|| {
+            IpAddr::V4(Ipv4Addr::new(
+                127,
+                0,
+                0,
+                1 + (i % self.source_ips as usize) as u8,
+            ))
+        });
+        (node, ip)
+    }
+
+    pub fn api(&self, i: usize) -> &str {
+        &self.apis[i % self.apis.len()]
+    }
+
+    /// Memory and CPU of the given server processes.
+    pub fn servers(&self) -> Vec<(u32, u64, f64)> {
+        self.server_pids
+            .iter()
+            .filter_map(|p| stats::process(*p).map(|(rss, cpu)| (*p, rss, cpu)))
+            .collect()
+    }
+}
+
+/// REST call with a bearer token; the JSON answer (error answers are errors).
+pub async fn rest(
+    http: &reqwest::Client,
+    method: reqwest::Method,
+    url: String,
+    token: &str,
+    body: Option<Value>,
+) -> Result<Value, String> {
+    let mut req = http.request(method, &url).bearer_auth(token);
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    let resp = req.send().await.map_err(|e| format!("{url}: {e}"))?;
+    let status = resp.status();
+    let v: Value = resp.json().await.unwrap_or(Value::Null);
+    if status.is_success() {
+        Ok(v)
+    } else {
+        Err(format!("{url}: {status} {v}"))
+    }
+}
+
+#[tokio::main]
+async fn main() {
+    let args = Args::parse();
+    if args.apis.len() != args.sockets.len() {
+        eprintln!("classchat-load: give as many --api as --socket, in the same order");
+        std::process::exit(2);
+    }
+    let started = std::time::Instant::now();
+    let st = Arc::new(stats::Stats::new());
+    let result = match args.scenario {
+        Scenario::Connect => scenarios::connect(&args, &st).await,
+        Scenario::Fanout => scenarios::fanout(&args, &st).await,
+        Scenario::PresenceChurn => scenarios::presence_churn(&args, &st).await,
+        Scenario::TypingStorm => scenarios::typing_storm(&args, &st).await,
+    };
+    match result {
+        Ok(mut report) => {
+            report["scenario"] = json!(format!("{:?}", args.scenario));
+            report["nodes"] = json!(args.sockets.len());
+            report["elapsedSeconds"] = json!(started.elapsed().as_secs_f64());
+            println!("{report}");
+        }
+        Err(e) => {
+            eprintln!("classchat-load: {e}");
+            std::process::exit(1);
+        }
+    }
+    tokio::time::sleep(Duration::from_millis(10)).await;
+}

@@ -1,0 +1,80 @@
+//! connect: ramp N authenticated sockets (10 per user, spread over the nodes and source
+//! addresses), hold them, and report the connect rate and server memory per socket.
+
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+use tokio::sync::{mpsc, Semaphore};
+
+use super::run_id;
+use crate::sio::Socket;
+use crate::stats::Stats;
+use crate::Args;
+
+pub async fn connect(args: &Args, st: &Arc<Stats>) -> Result<Value, String> {
+    let run = run_id(&args.prefix);
+    let before = args.servers();
+    let gate = Arc::new(Semaphore::new(args.concurrency));
+    let start = Instant::now();
+    let mut joins = Vec::with_capacity(args.sockets_total);
+    for k in 0..args.sockets_total {
+        let (node, ip) = args.place(k);
+        let token = args.token(&format!("{run}-u{}", k / 10), "student");
+        let (gate, st) = (gate.clone(), st.clone());
+        joins.push(tokio::spawn(async move {
+            let _permit = gate.acquire().await.ok()?;
+            // Events are not read in this scenario: drop them.
+            let (etx, erx) = mpsc::unbounded_channel();
+            drop(erx);
+            match Socket::connect(node, ip, &token, etx).await {
+                Ok(s) => Some(s),
+                Err(e) => {
+                    if st.connect_errors.fetch_add(1, Relaxed) < 5 {
+                        eprintln!("connect: {e}");
+                    }
+                    None
+                }
+            }
+        }));
+    }
+    let mut sockets = Vec::new();
+    for (i, j) in joins.into_iter().enumerate() {
+        if let Ok(Some(s)) = j.await {
+            sockets.push(s);
+        }
+        if (i + 1) % 1000 == 0 {
+            eprintln!(
+                "[{:>5.1}s] {} sockets",
+                start.elapsed().as_secs_f64(),
+                i + 1
+            );
+        }
+    }
+    let secs = start.elapsed().as_secs_f64();
+    eprintln!(
+        "{} sockets connected in {secs:.2}s; holding {}s",
+        sockets.len(),
+        args.duration
+    );
+    tokio::time::sleep(Duration::from_secs(args.duration)).await;
+    let during = args.servers();
+    let n = sockets.len().max(1) as f64;
+    let per_socket: Vec<Value> = during
+        .iter()
+        .map(|(pid, rss, _)| {
+            let base = before.iter().find(|b| b.0 == *pid).map_or(0, |b| b.1);
+            json!({ "pid": pid, "rssKiB": rss, "rssBeforeKiB": base,
+                    "kibPerSocket": (*rss as f64 - base as f64) / (n / args.server_pids.len().max(1) as f64) })
+        })
+        .collect();
+    for s in &sockets {
+        s.close();
+    }
+    Ok(json!({
+        "sockets": sockets.len(), "connectErrors": st.connect_errors.load(Relaxed),
+        "connectSeconds": secs, "connectsPerSecond": sockets.len() as f64 / secs,
+        "servers": per_socket,
+    }))
+}

@@ -1,0 +1,77 @@
+// Smoke runs of every classchat-load scenario against a spawned 2-node cluster, with small
+// numbers: they must run, and fanout must lose and duplicate nothing (no timing asserts).
+
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { dirname, join } from "node:path";
+import { promisify } from "node:util";
+
+import { startCluster } from "./lib/cluster.mjs";
+import { BIN } from "./lib/server.mjs";
+
+const LOAD_BIN = process.env.CLASSCHAT_LOAD_BIN || join(dirname(BIN), "classchat-load");
+const run = promisify(execFile);
+
+describe("classchat-load scenarios against two nodes", () => {
+  let c;
+  let nodeArgs;
+  before(async () => {
+    c = await startCluster({
+      nodes: 2,
+      env: {
+        CLASSCHAT_RATE_SEND_PER_SEC: "100000",
+        CLASSCHAT_RATE_SEND_BURST: "100000",
+        CLASSCHAT_RATE_TYPING_PER_SEC: "100000",
+        CLASSCHAT_RATE_TYPING_BURST: "100000",
+        CLASSCHAT_RATE_CONNECT_PER_SEC: "100000",
+        CLASSCHAT_RATE_CONNECT_BURST: "100000",
+      },
+    });
+    nodeArgs = c.nodes.flatMap((n) => ["--api", `http://${n.apiAddr}`, "--socket", n.socketAddr]);
+    nodeArgs.push("--secret", c.secret, ...c.nodes.flatMap((n) => ["--server-pid", String(n.proc.pid)]));
+  });
+  after(async () => {
+    await c?.stop();
+  });
+
+  async function load(...args) {
+    const { stdout } = await run(LOAD_BIN, [...args, ...nodeArgs], { timeout: 120_000, maxBuffer: 1 << 24 });
+    const report = JSON.parse(stdout.trim().split("\n").pop());
+    console.log(`${args[0]}: ${JSON.stringify(report)}`);
+    return report;
+  }
+
+  for (const via of ["socket", "rest"]) {
+    test(`fanout over ${via}: every acknowledged message reaches every member once, in order`, async () => {
+      const r = await load("fanout", "--rooms", "3", "--members", "20", "--rate", "60", "--duration", "3", "--via", via);
+      assert.ok(r.acked > 0);
+      assert.equal(r.sendErrors, 0);
+      assert.equal(r.connectErrors, 0);
+      assert.equal(r.receivers, 60);
+      assert.equal(r.lost, 0);
+      assert.equal(r.duplicated, 0);
+      assert.equal(r.outOfOrder, 0);
+      assert.equal(r.deliveries, r.acked * 20);
+    });
+  }
+
+  test("connect: every socket connects", async () => {
+    const r = await load("connect", "--sockets-total", "300", "--duration", "1");
+    assert.equal(r.sockets, 300);
+    assert.equal(r.connectErrors, 0);
+  });
+
+  test("presence-churn: users cycle and the watcher ends up seeing them offline", async () => {
+    const r = await load("presence-churn", "--members", "10", "--duration", "3");
+    assert.ok(r.cycles > 0);
+    assert.equal(r.connectErrors, 0);
+    assert.equal(r.usersLeftOnline, 0);
+  });
+
+  test("typing-storm: indicators reach the other members", async () => {
+    const r = await load("typing-storm", "--rooms", "2", "--members", "5", "--rate", "20", "--duration", "2");
+    assert.equal(r.typingRefused, 0);
+    assert.ok(r.typingEventsReceived >= r.typingAccepted * 4, "each accepted start reaches the 4 others");
+  });
+});
