@@ -36,6 +36,18 @@ fn describe() {
         "classchat_socket_connections",
         "Socket.IO connections open on this node"
     );
+    describe_gauge!(
+        "classchat_online_users",
+        "Distinct users with a socket on this node"
+    );
+    describe_gauge!(
+        "classchat_ready",
+        "1 while this node is ready for traffic, 0 while starting or draining"
+    );
+    describe_gauge!(
+        "classchat_redis_connected",
+        "1 while the Redis client (publisher, subscriber) is connected"
+    );
     describe_counter!(
         "classchat_socket_connects_total",
         "Authenticated Socket.IO connections accepted"

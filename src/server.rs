@@ -143,6 +143,7 @@ pub async fn start(config: Config) -> Result<Running, String> {
         )));
     }
     state.ready.store(true, Ordering::Release);
+    metrics::gauge!("classchat_ready").set(1.0);
     tracing::info!(api = %addrs.0, socket = %addrs.1, metrics = %addrs.2, database = chat.store.kind(),
         backplane = chat.backplane.mode(), node = %config.node_id, "classchat ready");
     Ok(Running {
@@ -215,6 +216,7 @@ impl Running {
         let deadline = tokio::time::Instant::now() + self.grace;
         let chat = &self.state.chat;
         self.state.ready.store(false, Ordering::Release);
+        metrics::gauge!("classchat_ready").set(0.0);
         chat.draining.store(true, Ordering::Release);
         tracing::info!(delay = ?self.drain_delay, grace = ?self.grace, "draining");
         tokio::time::sleep(self.drain_delay).await;

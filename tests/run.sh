@@ -59,14 +59,17 @@ command -v haproxy >/dev/null || { log "installing haproxy"; apt_install haproxy
 log "cargo fmt --check"
 cargo fmt --all -- --check
 log "cargo clippy"
-cargo clippy --all-targets -- -D warnings
-log "cargo build"
-cargo build
+cargo clippy --workspace --all-targets -- -D warnings
+log "cargo build (server and load generator)"
+cargo build --workspace
 TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
 export CLASSCHAT_BIN="$TARGET_DIR/debug/classchat"
 
 log "cargo test (unit + integration, SQLite and PostgreSQL)"
 cargo test -- --test-threads=4
+
+log "deployment files: Dockerfile, compose, k8s manifests, Prometheus rules, Grafana dashboard"
+bash deploy/check.sh
 
 log "end-to-end: socket.io-client against spawned classchat nodes"
 (cd tests/e2e && npm ci --no-audit --no-fund --loglevel=error)

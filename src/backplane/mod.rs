@@ -120,6 +120,17 @@ impl Backplane {
         self.relay.interest.active_rooms()
     }
 
+    /// Sets `classchat_redis_connected{client}` (cluster mode only).
+    pub fn report_redis_health(&self) {
+        if let Some(r) = &self.redis {
+            let (p, s) = r.connected();
+            metrics::gauge!("classchat_redis_connected", "client" => "publisher")
+                .set(f64::from(u8::from(p)));
+            metrics::gauge!("classchat_redis_connected", "client" => "subscriber")
+                .set(f64::from(u8::from(s)));
+        }
+    }
+
     pub fn mode(&self) -> &'static str {
         if self.redis.is_some() {
             "redis"

@@ -20,6 +20,7 @@ const RECEIVE_QUEUE: usize = 1 << 16;
 
 pub struct RedisBackplane {
     publisher: Client,
+    subscriber: SubscriberClient,
     pub keys: Keys,
 }
 
@@ -71,23 +72,30 @@ impl RedisBackplane {
             .map_err(|e| format!("REDIS_URL: cannot connect: {e}"))?;
         subscriber.manage_subscriptions();
         let mut reconnects = publisher.reconnect_rx();
+        // Subscribed after the first connect: every event here is a reconnect.
         tokio::spawn(async move {
-            let mut first = true;
             while reconnects.recv().await.is_ok() {
-                if !std::mem::take(&mut first) {
-                    metrics::counter!("classchat_redis_reconnects_total", "client" => "publisher")
-                        .increment(1);
-                }
+                metrics::counter!("classchat_redis_reconnects_total", "client" => "publisher")
+                    .increment(1);
             }
         });
         Ok((
             RedisBackplane {
                 publisher: publisher.clone(),
+                subscriber: subscriber.clone(),
                 keys,
             },
             publisher,
             subscriber,
         ))
+    }
+
+    /// Whether the publisher and the subscriber connections are up.
+    pub fn connected(&self) -> (bool, bool) {
+        (
+            self.publisher.is_connected(),
+            self.subscriber.is_connected(),
+        )
     }
 
     /// Publishes once, on the target's channel; false if Redis could not take it

@@ -48,7 +48,9 @@ impl Chat {
 
     /// A socket of this user connected.
     pub async fn user_connected(&self, p: &Principal) -> AppResult<()> {
-        if let Some(change) = self.presence.connect(&p.user_id).await {
+        let change = self.presence.connect(&p.user_id).await;
+        metrics::gauge!("classchat_online_users").set(self.presence_local_users() as f64);
+        if let Some(change) = change {
             self.announce_status(&p.user_id, change.status, Some(now_ms()))
                 .await?;
         }
@@ -61,6 +63,7 @@ impl Chat {
         let now = now_ms();
         self.store.set_last_seen(user_id, now).await?;
         let (offline, change) = self.presence.disconnect(user_id).await;
+        metrics::gauge!("classchat_online_users").set(self.presence_local_users() as f64);
         if offline {
             if let Some(change) = change {
                 self.announce_status(user_id, change.status, Some(now))
@@ -204,6 +207,7 @@ impl Chat {
 
     /// One round of cluster upkeep: heartbeat, then sweep dead nodes' users offline.
     pub async fn cluster_tick(&self, reassert: bool) {
+        self.backplane.report_redis_health();
         let Presence::Redis(r) = self.presence.as_ref() else {
             return;
         };
