@@ -14,24 +14,34 @@ pub enum JwtKey {
     PublicKeyPem(Vec<u8>),
 }
 
+/// A token bucket: sustained events per second, and the burst allowed at once.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Rate {
+    pub per_sec: u32,
+    pub burst: u32,
+}
+
+impl Rate {
+    pub const fn new(per_sec: u32, burst: u32) -> Self {
+        Rate { per_sec, burst }
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct Limits {
     pub max_content_chars: usize,
     pub max_join_rooms: usize,
     pub max_members_per_add: usize,
     pub max_group_name_chars: usize,
-    pub send_per_sec: u32,
-    pub send_burst: u32,
-    pub typing_per_sec: u32,
-    pub typing_burst: u32,
-    pub send_per_sec_per_ip: u32,
-    pub send_burst_per_ip: u32,
-    pub typing_per_sec_per_ip: u32,
-    pub typing_burst_per_ip: u32,
-    pub connect_per_sec_per_user: u32,
-    pub connect_burst_per_user: u32,
-    pub connect_per_sec_per_ip: u32,
-    pub connect_burst_per_ip: u32,
+    /// Message sends per user, and per client address.
+    pub send: Rate,
+    pub send_per_ip: Rate,
+    /// Typing events per user, and per client address.
+    pub typing: Rate,
+    pub typing_per_ip: Rate,
+    /// Socket.IO connections per user, and per client address.
+    pub connect: Rate,
+    pub connect_per_ip: Rate,
     pub max_body_bytes: usize,
     pub max_socket_payload_bytes: u64,
 }
@@ -43,19 +53,13 @@ impl Default for Limits {
             max_join_rooms: 100,
             max_members_per_add: 50,
             max_group_name_chars: 100,
-            send_per_sec: 10,
-            send_burst: 20,
-            typing_per_sec: 5,
-            typing_burst: 10,
-            send_per_sec_per_ip: 100,
-            send_burst_per_ip: 1000,
-            typing_per_sec_per_ip: 200,
-            typing_burst_per_ip: 2000,
-            connect_per_sec_per_user: 5,
-            connect_burst_per_user: 30,
+            send: Rate::new(10, 20),
+            send_per_ip: Rate::new(100, 1000),
+            typing: Rate::new(5, 10),
+            typing_per_ip: Rate::new(200, 2000),
+            connect: Rate::new(5, 30),
             // Schools sit behind NAT: one address stands for many users.
-            connect_per_sec_per_ip: 200,
-            connect_burst_per_ip: 5000,
+            connect_per_ip: Rate::new(200, 5000),
             max_body_bytes: 64 * 1024,
             max_socket_payload_bytes: 1024 * 1024,
         }
@@ -123,6 +127,14 @@ fn positive(name: &'static str, default: u64) -> Result<u64, ConfigError> {
     Ok(v)
 }
 
+/// A rate from its two variables, each defaulting on its own.
+fn rate(per_sec: &'static str, burst: &'static str, default: Rate) -> Result<Rate, ConfigError> {
+    Ok(Rate {
+        per_sec: positive(per_sec, default.per_sec.into())? as u32,
+        burst: positive(burst, default.burst.into())? as u32,
+    })
+}
+
 impl Config {
     /// Reads the whole configuration from the process environment.
     pub fn from_env() -> Result<Self, ConfigError> {
@@ -136,43 +148,36 @@ impl Config {
                 d.max_members_per_add as u64,
             )? as usize,
             max_group_name_chars: d.max_group_name_chars,
-            send_per_sec: positive("CLASSCHAT_RATE_SEND_PER_SEC", d.send_per_sec.into())? as u32,
-            send_burst: positive("CLASSCHAT_RATE_SEND_BURST", d.send_burst.into())? as u32,
-            typing_per_sec: positive("CLASSCHAT_RATE_TYPING_PER_SEC", d.typing_per_sec.into())?
-                as u32,
-            typing_burst: positive("CLASSCHAT_RATE_TYPING_BURST", d.typing_burst.into())? as u32,
-            send_per_sec_per_ip: positive(
+            send: rate(
+                "CLASSCHAT_RATE_SEND_PER_SEC",
+                "CLASSCHAT_RATE_SEND_BURST",
+                d.send,
+            )?,
+            send_per_ip: rate(
                 "CLASSCHAT_RATE_SEND_PER_SEC_PER_IP",
-                d.send_per_sec_per_ip.into(),
-            )? as u32,
-            send_burst_per_ip: positive(
                 "CLASSCHAT_RATE_SEND_BURST_PER_IP",
-                d.send_burst_per_ip.into(),
-            )? as u32,
-            typing_per_sec_per_ip: positive(
+                d.send_per_ip,
+            )?,
+            typing: rate(
+                "CLASSCHAT_RATE_TYPING_PER_SEC",
+                "CLASSCHAT_RATE_TYPING_BURST",
+                d.typing,
+            )?,
+            typing_per_ip: rate(
                 "CLASSCHAT_RATE_TYPING_PER_SEC_PER_IP",
-                d.typing_per_sec_per_ip.into(),
-            )? as u32,
-            typing_burst_per_ip: positive(
                 "CLASSCHAT_RATE_TYPING_BURST_PER_IP",
-                d.typing_burst_per_ip.into(),
-            )? as u32,
-            connect_per_sec_per_user: positive(
+                d.typing_per_ip,
+            )?,
+            connect: rate(
                 "CLASSCHAT_RATE_CONNECT_PER_SEC",
-                d.connect_per_sec_per_user.into(),
-            )? as u32,
-            connect_burst_per_user: positive(
                 "CLASSCHAT_RATE_CONNECT_BURST",
-                d.connect_burst_per_user.into(),
-            )? as u32,
-            connect_per_sec_per_ip: positive(
+                d.connect,
+            )?,
+            connect_per_ip: rate(
                 "CLASSCHAT_RATE_CONNECT_PER_SEC_PER_IP",
-                d.connect_per_sec_per_ip.into(),
-            )? as u32,
-            connect_burst_per_ip: positive(
                 "CLASSCHAT_RATE_CONNECT_BURST_PER_IP",
-                d.connect_burst_per_ip.into(),
-            )? as u32,
+                d.connect_per_ip,
+            )?,
             max_body_bytes: positive("CLASSCHAT_MAX_BODY_BYTES", d.max_body_bytes as u64)? as usize,
             max_socket_payload_bytes: positive(
                 "CLASSCHAT_MAX_SOCKET_PAYLOAD_BYTES",

@@ -1108,8 +1108,7 @@ fn retry_after(a: &Answer) -> u64 {
 both_dbs_with!(
     sending_faster_than_the_rate_limit_is_a_429_with_retry_after,
     |c: &mut classchat::Config| {
-        c.limits.send_burst = 3;
-        c.limits.send_per_sec = 1;
+        c.limits.send = classchat::config::Rate::new(1, 3);
     },
     |app: TestApp| async move {
         let t1 = token("t1", "teacher");
@@ -1145,8 +1144,7 @@ both_dbs_with!(
 both_dbs_with!(
     a_concurrent_flood_stores_only_the_accepted_sends_with_gap_free_seqs,
     |c: &mut classchat::Config| {
-        c.limits.send_burst = 5;
-        c.limits.send_per_sec = 1;
+        c.limits.send = classchat::config::Rate::new(1, 5);
     },
     |app: TestApp| async move {
         let t1 = token("t1", "teacher");

@@ -654,8 +654,7 @@ async fn assert_seqs_are_one_to(app: &TestApp, tok: &str, room: &str, answers: &
 both_dbs_with!(
     fifty_concurrent_sends_from_one_user_get_seq_one_to_fifty_without_gaps_or_repeats,
     |c: &mut classchat::Config| {
-        c.limits.send_burst = 200;
-        c.limits.send_per_sec = 200;
+        c.limits.send = classchat::config::Rate::new(200, 200);
     },
     |app: TestApp| async move {
         let t = token("t1", "teacher");
@@ -684,8 +683,7 @@ both_dbs!(
 both_dbs_with!(
     twenty_concurrent_sends_with_the_same_client_message_id_store_exactly_one_message,
     |c: &mut classchat::Config| {
-        c.limits.send_burst = 200;
-        c.limits.send_per_sec = 200;
+        c.limits.send = classchat::config::Rate::new(200, 200);
     },
     |app: TestApp| async move {
         let t = token("t1", "teacher");

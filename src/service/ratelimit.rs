@@ -5,7 +5,7 @@ use std::num::NonZeroU32;
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
-use crate::config::Limits;
+use crate::config::{Limits, Rate};
 use crate::error::{AppError, AppResult};
 
 pub struct RateLimits {
@@ -18,32 +18,20 @@ pub struct RateLimits {
     clock: DefaultClock,
 }
 
-fn quota(per_sec: u32, burst: u32) -> Quota {
+fn quota(rate: Rate) -> Quota {
     let nz = |n: u32| NonZeroU32::new(n.max(1)).expect("max(1) is non-zero");
-    Quota::per_second(nz(per_sec)).allow_burst(nz(burst))
+    Quota::per_second(nz(rate.per_sec)).allow_burst(nz(rate.burst))
 }
 
 impl RateLimits {
     pub fn new(limits: &Limits) -> Self {
         RateLimits {
-            sends: RateLimiter::keyed(quota(limits.send_per_sec, limits.send_burst)),
-            typing: RateLimiter::keyed(quota(limits.typing_per_sec, limits.typing_burst)),
-            connects: RateLimiter::keyed(quota(
-                limits.connect_per_sec_per_user,
-                limits.connect_burst_per_user,
-            )),
-            sends_by_ip: RateLimiter::keyed(quota(
-                limits.send_per_sec_per_ip,
-                limits.send_burst_per_ip,
-            )),
-            typing_by_ip: RateLimiter::keyed(quota(
-                limits.typing_per_sec_per_ip,
-                limits.typing_burst_per_ip,
-            )),
-            connects_by_ip: RateLimiter::keyed(quota(
-                limits.connect_per_sec_per_ip,
-                limits.connect_burst_per_ip,
-            )),
+            sends: RateLimiter::keyed(quota(limits.send)),
+            typing: RateLimiter::keyed(quota(limits.typing)),
+            connects: RateLimiter::keyed(quota(limits.connect)),
+            sends_by_ip: RateLimiter::keyed(quota(limits.send_per_ip)),
+            typing_by_ip: RateLimiter::keyed(quota(limits.typing_per_ip)),
+            connects_by_ip: RateLimiter::keyed(quota(limits.connect_per_ip)),
             clock: DefaultClock::default(),
         }
     }
@@ -111,8 +99,7 @@ mod tests {
     #[test]
     fn a_burst_over_the_limit_is_refused_with_retry_after() {
         let limits = Limits {
-            send_per_sec: 1,
-            send_burst: 3,
+            send: Rate::new(1, 3),
             ..Limits::default()
         };
         let r = RateLimits::new(&limits);

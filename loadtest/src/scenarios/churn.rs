@@ -10,40 +10,13 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use reqwest::Method;
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
 
-use super::{progress, run_id};
+use super::{create_room, progress, run_id};
 use crate::sio::Socket;
 use crate::stats::Stats;
-use crate::{rest, Args};
-
-async fn room_with(args: &Args, run: &str, r: usize, members: &[String]) -> Result<String, String> {
-    let http = reqwest::Client::new();
-    let owner = args.token(&format!("{run}-owner{r}"), "teacher");
-    let first: Vec<&String> = members.iter().take(50).collect();
-    let room = rest(
-        &http,
-        Method::POST,
-        format!("{}/chat/rooms/group", args.api(r)),
-        &owner,
-        Some(json!({ "name": format!("load {r}"), "memberIds": first })),
-    )
-    .await?;
-    let id = room["data"]["id"].as_str().ok_or("no room id")?.to_string();
-    for chunk in members[first.len()..].chunks(50) {
-        rest(
-            &http,
-            Method::POST,
-            format!("{}/chat/rooms/{id}/members", args.api(r)),
-            &owner,
-            Some(json!({ "userIds": chunk })),
-        )
-        .await?;
-    }
-    Ok(id)
-}
+use crate::Args;
 
 pub async fn presence_churn(args: &Args, st: &Arc<Stats>) -> Result<Value, String> {
     let run = run_id(&args.prefix);
@@ -51,7 +24,7 @@ pub async fn presence_churn(args: &Args, st: &Arc<Stats>) -> Result<Value, Strin
     let watcher = format!("{run}-watcher");
     let mut all = users.clone();
     all.push(watcher.clone());
-    room_with(args, &run, 0, &all).await?;
+    create_room(args, 0, &format!("{run}-owner0"), &all).await?;
     let (wtx, mut wrx) = mpsc::unbounded_channel();
     let (node, ip) = args.place(0);
     let w = Socket::connect(node, ip, &args.token(&watcher, "student"), wtx).await?;
@@ -137,7 +110,7 @@ pub async fn typing_storm(args: &Args, st: &Arc<Stats>) -> Result<Value, String>
         let members: Vec<String> = (0..args.members)
             .map(|i| format!("{run}-r{r}-t{i}"))
             .collect();
-        let id = room_with(args, &run, r, &members).await?;
+        let id = create_room(args, r, &format!("{run}-owner{r}"), &members).await?;
         for (i, m) in members.iter().enumerate() {
             let (etx, mut erx) = mpsc::unbounded_channel();
             let (node, ip) = args.place(r * args.members + i);

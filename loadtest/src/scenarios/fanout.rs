@@ -10,7 +10,7 @@ use reqwest::Method;
 use serde_json::{json, Value};
 use tokio::sync::{mpsc, watch, Semaphore};
 
-use super::{progress, run_id};
+use super::{create_room, progress, run_id};
 use crate::sio::Socket;
 use crate::stats::{now_micros, Stats};
 use crate::{rest, Args, Via};
@@ -42,31 +42,10 @@ pub async fn fanout(args: &Args, st: &Arc<Stats>) -> Result<Value, String> {
     let mut rooms: Vec<(String, String)> = Vec::new(); // (room id, sender id)
     for r in 0..args.rooms {
         let sender = format!("{run}-s{r}");
-        let t = args.token(&sender, "teacher");
         let members: Vec<String> = (0..args.members)
             .map(|i| format!("{run}-r{r}-m{i}"))
             .collect();
-        let first: Vec<&String> = members.iter().take(50).collect();
-        let room = rest(
-            &http,
-            Method::POST,
-            format!("{}/chat/rooms/group", args.api(r)),
-            &t,
-            Some(json!({ "name": format!("load {r}"), "memberIds": first })),
-        )
-        .await?;
-        let id = room["data"]["id"].as_str().ok_or("no room id")?.to_string();
-        for chunk in members[first.len()..].chunks(50) {
-            rest(
-                &http,
-                Method::POST,
-                format!("{}/chat/rooms/{id}/members", args.api(r)),
-                &t,
-                Some(json!({ "userIds": chunk })),
-            )
-            .await?;
-        }
-        rooms.push((id, sender));
+        rooms.push((create_room(args, r, &sender, &members).await?, sender));
     }
     eprintln!(
         "{} rooms x {} members created; connecting",

@@ -40,3 +40,40 @@ pub fn progress(st: Arc<Stats>, done: Arc<std::sync::atomic::AtomicBool>) {
 pub fn run_id(prefix: &str) -> String {
     format!("{prefix}-{:x}", crate::stats::now_micros() % 0xffff_ffff)
 }
+
+/// A group room owned by `owner` (a teacher) with `members`, added 50 at a time (the
+/// server's default per-add limit), on node `r`; its id.
+pub async fn create_room(
+    args: &crate::Args,
+    r: usize,
+    owner: &str,
+    members: &[String],
+) -> Result<String, String> {
+    use reqwest::Method;
+    use serde_json::json;
+    let http = reqwest::Client::new();
+    let token = args.token(owner, "teacher");
+    let first: Vec<&String> = members.iter().take(50).collect();
+    let url = format!("{}/chat/rooms/group", args.api(r));
+    let room = crate::rest(
+        &http,
+        Method::POST,
+        url,
+        &token,
+        Some(json!({ "name": format!("load {r}"), "memberIds": first })),
+    )
+    .await?;
+    let id = room["data"]["id"].as_str().ok_or("no room id")?.to_string();
+    for chunk in members[first.len()..].chunks(50) {
+        let url = format!("{}/chat/rooms/{id}/members", args.api(r));
+        crate::rest(
+            &http,
+            Method::POST,
+            url,
+            &token,
+            Some(json!({ "userIds": chunk })),
+        )
+        .await?;
+    }
+    Ok(id)
+}
