@@ -115,6 +115,23 @@ impl Backplane {
         self.relay.interest.release(target)
     }
 
+    /// A removed member's sockets leave the room: this node's at once (before the
+    /// caller returns), every other node's through the user's channel.
+    pub async fn remove_from_room(&self, user_id: &str, room_id: &str) {
+        let target = Target::User(user_id.to_string());
+        relay::leave_local(&self.relay.io, &self.relay.interest, &target, room_id);
+        if self.redis.is_some() {
+            self.publish(Envelope {
+                target,
+                except_user: None,
+                payload: Payload::LeaveRoom {
+                    room_id: room_id.to_string(),
+                },
+            })
+            .await;
+        }
+    }
+
     /// Chat rooms with at least one socket on this node.
     pub fn active_rooms(&self) -> usize {
         self.relay.interest.active_rooms()

@@ -28,6 +28,7 @@ const IDLE: Duration = Duration::from_secs(600);
 /// Handle to the delivery task.
 pub struct Relay {
     tx: mpsc::UnboundedSender<Envelope>,
+    pub io: SocketIo,
     pub interest: Interest,
 }
 
@@ -35,12 +36,12 @@ impl Relay {
     pub fn spawn(io: SocketIo, interest: Interest) -> Relay {
         let (tx, rx) = mpsc::unbounded_channel();
         let worker = Worker {
-            io,
+            io: io.clone(),
             interest: interest.clone(),
             rooms: HashMap::new(),
         };
         tokio::spawn(worker.run(rx));
-        Relay { tx, interest }
+        Relay { tx, io, interest }
     }
 
     /// Queues an envelope for this node's sockets.
@@ -160,15 +161,19 @@ impl Worker {
                 metrics::histogram!("classchat_broadcast_fanout_sockets").record(fanout as f64);
             }
             Payload::LeaveRoom { room_id } => {
-                // Each of the user's local sockets in that room leaves it, at once.
-                let name = keys::room(room_id);
-                for s in self.io.to(room).sockets() {
-                    if s.rooms().iter().any(|r| *r == name) {
-                        s.leave(name.clone());
-                        self.interest.release(Target::Room(room_id.clone()));
-                    }
-                }
+                leave_local(&self.io, &self.interest, &env.target, room_id)
             }
+        }
+    }
+}
+
+/// The target's local sockets leave a chat room at once (a member was removed).
+pub fn leave_local(io: &SocketIo, interest: &Interest, target: &Target, room_id: &str) {
+    let name = keys::room(room_id);
+    for s in io.to(target.socket_room()).sockets() {
+        if s.rooms().iter().any(|r| *r == name) {
+            s.leave(name.clone());
+            interest.release(Target::Room(room_id.to_string()));
         }
     }
 }

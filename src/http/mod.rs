@@ -44,9 +44,12 @@ pub fn page_body<T: Serialize>(items: &[T], next: Option<String>) -> Response {
 /// appended; earlier hops are the client's word), else the TCP peer. Used for per-address
 /// rate limits, by REST and at the Socket.IO handshake alike.
 pub fn client_addr(parts: &axum::http::request::Parts) -> String {
+    // HAProxy's `option forwardfor` adds its own header line after any the client sent.
     if let Some(last) = parts
         .headers
-        .get("x-forwarded-for")
+        .get_all("x-forwarded-for")
+        .iter()
+        .next_back()
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.rsplit(',').next())
     {

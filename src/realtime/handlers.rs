@@ -95,6 +95,23 @@ async fn join(state: &Arc<AppState>, session: &Session, job: &Job) -> AppResult<
             rejected.push(json!({ "roomId": id, "code": "room_not_found" }));
         }
     }
+    // A removal that committed while this join ran would have found the socket not yet
+    // in the room: look again now that it is, and leave what is no longer ours.
+    if !p.is_admin() && !joined.is_empty() {
+        let still = chat
+            .store
+            .joinable_rooms(&p.user_id, false, &joined)
+            .await?;
+        joined.retain(|id| {
+            let keep = still.contains(id);
+            if !keep {
+                job.socket.leave(keys::room(id));
+                chat.backplane.unsubscribe(Target::Room(id.clone()));
+                rejected.push(json!({ "roomId": id, "code": "room_not_found" }));
+            }
+            keep
+        });
+    }
     let catch_up = super::catchup::replay(chat, &job.socket, &joined, &req.last_seq).await?;
     let mut data = json!({ "roomIds": joined, "rejected": rejected });
     if !req.last_seq.is_empty() {
@@ -116,12 +133,9 @@ async fn typing(state: &Arc<AppState>, session: &Session, job: &Job) -> AppResul
     let req: Typing = parse(payload(job)?)?;
     chat.rate.typing(&p.user_id)?;
     chat.rate.typing_from(&session.addr)?;
-    let in_room = job
-        .socket
-        .rooms()
-        .iter()
-        .any(|r| *r == keys::room(&req.room_id));
-    if !in_room {
+    // Membership is checked every time (not the socket's joined rooms): a member removed
+    // a moment ago may still hold the room on a busy node.
+    {
         chat.access(p, &req.room_id).await?;
     }
     let data = json!({

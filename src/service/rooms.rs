@@ -3,7 +3,7 @@
 use serde_json::json;
 
 use super::Chat;
-use crate::backplane::{Envelope, Payload, Target};
+use crate::backplane::Target;
 use crate::domain::permissions;
 use crate::domain::requests::{AddMembers, CreateGroup, CreatePersonal};
 use crate::domain::time::now_ms;
@@ -224,15 +224,7 @@ impl Chat {
             )
             .await;
         }
-        self.backplane
-            .publish(Envelope {
-                target: Target::User(user_id.to_string()),
-                except_user: None,
-                payload: Payload::LeaveRoom {
-                    room_id: room_id.to_string(),
-                },
-            })
-            .await;
+        self.backplane.remove_from_room(user_id, room_id).await;
         Ok(())
     }
 }
