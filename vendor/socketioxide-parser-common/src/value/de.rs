@@ -35,7 +35,24 @@ pub fn from_str_seed<'de, T: de::DeserializeSeed<'de>>(
 
 pub fn read_event(data: &str) -> serde_json::Result<&str> {
     let mut de = serde_json::Deserializer::from_str(data);
-    FirstElement::<&str>::default().deserialize(&mut de)
+    match FirstElement::<&str>::default().deserialize(&mut de) {
+        Ok(event) => Ok(event),
+        // classchat patch: an event name that JSON must escape (quote, backslash, control
+        // character…) cannot be borrowed from the packet. It names no handler anyway, so
+        // it goes to the fallback handler instead of failing (and closing) the socket.
+        Err(_) if first_is_string(data) => Ok(ESCAPED_EVENT),
+        Err(e) => Err(e),
+    }
+}
+
+/// The name read for an event whose name needed unescaping (matches no handler).
+pub const ESCAPED_EVENT: &str = "\u{0}escaped-event-name";
+
+/// True when the packet is a JSON array whose first element is a string (by its first
+/// bytes: a lone surrogate escape would not even parse as JSON text).
+fn first_is_string(data: &str) -> bool {
+    let rest = data.trim_start();
+    rest.strip_prefix('[').is_some_and(|r| r.trim_start().starts_with('"'))
 }
 
 struct Deserializer<'a, D> {

@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# One command: start a local cluster (its own redis-server, a fresh PostgreSQL database,
+# N classchat nodes; release build) and run a classchat-load scenario against it.
+#
+#   bash loadtest/run.sh fanout --rooms 10 --members 1000 --rate 60 --duration 30
+#   NODES=1 bash loadtest/run.sh connect --sockets-total 10000 --source-ips 20
+#   NODES=3 TASKSET_SERVER=0 TASKSET_LOAD=1 bash loadtest/run.sh fanout ...   (pin with taskset)
+#
+# With NODES=1 and no REDIS=1 the node runs single-node (in-process backplane).
+# Rate limits are lifted on the nodes: the scenario decides the load.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SCENARIO="${1:?usage: loadtest/run.sh <connect|fanout|presence-churn|typing-storm> [classchat-load options]}"
+shift
+NODES="${NODES:-3}"
+PG_SERVER="${PG_SERVER:-postgres://postgres@127.0.0.1:5432}"
+SECRET="load-secret-$$"
+RUN_DIR=$(mktemp -d /tmp/classchat-load.XXXXXX)
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+cargo build --release --quiet --workspace
+TARGET="${CARGO_TARGET_DIR:-target}/release"
+DB="classchat_load_$$"
+psql "$PG_SERVER/postgres" -qc "create database $DB" >/dev/null
+pids=()
+cleanup() {
+  kill "${pids[@]}" 2>/dev/null || true
+  wait 2>/dev/null || true
+  psql "$PG_SERVER/postgres" -qc "drop database if exists $DB with (force)" >/dev/null 2>&1 || true
+  rm -rf "$RUN_DIR"
+}
+trap cleanup EXIT INT TERM
+
+export CLASSCHAT_JWT_SECRET="$SECRET" DATABASE_URL="$PG_SERVER/$DB" RUST_LOG=warn
+for v in SEND TYPING CONNECT; do
+  export "CLASSCHAT_RATE_${v}_PER_SEC=1000000" "CLASSCHAT_RATE_${v}_BURST=1000000"
+  export "CLASSCHAT_RATE_${v}_PER_SEC_PER_IP=1000000" "CLASSCHAT_RATE_${v}_BURST_PER_IP=1000000"
+done
+if [ "$NODES" -gt 1 ] || [ "${REDIS:-0}" = 1 ]; then
+  rport=$(free_port)
+  redis-server --port "$rport" --bind 127.0.0.1 --save "" --appendonly no --logfile "$RUN_DIR/redis.log" &
+  pids+=($!)
+  export REDIS_URL="redis://127.0.0.1:$rport"
+  sleep 0.3
+fi
+"$TARGET/classchat" migrate >/dev/null
+server_pin=(); load_pin=()
+[ -n "${TASKSET_SERVER:-}" ] && server_pin=(taskset -c "$TASKSET_SERVER")
+[ -n "${TASKSET_LOAD:-}" ] && load_pin=(taskset -c "$TASKSET_LOAD")
+node_args=()
+for i in $(seq 1 "$NODES"); do
+  api=127.0.0.1:$(free_port); sock=127.0.0.1:$(free_port); met=127.0.0.1:$(free_port)
+  CLASSCHAT_NODE_ID="load-$i" CLASSCHAT_API_ADDR="$api" CLASSCHAT_SOCKET_ADDR="$sock" CLASSCHAT_METRICS_ADDR="$met" \
+    CLASSCHAT_DATA_DIR="$RUN_DIR/node-$i" "${server_pin[@]}" "$TARGET/classchat" serve >"$RUN_DIR/node-$i.out" 2>"$RUN_DIR/node-$i.log" &
+  pid=$!
+  pids+=("$pid")
+  node_args+=(--api "http://$api" --socket "$sock" --server-pid "$pid")
+done
+for i in $(seq 1 "$NODES"); do
+  for _ in $(seq 1 100); do grep -q listening "$RUN_DIR/node-$i.out" 2>/dev/null && break; sleep 0.1; done
+done
+ulimit -n 20000 2>/dev/null || true
+"${load_pin[@]}" "$TARGET/classchat-load" "$SCENARIO" "${node_args[@]}" --secret "$SECRET" "$@"
