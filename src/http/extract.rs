@@ -36,6 +36,28 @@ impl FromRequestParts<Arc<AppState>> for Caller {
     }
 }
 
+/// Reads a body of at most `limit` bytes. A larger one is read on and thrown away (up to
+/// `DRAIN_MAX`), so the 413 leaves the keep-alive connection usable for the next request.
+async fn read_limited(body: axum::body::Body, limit: usize) -> Option<bytes::Bytes> {
+    use http_body_util::BodyExt;
+    const DRAIN_MAX: usize = 8 * 1024 * 1024;
+    let mut body = body;
+    let mut buf = bytes::BytesMut::new();
+    let mut seen = 0usize;
+    while let Some(frame) = body.frame().await {
+        let Ok(frame) = frame else { return None };
+        if let Ok(data) = frame.into_data() {
+            seen += data.len();
+            if seen <= limit {
+                buf.extend_from_slice(&data);
+            } else if seen > limit + DRAIN_MAX {
+                return None;
+            }
+        }
+    }
+    (seen <= limit).then(|| buf.freeze())
+}
+
 /// A JSON body, size-limited; bad JSON is 400 `invalid_json`, too big is 413.
 pub struct JsonBody(pub Value);
 
@@ -44,14 +66,12 @@ impl FromRequest<Arc<AppState>> for JsonBody {
 
     async fn from_request(req: Request, state: &Arc<AppState>) -> Result<Self, AppError> {
         let limit = state.chat.limits.max_body_bytes;
-        let bytes = axum::body::to_bytes(req.into_body(), limit)
-            .await
-            .map_err(|_| {
-                AppError::too_large(
-                    "payload_too_large",
-                    format!("request body is limited to {limit} bytes"),
-                )
-            })?;
+        let bytes = read_limited(req.into_body(), limit).await.ok_or_else(|| {
+            AppError::too_large(
+                "payload_too_large",
+                format!("request body is limited to {limit} bytes"),
+            )
+        })?;
         if bytes.is_empty() {
             return Err(AppError::bad_request(
                 "invalid_json",
