@@ -6,7 +6,7 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { createHmac, createPrivateKey, createPublicKey, createSign, generateKeyPairSync, randomBytes } from "node:crypto";
+import { createHmac, createPrivateKey, createPublicKey, createSign, generateKeyPairSync } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import net from "node:net";
 import { dirname, join as pathJoin, resolve } from "node:path";
@@ -24,6 +24,9 @@ const RSA_PUBLIC_FILE = pathJoin(FIXTURES, "rsa-public.pem");
 const RSA_PRIVATE = readFileSync(pathJoin(FIXTURES, "rsa-private.pem"));
 
 const now = () => Math.floor(Date.now() / 1000);
+
+/** A node for these tests; no drain delay at shutdown (graceful drain is tested elsewhere). */
+const start = (env = {}) => startServer({ env: { CLASSCHAT_DRAIN_DELAY_MS: "0", ...env } });
 const b64url = (x) => Buffer.from(x).toString("base64url");
 const SNAKE = /^[a-z][a-z0-9]*(_[a-z0-9]+)*$/;
 
@@ -174,14 +177,6 @@ class RawClient {
   }
 }
 
-/** An ack is `{ ok: true, data }` or `{ ok: false, error: { code: snake_case, message } }`. */
-function assertAckShape(a, context) {
-  if (a?.ok === true) return;
-  assert.equal(a?.ok, false, `${context}: ack ${JSON.stringify(a)?.slice(0, 300)}`);
-  assert.match(String(a.error?.code), SNAKE, `${context}: ack ${JSON.stringify(a)}`);
-  assert.equal(typeof a.error.message, "string", `${context}: ack ${JSON.stringify(a)}`);
-}
-
 /** Events of room `roomId` in a recorder (the ones that carry `data.roomId`). */
 function roomEvents(rec, roomId, from = 0) {
   return rec.events
@@ -197,7 +192,7 @@ describe("tokens refused at socket connect and over REST (HS256 node)", () => {
   const it = (name, fn) => test(name, withServerLogs(() => server, fn));
 
   before(async () => {
-    server = await startServer();
+    server = await start();
   });
   after(async () => {
     await server?.stop();
@@ -302,11 +297,35 @@ describe("tokens refused at socket connect and over REST (HS256 node)", () => {
       if (res.status !== 401 || body?.error?.code !== "unauthorized") wrong.push(`header ${JSON.stringify(header)}: ${res.status}`);
     }
     assert.deepEqual(wrong, []);
-    // No refused token created anything: an admin sees no group named "should not exist"
-    // in any room list, and stats still answer.
+    // No refused token left a trace: their users are unknown to the user directory
+    // (an admin's status lookup is a 404), though they tried REST and the socket.
+    const ghosts = [
+      ["expired", { exp: now() - 3600 }, hmac("sha256", server.secret), "HS256"],
+      ["nbf ahead", { nbf: now() + 3600 }, hmac("sha256", server.secret), "HS256"],
+      ["other secret", {}, hmac("sha256", "not-the-server-secret"), "HS256"],
+      ["alg none", {}, null, "none"],
+    ].map(([label, extra, sign, alg]) => {
+      const c = claims({ role: "admin", ...extra });
+      return { label, sub: c.sub, token: jwt({ alg, typ: "JWT" }, c, sign) };
+    });
+    for (const g of ghosts) {
+      wrong.push(...(await refusedOverRest(server, g.label, g.token)));
+      wrong.push(...(await refusedAtConnect(server, g.label, g.token, ["auth"])));
+    }
     const admin = server.user(uid("admin"), "admin");
-    const st = await server.ok("GET", "/chat/ws/stats", admin);
-    assert.equal(typeof st.connections, "number");
+    for (const g of ghosts) {
+      const r = await server.rest("GET", `/chat/users/${encodeURIComponent(g.sub)}/status`, admin);
+      if (r.status !== 404) wrong.push(`${g.label}: the refused user is known: ${r.status} ${JSON.stringify(r.body)}`);
+    }
+    assert.deepEqual(wrong, []);
+    // Refused connections are not counted (earlier tests' sockets may still be closing).
+    let st;
+    for (let i = 0; i < 50; i++) {
+      st = await server.ok("GET", "/chat/ws/stats", admin);
+      if (st.connections === 0) break;
+      await sleep(100);
+    }
+    assert.equal(st.connections, 0, `connections counted: ${JSON.stringify(st)}`);
     assert.equal(await server.healthz(), 200);
   });
 });
@@ -317,7 +336,7 @@ describe("algorithm confusion on an RS256 node (CLASSCHAT_JWT_PUBLIC_KEY_FILE)",
 
   before(async () => {
     // An empty CLASSCHAT_JWT_SECRET counts as unset: the node verifies with the public key only.
-    server = await startServer({ env: { CLASSCHAT_JWT_SECRET: "", CLASSCHAT_JWT_PUBLIC_KEY_FILE: RSA_PUBLIC_FILE } });
+    server = await start({ CLASSCHAT_JWT_SECRET: "", CLASSCHAT_JWT_PUBLIC_KEY_FILE: RSA_PUBLIC_FILE });
   });
   after(async () => {
     await server?.stop();
@@ -391,7 +410,7 @@ describe("issuer and audience pinned by configuration", () => {
   const AUD = "classchat";
 
   before(async () => {
-    server = await startServer({ env: { CLASSCHAT_JWT_ISSUER: ISS, CLASSCHAT_JWT_AUDIENCE: AUD } });
+    server = await start({ CLASSCHAT_JWT_ISSUER: ISS, CLASSCHAT_JWT_AUDIENCE: AUD });
   });
   after(async () => {
     await server?.stop();
@@ -447,7 +466,7 @@ describe("room access: no event lets a user act on a room they do not belong to"
 
   before(async () => {
     // Typing limits out of the way: the typing race test below sends hundreds of them.
-    server = await startServer({ env: { CLASSCHAT_RATE_TYPING_BURST: "100000", CLASSCHAT_RATE_TYPING_PER_SEC: "100000" } });
+    server = await start({ CLASSCHAT_RATE_TYPING_BURST: "100000", CLASSCHAT_RATE_TYPING_PER_SEC: "100000" });
     T = server.user(uid("T"), "teacher");
     S = server.user(uid("S"));
     S2 = server.user(uid("S2"));
@@ -638,6 +657,8 @@ describe("room access: no event lets a user act on a room they do not belong to"
     const own = await ackOk(cR.socket, "send-chat-message", { roomId: G2.id, content: "R's own message" });
     await cS.rec.waitFor("new-chat-message", (d) => d.id === own.id);
     const other = await server.ok("POST", `/chat/rooms/${G2.id}/messages`, S, { content: "S's message" }, 201);
+    // Everything sent before the removal has arrived, so what R gets afterwards is attributable.
+    await cR.rec.waitFor("new-chat-message", (d) => d.id === other.id);
 
     await server.ok("DELETE", `/chat/rooms/${G2.id}/members/${R.id}`, T);
     const markR = cR.rec.mark();
@@ -721,7 +742,7 @@ describe("room access: no event lets a user act on a room they do not belong to"
     // removal makes sockets leave asynchronously, so it must not answer ok (and
     // broadcast) in between. 150 removals, each followed at once by a typing event,
     // while 3 members of a 30-socket room type continuously.
-    const N = 150;
+    const N = 250;
     const R = server.user(uid("Rt"));
     const W = server.user(uid("W"));
     const rooms = [];
@@ -740,14 +761,17 @@ describe("room access: no event lets a user act on a room they do not belong to"
     const load = crowd.slice(0, 3).map(async (c) => {
       let n = 0;
       while (!stop) {
-        // Each one fans out to the 30 sockets of the busy room.
-        c.socket.emit("chat-typing", { roomId: busy.id, isTyping: n++ % 2 === 0 });
-        await sleep(2);
+        // Each one fans out to the 30 sockets of the busy room; a few in flight per typist.
+        await Promise.all([0, 1, 2, 3, 4, 5].map(() => ack(c.socket, "chat-typing", { roomId: busy.id, isTyping: n++ % 2 === 0 })));
       }
     });
     const accepted = [];
+    let tried = 0;
+    const deadline = Date.now() + 10_000; // bounded: a fixed node makes each removal wait for delivery
     try {
       for (const id of rooms) {
+        if (Date.now() > deadline && tried >= 50) break;
+        tried += 1;
         await server.ok("DELETE", `/chat/rooms/${id}/members/${R.id}`, T);
         const res = await ack(cR.socket, "chat-typing", { roomId: id, isTyping: true });
         if (res.ok) accepted.push(id);
@@ -767,7 +791,7 @@ describe("room access: no event lets a user act on a room they do not belong to"
     assert.deepEqual(
       { accepted: accepted.length, broadcastToW: seen.length },
       { accepted: 0, broadcastToW: 0 },
-      `of ${N} typing events sent right after the DELETE returned, ${accepted.length} were accepted and ${seen.length} reached a member`,
+      `of ${tried} typing events sent right after the DELETE returned, ${accepted.length} were accepted and ${seen.length} reached a member`,
     );
   });
 });
@@ -784,8 +808,8 @@ describe("oversized and malformed frames", () => {
 
   before(async () => {
     [small, server] = await Promise.all([
-      startServer({ env: { CLASSCHAT_MAX_SOCKET_PAYLOAD_BYTES: "8192" } }),
-      startServer(),
+      start({ CLASSCHAT_MAX_SOCKET_PAYLOAD_BYTES: "8192" }),
+      start(),
     ]);
     T = { small: small.user(uid("T"), "teacher"), big: server.user(uid("T"), "teacher") };
     S = { small: small.user(uid("S")), big: server.user(uid("S")) };
@@ -1004,15 +1028,13 @@ describe("rate limits", () => {
   let T;
 
   before(async () => {
-    server = await startServer({
-      env: {
-        CLASSCHAT_RATE_CONNECT_BURST: "3",
-        CLASSCHAT_RATE_CONNECT_PER_SEC: "1",
-        CLASSCHAT_RATE_SEND_BURST: "3",
-        CLASSCHAT_RATE_SEND_PER_SEC: "1",
-        CLASSCHAT_RATE_TYPING_BURST: "3",
-        CLASSCHAT_RATE_TYPING_PER_SEC: "1",
-      },
+    server = await start({
+      CLASSCHAT_RATE_CONNECT_BURST: "3",
+      CLASSCHAT_RATE_CONNECT_PER_SEC: "1",
+      CLASSCHAT_RATE_SEND_BURST: "3",
+      CLASSCHAT_RATE_SEND_PER_SEC: "1",
+      CLASSCHAT_RATE_TYPING_BURST: "3",
+      CLASSCHAT_RATE_TYPING_PER_SEC: "1",
     });
     T = server.user(uid("T"), "teacher");
   });
@@ -1119,7 +1141,7 @@ describe("per-IP connect limit", () => {
   const it = (name, fn) => test(name, withServerLogs(() => server, fn));
 
   before(async () => {
-    server = await startServer({ env: { CLASSCHAT_RATE_CONNECT_BURST_PER_IP: "4", CLASSCHAT_RATE_CONNECT_PER_SEC_PER_IP: "1" } });
+    server = await start({ CLASSCHAT_RATE_CONNECT_BURST_PER_IP: "4", CLASSCHAT_RATE_CONNECT_PER_SEC_PER_IP: "1" });
   });
   after(async () => {
     closeAll(open);
@@ -1180,7 +1202,7 @@ describe("per-IP connect limit behind the repo's HAProxy", { skip: haproxyAvaila
   const it = (name, fn) => test(name, withServerLogs(() => server, fn));
 
   before(async () => {
-    server = await startServer({ env: { CLASSCHAT_RATE_CONNECT_BURST_PER_IP: "3", CLASSCHAT_RATE_CONNECT_PER_SEC_PER_IP: "1" } });
+    server = await start({ CLASSCHAT_RATE_CONNECT_BURST_PER_IP: "3", CLASSCHAT_RATE_CONNECT_PER_SEC_PER_IP: "1" });
     const [socketPort, apiPort] = [await freePort(), await freePort()];
     const env = { ...process.env, LB_SOCKET_BIND: `127.0.0.1:${socketPort}`, LB_API_BIND: `127.0.0.1:${apiPort}`, LB_MAXCONN: "1000" };
     for (let i = 1; i <= 3; i++) {
@@ -1211,17 +1233,21 @@ describe("per-IP connect limit behind the repo's HAProxy", { skip: haproxyAvaila
     // HAProxy's `option forwardfor` adds its own X-Forwarded-For header line after any the
     // client sent; the node must use the last hop (docs/API.md), not the client's line.
     const plain = [];
-    for (let i = 0; i < 4; i++) plain.push(await tryConnect(lb, { auth: { token: server.user(uid("lb")).token } }, open));
-    assert.deepEqual(plain, ["ok", "ok", "ok", "rate_limited"], "control: the limit applies through the load balancer");
+    for (let i = 0; i < 5; i++) plain.push(await tryConnect(lb, { auth: { token: server.user(uid("lb")).token } }, open));
+    assert.deepEqual(plain.slice(0, 3), ["ok", "ok", "ok"], plain.join(","));
+    assert.ok(plain.slice(3).includes("rate_limited"), `control: the limit applies through the load balancer: ${plain.join(",")}`);
     const forged = [];
+    const started = Date.now();
     for (let i = 0; i < 5; i++) {
       const xff = `203.0.113.${10 + i}`;
       forged.push(await tryConnect(lb, { auth: { token: server.user(uid("xff")).token }, extraHeaders: { "X-Forwarded-For": xff } }, open));
     }
+    // The bucket of 127.0.0.1 is empty and refills at 1/s.
+    const allowed = 1 + Math.floor((Date.now() - started) / 1000);
     const through = forged.filter((r) => r === "ok").length;
     assert.ok(
-      through <= 1,
-      `with the bucket of 127.0.0.1 empty (1 refill/s), ${through} of 5 connections with a forged X-Forwarded-For got through: ${forged.join(",")}`,
+      through <= allowed,
+      `${through} of 5 connections with a forged X-Forwarded-For got through (at most ${allowed} may, by refill): ${forged.join(",")}`,
     );
   });
 });
