@@ -8,7 +8,6 @@ import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { createHmac, createPrivateKey, createPublicKey, createSign, generateKeyPairSync } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
-import net from "node:net";
 import { dirname, join as pathJoin, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -17,6 +16,7 @@ import WebSocket from "ws";
 import { mintToken, startServer, withServerLogs } from "./lib/server.mjs";
 import { ack, ackOk, closeAll, connectError, connectUser, join, onceConnected, rawSocket, sleep } from "./lib/client.mjs";
 import { quiet, uid } from "./lib/util.mjs";
+import { freePort, waitPort } from "./lib/cluster.mjs";
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const FIXTURES = pathJoin(REPO, "tests", "fixtures");
@@ -1163,33 +1163,6 @@ describe("per-IP connect limit", () => {
 });
 
 // HAProxy from deploy/haproxy/haproxy.cfg in front of one node (all three server lines on it).
-async function freePort() {
-  return new Promise((res, rej) => {
-    const s = net.createServer();
-    s.on("error", rej);
-    s.listen(0, "127.0.0.1", () => {
-      const { port } = s.address();
-      s.close(() => res(port));
-    });
-  });
-}
-
-async function waitPort(port, timeoutMs = 10_000) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const ok = await new Promise((res) => {
-      const c = net.connect(port, "127.0.0.1", () => {
-        c.end();
-        res(true);
-      });
-      c.on("error", () => res(false));
-    });
-    if (ok) return;
-    if (Date.now() > deadline) throw new Error(`port ${port} did not open`);
-    await sleep(50);
-  }
-}
-
 function haproxyAvailable() {
   const dirs = (process.env.PATH || "").split(":");
   return dirs.some((d) => existsSync(pathJoin(d, "haproxy"))) || existsSync("/usr/sbin/haproxy");

@@ -27,7 +27,8 @@ export function freePort() {
   });
 }
 
-async function waitPort(port, timeoutMs = 10_000) {
+/** Resolves once something listens on 127.0.0.1:`port`. */
+export async function waitPort(port, timeoutMs = 10_000) {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const ok = await new Promise((res) => {
