@@ -23,7 +23,7 @@ RUN_DIR=$(mktemp -d /tmp/classchat-cluster.XXXXXX)
 for tool in redis-server haproxy psql; do
   command -v "$tool" >/dev/null || { echo "local-cluster: $tool is needed (apt-get install redis-server haproxy postgresql-client)" >&2; exit 1; }
 done
-cargo build --release --quiet
+cargo build --release --workspace --quiet
 BIN="${CARGO_TARGET_DIR:-target}/release/classchat"
 
 psql "$PG_SERVER/postgres" -Atqc "select 1 from pg_database where datname = '$DB_NAME'" | grep -q 1 ||
