@@ -232,7 +232,8 @@ impl Running {
         for t in self.background {
             t.abort();
         }
-        chat.leave_cluster().await;
+        // Bounded: with Redis gone, leaving the registry must not hold the exit.
+        let _ = tokio::time::timeout(Duration::from_secs(2), chat.leave_cluster()).await;
         chat.store.close().await;
         tracing::info!("drained");
     }
