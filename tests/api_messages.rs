@@ -14,6 +14,11 @@ fn msgs(room: &str) -> String {
     format!("/chat/rooms/{room}/messages")
 }
 
+/// Sends a message body as `tok` to `room`; the raw answer.
+async fn post_msg(app: &TestApp, tok: &str, room: &str, body: Value) -> Answer {
+    app.post(&msgs(room), tok, body).await
+}
+
 /// The whole history, oldest first.
 async fn history(app: &TestApp, tok: &str, room: &str) -> Vec<Value> {
     let a = app
@@ -71,9 +76,7 @@ both_dbs!(
         let t = token("t1", "teacher");
         let s1 = token("s1", "student");
         let room = app.group(&t, "Math", &["s1"]).await;
-        let a = app
-            .post(&msgs(&room), &s1, json!({ "content": "hello" }))
-            .await;
+        let a = post_msg(&app, &s1, &room, json!({ "content": "hello" })).await;
         assert_eq!(a.status, StatusCode::CREATED, "{:?}", a.body);
         let m = a.data();
         assert!(m["id"].as_str().is_some_and(|s| !s.is_empty()));
@@ -132,45 +135,45 @@ both_dbs!(
         let t = token("t1", "teacher");
         let s1 = token("s1", "student");
         let room = app.group(&t, "Math", &["s1"]).await;
-        let first = app
-            .post(
-                &msgs(&room),
-                &s1,
-                json!({ "content": "once", "clientMessageId": "c-1" }),
-            )
-            .await;
+        let first = post_msg(
+            &app,
+            &s1,
+            &room,
+            json!({ "content": "once", "clientMessageId": "c-1" }),
+        )
+        .await;
         assert_eq!(first.status, StatusCode::CREATED, "{:?}", first.body);
         assert_eq!(first.data()["clientMessageId"], "c-1");
-        let retry = app
-            .post(
-                &msgs(&room),
-                &s1,
-                json!({ "content": "once", "clientMessageId": "c-1" }),
-            )
-            .await;
+        let retry = post_msg(
+            &app,
+            &s1,
+            &room,
+            json!({ "content": "once", "clientMessageId": "c-1" }),
+        )
+        .await;
         assert_eq!(retry.status, StatusCode::OK, "{:?}", retry.body);
         assert_eq!(retry.data(), first.data());
         // Even with different content the first message comes back.
-        let changed = app
-            .post(
-                &msgs(&room),
-                &s1,
-                json!({ "content": "twice?", "clientMessageId": "c-1" }),
-            )
-            .await;
+        let changed = post_msg(
+            &app,
+            &s1,
+            &room,
+            json!({ "content": "twice?", "clientMessageId": "c-1" }),
+        )
+        .await;
         assert_eq!(changed.status, StatusCode::OK, "{:?}", changed.body);
         assert_eq!(changed.data()["id"], first.data()["id"]);
         assert_eq!(changed.data()["content"], "once");
         let h = history(&app, &t, &room).await;
         assert_eq!(h.len(), 1);
         // The next new message still gets the next seq.
-        let next = app
-            .post(
-                &msgs(&room),
-                &s1,
-                json!({ "content": "new", "clientMessageId": "c-2" }),
-            )
-            .await;
+        let next = post_msg(
+            &app,
+            &s1,
+            &room,
+            json!({ "content": "new", "clientMessageId": "c-2" }),
+        )
+        .await;
         assert_eq!(next.status, StatusCode::CREATED);
         assert_eq!(next.data()["seq"], 2);
     }
@@ -182,20 +185,20 @@ both_dbs!(
         let t = token("t1", "teacher");
         let s1 = token("s1", "student");
         let room = app.group(&t, "Math", &["s1"]).await;
-        let a = app
-            .post(
-                &msgs(&room),
-                &s1,
-                json!({ "content": "a", "clientMessageId": "same" }),
-            )
-            .await;
-        let b = app
-            .post(
-                &msgs(&room),
-                &t,
-                json!({ "content": "b", "clientMessageId": "same" }),
-            )
-            .await;
+        let a = post_msg(
+            &app,
+            &s1,
+            &room,
+            json!({ "content": "a", "clientMessageId": "same" }),
+        )
+        .await;
+        let b = post_msg(
+            &app,
+            &t,
+            &room,
+            json!({ "content": "b", "clientMessageId": "same" }),
+        )
+        .await;
         assert_eq!(a.status, StatusCode::CREATED);
         assert_eq!(b.status, StatusCode::CREATED, "{:?}", b.body);
         assert_ne!(a.data()["id"], b.data()["id"]);
@@ -210,13 +213,13 @@ both_dbs!(
         let s1 = token("s1", "student");
         let room = app.group(&t, "Math", &["s1"]).await;
         let q = app.send(&s1, &room, "question?").await;
-        let a = app
-            .post(
-                &msgs(&room),
-                &t,
-                json!({ "content": "answer", "replyToId": q["id"] }),
-            )
-            .await;
+        let a = post_msg(
+            &app,
+            &t,
+            &room,
+            json!({ "content": "answer", "replyToId": q["id"] }),
+        )
+        .await;
         assert_eq!(a.status, StatusCode::CREATED, "{:?}", a.body);
         assert_eq!(a.data()["replyToId"], q["id"]);
         assert_eq!(history(&app, &s1, &room).await[1]["replyToId"], q["id"]);
@@ -232,13 +235,13 @@ both_dbs!(
         let elsewhere = app.send(&t, &other, "elsewhere").await;
         app.send(&t, &room, "here").await;
         for reply_to in [json!("nope"), elsewhere["id"].clone()] {
-            let a = app
-                .post(
-                    &msgs(&room),
-                    &t,
-                    json!({ "content": "re", "replyToId": reply_to }),
-                )
-                .await;
+            let a = post_msg(
+                &app,
+                &t,
+                &room,
+                json!({ "content": "re", "replyToId": reply_to }),
+            )
+            .await;
             assert_eq!(a.status, StatusCode::BAD_REQUEST, "{:?}", a.body);
             assert_eq!(a.code(), "invalid_reply_to");
         }
@@ -253,13 +256,13 @@ both_dbs!(
     |app: TestApp| async move {
         let t = token("t1", "teacher");
         let room = app.group(&t, "Math", &["s1", "s2"]).await;
-        let a = app
-            .post(
-                &msgs(&room),
-                &t,
-                json!({ "content": "@s2 @s1 look", "mentions": ["s2", "t1", "stranger", "s2", "s1"] }),
-            )
-            .await;
+        let a = post_msg(
+            &app,
+            &t,
+            &room,
+            json!({ "content": "@s2 @s1 look", "mentions": ["s2", "t1", "stranger", "s2", "s1"] }),
+        )
+        .await;
         assert_eq!(a.status, StatusCode::CREATED, "{:?}", a.body);
         assert_eq!(a.data()["mentions"], json!(["s2", "s1"]));
         let h = history(&app, &t, &room).await;

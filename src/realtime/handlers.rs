@@ -135,9 +135,7 @@ async fn typing(state: &Arc<AppState>, session: &Session, job: &Job) -> AppResul
     chat.rate.typing_from(&session.addr)?;
     // Membership is checked every time (not the socket's joined rooms): a member removed
     // a moment ago may still hold the room on a busy node.
-    {
-        chat.access(p, &req.room_id).await?;
-    }
+    chat.access(p, &req.room_id).await?;
     let data = json!({
         "roomId": req.room_id, "userId": p.user_id, "userName": p.display_name(), "isTyping": req.is_typing,
     });
