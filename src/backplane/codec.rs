@@ -21,8 +21,16 @@ struct Out<'a> {
     e: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     b: Option<&'a serde_json::Value>,
+    /// Contacts event: its id and subject.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    i: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    s: Option<&'a str>,
+    /// Membership control: the room left (`l`) or joined (`a`).
     #[serde(skip_serializing_if = "Option::is_none")]
     l: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    a: Option<&'a str>,
 }
 
 #[derive(Deserialize)]
@@ -36,7 +44,13 @@ struct In<'a> {
     #[serde(default, borrow)]
     b: Option<&'a RawValue>,
     #[serde(default)]
+    i: Option<u64>,
+    #[serde(default)]
+    s: Option<String>,
+    #[serde(default)]
     l: Option<String>,
+    #[serde(default)]
+    a: Option<String>,
 }
 
 pub fn now_micros() -> i64 {
@@ -48,18 +62,42 @@ pub fn now_micros() -> i64 {
 
 /// Encodes an envelope (without its target, which is the channel).
 pub fn encode(env: &Envelope) -> Vec<u8> {
-    let (e, b, l) = match &env.payload {
-        Payload::Event { name, body } => (Some(*name), Some(body), None),
-        Payload::LeaveRoom { room_id } => (None, None, Some(room_id.as_str())),
-    };
-    let out = Out {
+    let mut out = Out {
         v: VERSION,
         t: now_micros(),
         x: env.except_user.as_deref(),
-        e,
-        b,
-        l,
+        e: None,
+        b: None,
+        i: None,
+        s: None,
+        l: None,
+        a: None,
     };
+    match &env.payload {
+        Payload::Event { name, body } => {
+            out.e = Some(name);
+            out.b = Some(body);
+        }
+        Payload::Contacts {
+            id,
+            subject,
+            name,
+            body,
+        } => {
+            out.e = Some(name);
+            out.b = Some(body);
+            out.i = Some(*id);
+            out.s = Some(subject);
+        }
+        Payload::Membership { room_id, member } => {
+            let room = Some(room_id.as_str());
+            if *member {
+                out.a = room;
+            } else {
+                out.l = room;
+            }
+        }
+    }
     serde_json::to_vec(&out).unwrap_or_default()
 }
 
@@ -70,12 +108,34 @@ pub fn decode(target: Target, bytes: &[u8]) -> Option<(Envelope, i64)> {
     if m.v != VERSION {
         return None;
     }
-    let payload = match (m.e, m.b, m.l) {
-        (Some(name), Some(body), None) => Payload::Event {
-            name: events::server_event(name)?,
-            body: serde_json::from_str(body.get()).ok()?,
+    let event = |name: &str, body: &RawValue| -> Option<(&'static str, serde_json::Value)> {
+        Some((
+            events::server_event(name)?,
+            serde_json::from_str(body.get()).ok()?,
+        ))
+    };
+    let payload = match (m.e, m.b, m.i, m.s, m.l, m.a) {
+        (Some(name), Some(body), None, None, None, None) => {
+            let (name, body) = event(name, body)?;
+            Payload::Event { name, body }
+        }
+        (Some(name), Some(body), Some(id), Some(subject), None, None) => {
+            let (name, body) = event(name, body)?;
+            Payload::Contacts {
+                id,
+                subject,
+                name,
+                body,
+            }
+        }
+        (None, None, None, None, Some(room_id), None) => Payload::Membership {
+            room_id,
+            member: false,
         },
-        (None, None, Some(room_id)) => Payload::LeaveRoom { room_id },
+        (None, None, None, None, None, Some(room_id)) => Payload::Membership {
+            room_id,
+            member: true,
+        },
         _ => return None,
     };
     Some((
@@ -112,6 +172,42 @@ mod tests {
                 assert_eq!(body, json!({ "data": { "a": 1 } }));
             }
             _ => panic!("wrong payload"),
+        }
+    }
+
+    #[test]
+    fn contacts_events_and_membership_controls_round_trip() {
+        let env = Envelope {
+            target: Target::Members("r1".into()),
+            except_user: None,
+            payload: Payload::Contacts {
+                id: u64::MAX,
+                subject: "u1".into(),
+                name: events::CHAT_USER_STATUS_UPDATE,
+                body: json!({ "data": { "status": "online" } }),
+            },
+        };
+        let (back, _) = decode(Target::Members("r1".into()), &encode(&env)).unwrap();
+        match back.payload {
+            Payload::Contacts {
+                id, subject, name, ..
+            } => {
+                assert_eq!((id, subject.as_str()), (u64::MAX, "u1"));
+                assert_eq!(name, events::CHAT_USER_STATUS_UPDATE);
+            }
+            _ => panic!("wrong payload"),
+        }
+        for member in [true, false] {
+            let env = Envelope {
+                target: Target::User("u".into()),
+                except_user: None,
+                payload: Payload::Membership {
+                    room_id: "r".into(),
+                    member,
+                },
+            };
+            let (back, _) = decode(Target::User("u".into()), &encode(&env)).unwrap();
+            assert!(matches!(back.payload, Payload::Membership { member: m, .. } if m == member));
         }
     }
 

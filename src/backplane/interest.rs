@@ -52,6 +52,12 @@ impl Interest {
         }
     }
 
+    /// Like `acquire`, without waiting for the subscription.
+    pub fn add(&self, target: Target) {
+        let (tx, _) = oneshot::channel();
+        let _ = self.tx.send(Cmd::Acquire(target, tx));
+    }
+
     /// One local socket less needs `target`.
     pub fn release(&self, target: Target) {
         let _ = self.tx.send(Cmd::Release(target));
@@ -177,11 +183,12 @@ impl State {
                 }
             }
         }
-        let rooms = self
-            .subscribed
-            .iter()
-            .filter(|t| matches!(t, Target::Room(_)))
-            .count();
+        let count = |kind: &str| {
+            self.subscribed
+                .iter()
+                .filter(|t| super::redis::kind(t) == kind)
+                .count() as f64
+        };
         self.rooms.store(
             self.counts
                 .keys()
@@ -189,8 +196,8 @@ impl State {
                 .count(),
             Ordering::Relaxed,
         );
-        metrics::gauge!("classchat_backplane_subscriptions", "kind" => "room").set(rooms as f64);
-        metrics::gauge!("classchat_backplane_subscriptions", "kind" => "user")
-            .set((self.subscribed.len() - rooms) as f64);
+        for kind in ["room", "user", "members"] {
+            metrics::gauge!("classchat_backplane_subscriptions", "kind" => kind).set(count(kind));
+        }
     }
 }

@@ -31,22 +31,26 @@ impl Keys {
         }
     }
 
-    /// The pub/sub channel of a broadcast target: `<prefix>:r:<room>` or `<prefix>:u:<user>`.
+    /// The pub/sub channel of a broadcast target: `<prefix>:r:<room>` (joined sockets),
+    /// `<prefix>:u:<user>` or `<prefix>:m:<room>` (the room's members, for contacts).
     pub fn channel(&self, target: &Target) -> String {
         match target {
             Target::Room(id) => format!("{}:r:{id}", self.prefix),
             Target::User(id) => format!("{}:u:{id}", self.prefix),
+            Target::Members(id) => format!("{}:m:{id}", self.prefix),
         }
     }
 
     /// The target a channel name stands for.
     pub fn target_of(&self, channel: &str) -> Option<Target> {
         let rest = channel.strip_prefix(&self.prefix)?.strip_prefix(':')?;
-        if let Some(id) = rest.strip_prefix("r:") {
-            Some(Target::Room(id.to_string()))
-        } else {
-            rest.strip_prefix("u:")
-                .map(|id| Target::User(id.to_string()))
+        let (kind, id) = rest.split_once(':')?;
+        let id = id.to_string();
+        match kind {
+            "r" => Some(Target::Room(id)),
+            "u" => Some(Target::User(id)),
+            "m" => Some(Target::Members(id)),
+            _ => None,
         }
     }
 
@@ -99,7 +103,11 @@ mod tests {
     #[test]
     fn channels_round_trip_to_targets() {
         let k = Keys::new("cc");
-        for t in [Target::Room("r:1".into()), Target::User("u 2".into())] {
+        for t in [
+            Target::Room("r:1".into()),
+            Target::User("u 2".into()),
+            Target::Members("m".into()),
+        ] {
             assert_eq!(k.target_of(&k.channel(&t)), Some(t));
         }
         assert_eq!(k.target_of("other:r:1"), None);

@@ -4,6 +4,7 @@
 mod codec;
 pub mod interest;
 pub mod keys;
+pub mod members;
 pub mod presence;
 mod redis;
 mod relay;
@@ -18,18 +19,21 @@ pub use presence::Presence;
 use redis::RedisBackplane;
 use relay::Relay;
 
-/// Where a broadcast goes: everyone in a room, or every socket of a user.
+/// Where a broadcast goes: everyone who joined a room, every socket of a user, or the
+/// members of a room (joined or not) for what contacts are told.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Target {
     Room(String),
     User(String),
+    Members(String),
 }
 
 impl Target {
-    /// The Socket.IO room holding this target's local sockets.
+    /// The Socket.IO room holding this target's local sockets (members are found
+    /// through the member index instead: their sockets are in their user rooms).
     pub fn socket_room(&self) -> String {
         match self {
-            Target::Room(id) => keys::room(id),
+            Target::Room(id) | Target::Members(id) => keys::room(id),
             Target::User(id) => keys::user(id),
         }
     }
@@ -40,8 +44,18 @@ impl Target {
 pub enum Payload {
     /// A server→client event: name and the already wrapped `{ data, timestamp }`.
     Event { name: &'static str, body: Value },
-    /// Control: the target's sockets leave this chat room (a member was removed).
-    LeaveRoom { room_id: String },
+    /// An event for the contacts of `subject`: every local member of the target room but
+    /// the subject. A change is published once per room of the subject; `id` lets a node
+    /// tell each contact once, however many of those rooms they share.
+    Contacts {
+        id: u64,
+        subject: String,
+        name: &'static str,
+        body: Value,
+    },
+    /// Control: the target user's membership of a room changed. On removal their
+    /// sockets also leave the chat room.
+    Membership { room_id: String, member: bool },
 }
 
 #[derive(Clone, Debug)]
@@ -115,21 +129,68 @@ impl Backplane {
         self.relay.interest.release(target)
     }
 
-    /// A removed member's sockets leave the room: this node's at once (before the
-    /// caller returns), every other node's through the user's channel.
-    pub async fn remove_from_room(&self, user_id: &str, room_id: &str) {
+    /// A membership changed: this node applies it at once (before the caller returns),
+    /// every other node through the user's channel. A removed member's sockets leave
+    /// the chat room.
+    pub async fn membership_changed(&self, user_id: &str, room_id: &str, member: bool) {
         let target = Target::User(user_id.to_string());
-        relay::leave_local(&self.relay.io, &self.relay.interest, &target, room_id);
+        self.relay.apply_membership(&target, room_id, member);
         if self.redis.is_some() {
             self.publish(Envelope {
                 target,
                 except_user: None,
-                payload: Payload::LeaveRoom {
+                payload: Payload::Membership {
                     room_id: room_id.to_string(),
+                    member,
                 },
             })
             .await;
         }
+    }
+
+    /// Tells the contacts of `subject` (members of any of `rooms`), each once.
+    pub async fn to_contacts(
+        &self,
+        subject: &str,
+        rooms: Vec<String>,
+        name: &'static str,
+        body: Value,
+    ) {
+        let id = rand::random::<u64>();
+        for room in rooms {
+            self.publish(Envelope {
+                target: Target::Members(room),
+                except_user: None,
+                payload: Payload::Contacts {
+                    id,
+                    subject: subject.to_string(),
+                    name,
+                    body: body.clone(),
+                },
+            })
+            .await;
+        }
+    }
+
+    /// A socket of `user_id` opened here; `rooms` are all their rooms (as loaded when
+    /// the user was not yet known here). Returns once the node receives what their
+    /// contacts are told.
+    pub async fn socket_opened(&self, user_id: &str, rooms: Vec<String>) {
+        for room in self.relay.members.socket_opened(user_id, rooms) {
+            self.relay.interest.acquire(Target::Members(room)).await;
+        }
+    }
+
+    /// A socket of `user_id` closed here.
+    pub fn socket_closed(&self, user_id: &str) {
+        for room in self.relay.members.socket_closed(user_id) {
+            self.relay.interest.release(Target::Members(room));
+        }
+    }
+
+    /// The member index of this node's users.
+    pub fn members(&self) -> &members::Members {
+        &self.relay.members
     }
 
     /// Chat rooms with at least one socket on this node.

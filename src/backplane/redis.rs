@@ -47,6 +47,7 @@ pub fn kind(t: &Target) -> &'static str {
     match t {
         Target::Room(_) => "room",
         Target::User(_) => "user",
+        Target::Members(_) => "members",
     }
 }
 

@@ -8,12 +8,14 @@
 //! (the client fills the gap from history).
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use socketioxide::SocketIo;
 use tokio::sync::mpsc;
 
 use super::interest::Interest;
+use super::members::Members;
 use super::{keys, Envelope, Payload, Target};
 use crate::realtime::events::NEW_CHAT_MESSAGE;
 
@@ -24,29 +26,52 @@ const HOLD: Duration = Duration::from_millis(150);
 const MAX_GAP: i64 = 32;
 /// Ordering state of rooms idle this long is forgotten.
 const IDLE: Duration = Duration::from_secs(600);
+/// The copies of one contacts event (one per room of its subject) arrive within this.
+const CONTACTS_WINDOW: Duration = Duration::from_secs(10);
 
 /// Handle to the delivery task.
 pub struct Relay {
     tx: mpsc::UnboundedSender<Envelope>,
     pub io: SocketIo,
     pub interest: Interest,
+    pub members: Arc<Members>,
 }
 
 impl Relay {
     pub fn spawn(io: SocketIo, interest: Interest) -> Relay {
         let (tx, rx) = mpsc::unbounded_channel();
+        let members = Arc::new(Members::default());
         let worker = Worker {
             io: io.clone(),
             interest: interest.clone(),
+            members: members.clone(),
             rooms: HashMap::new(),
+            contacts: HashMap::new(),
         };
         tokio::spawn(worker.run(rx));
-        Relay { tx, io, interest }
+        Relay {
+            tx,
+            io,
+            interest,
+            members,
+        }
     }
 
     /// Queues an envelope for this node's sockets.
     pub fn deliver(&self, env: Envelope) {
         let _ = self.tx.send(env);
+    }
+
+    /// Applies a membership change to this node's sockets and member index.
+    pub fn apply_membership(&self, target: &Target, room_id: &str, member: bool) {
+        apply_membership(
+            &self.io,
+            &self.interest,
+            &self.members,
+            target,
+            room_id,
+            member,
+        )
     }
 }
 
@@ -62,7 +87,10 @@ struct RoomOrder {
 struct Worker {
     io: SocketIo,
     interest: Interest,
+    members: Arc<Members>,
     rooms: HashMap<String, RoomOrder>,
+    /// Contacts events seen lately: when first, and the rooms whose members were told.
+    contacts: HashMap<u64, (Instant, Vec<String>)>,
 }
 
 fn message_seq(env: &Envelope) -> Option<(&str, i64)> {
@@ -143,32 +171,84 @@ impl Worker {
         self.rooms.retain(|_, r| {
             !r.held.is_empty() || r.touched.is_some_and(|t| now.duration_since(t) < IDLE)
         });
+        self.contacts
+            .retain(|_, (t, _)| now.duration_since(*t) < CONTACTS_WINDOW);
     }
 
-    async fn emit(&self, env: &Envelope) {
-        let room = env.target.socket_room();
+    async fn emit(&mut self, env: &Envelope) {
         match &env.payload {
             Payload::Event { name, body } => {
-                let mut op = self.io.to(room.clone());
+                let mut op = self.io.to(env.target.socket_room());
                 if let Some(u) = &env.except_user {
                     op = op.except(keys::user(u));
                 }
                 if let Err(e) = op.emit(*name, body).await {
                     tracing::debug!(error = %e, event = name, "broadcast incomplete");
                 }
-                let fanout = self.io.to(room).sockets().len();
+                let fanout = self.io.to(env.target.socket_room()).sockets().len();
                 metrics::counter!("classchat_broadcasts_total", "event" => *name).increment(1);
                 metrics::histogram!("classchat_broadcast_fanout_sockets").record(fanout as f64);
             }
-            Payload::LeaveRoom { room_id } => {
-                leave_local(&self.io, &self.interest, &env.target, room_id)
+            Payload::Contacts {
+                id,
+                subject,
+                name,
+                body,
+            } => {
+                let Target::Members(room) = &env.target else {
+                    return;
+                };
+                let (_, told) = self
+                    .contacts
+                    .entry(*id)
+                    .or_insert_with(|| (Instant::now(), Vec::new()));
+                let contacts = self.members.contacts_in(room, told, subject);
+                told.push(room.clone());
+                if contacts.is_empty() {
+                    return;
+                }
+                let rooms: Vec<String> = contacts.iter().map(|u| keys::user(u)).collect();
+                if let Err(e) = self.io.to(rooms).emit(*name, body).await {
+                    tracing::debug!(error = %e, event = name, "broadcast incomplete");
+                }
+                metrics::counter!("classchat_broadcasts_total", "event" => *name).increment(1);
+                metrics::histogram!("classchat_broadcast_fanout_sockets")
+                    .record(contacts.len() as f64);
             }
+            Payload::Membership { room_id, member } => apply_membership(
+                &self.io,
+                &self.interest,
+                &self.members,
+                &env.target,
+                room_id,
+                *member,
+            ),
         }
     }
 }
 
-/// The target's local sockets leave a chat room at once (a member was removed).
-pub fn leave_local(io: &SocketIo, interest: &Interest, target: &Target, room_id: &str) {
+/// A membership change for the target user's local sockets: the member index follows
+/// it, and on removal the sockets leave the chat room at once.
+fn apply_membership(
+    io: &SocketIo,
+    interest: &Interest,
+    members: &Members,
+    target: &Target,
+    room_id: &str,
+    member: bool,
+) {
+    let Target::User(user) = target else {
+        return;
+    };
+    if member {
+        if members.joined(user, room_id) {
+            interest.add(Target::Members(room_id.to_string()));
+        }
+        return;
+    }
+    if members.left(user, room_id) {
+        interest.release(Target::Members(room_id.to_string()));
+    }
     let name = keys::room(room_id);
     for s in io.to(target.socket_room()).sockets() {
         if s.rooms().iter().any(|r| *r == name) {

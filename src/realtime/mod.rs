@@ -81,11 +81,21 @@ pub fn register(io: &SocketIo, state: Arc<AppState>) {
             let session = Session::new(principal, addr);
             socket.extensions.insert(session.clone());
             let user_id = session.principal.user_id.clone();
-            state
-                .chat
-                .backplane
-                .subscribe(Target::User(user_id.clone()))
-                .await;
+            let backplane = &state.chat.backplane;
+            backplane.subscribe(Target::User(user_id.clone())).await;
+            // Loaded after subscribing, so no membership change falls in between.
+            let rooms = if backplane.members().is_local(&user_id) {
+                Vec::new()
+            } else {
+                match state.chat.store.rooms_of(&user_id).await {
+                    Ok(rooms) => rooms,
+                    Err(e) => {
+                        backplane.unsubscribe(Target::User(user_id));
+                        return Err(Refused(e.into()));
+                    }
+                }
+            };
+            backplane.socket_opened(&user_id, rooms).await;
             socket.join(keys::user(&user_id));
             dispatch::install(&socket, state.clone());
             let on_disconnect = {
@@ -93,6 +103,10 @@ pub fn register(io: &SocketIo, state: Arc<AppState>) {
                 let session = session.clone();
                 move |s: SocketRef, _: DisconnectReason| async move {
                     metrics::gauge!("classchat_socket_connections").decrement(1.0);
+                    state
+                        .chat
+                        .backplane
+                        .socket_closed(&session.principal.user_id);
                     for room in s.rooms() {
                         match keys::room_id_of(&room) {
                             Some(id) => state

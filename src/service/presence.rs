@@ -3,8 +3,8 @@
 use serde::Serialize;
 use serde_json::json;
 
-use super::Chat;
-use crate::backplane::{Presence, Target};
+use super::{event_body, Chat};
+use crate::backplane::Presence;
 use crate::domain::permissions;
 use crate::domain::time::now_ms;
 use crate::domain::{Principal, Status, UserStatus};
@@ -27,7 +27,8 @@ pub struct RoomOnline {
 }
 
 impl Chat {
-    /// Tells each contact once, however many rooms they share.
+    /// Tells each online contact once, however many rooms they share: published once per
+    /// room of the user, to the nodes where members of that room are online.
     pub(crate) async fn announce_status(
         &self,
         user_id: &str,
@@ -39,10 +40,15 @@ impl Chat {
             status,
             last_seen,
         };
-        for contact in self.store.contacts(user_id).await? {
-            self.emit(Target::User(contact), None, CHAT_USER_STATUS_UPDATE, &data)
-                .await;
-        }
+        let rooms = match self.backplane.members().rooms_of(user_id) {
+            Some(rooms) => rooms,
+            None => self.store.rooms_of(user_id).await?,
+        };
+        metrics::counter!("classchat_events_emitted_total", "event" => CHAT_USER_STATUS_UPDATE)
+            .increment(1);
+        self.backplane
+            .to_contacts(user_id, rooms, CHAT_USER_STATUS_UPDATE, event_body(&data))
+            .await;
         Ok(())
     }
 

@@ -77,6 +77,9 @@ impl Chat {
         let room_id = existing.clone().unwrap_or(new.id);
         let detail = self.detail_of(&room_id).await?;
         if existing.is_none() {
+            for (id, _) in &new.members {
+                self.backplane.membership_changed(id, &room_id, true).await;
+            }
             let data =
                 json!({ "type": notification::NEW_CHAT, "room": detail.room, "by": Self::by(p) });
             self.notify(&req.user_id, data).await;
@@ -106,6 +109,9 @@ impl Chat {
         };
         self.store.create_room(&new).await?;
         let detail = self.detail_of(&new.id).await?;
+        for (id, _) in &new.members {
+            self.backplane.membership_changed(id, &new.id, true).await;
+        }
         for id in &invited {
             let data = json!({ "type": notification::GROUP_INVITE, "room": detail.room, "by": Self::by(p) });
             self.notify(id, data).await;
@@ -169,6 +175,9 @@ impl Chat {
         let detail = self.detail_of(room_id).await?;
         if !added.is_empty() {
             for id in &added {
+                self.backplane.membership_changed(id, room_id, true).await;
+            }
+            for id in &added {
                 let data = json!({ "type": notification::GROUP_INVITE, "room": detail.room, "by": Self::by(p) });
                 self.notify(id, data).await;
             }
@@ -224,7 +233,9 @@ impl Chat {
             )
             .await;
         }
-        self.backplane.remove_from_room(user_id, room_id).await;
+        self.backplane
+            .membership_changed(user_id, room_id, false)
+            .await;
         Ok(())
     }
 }

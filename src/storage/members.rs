@@ -113,6 +113,16 @@ impl Store {
         })
     }
 
+    /// Every room the user belongs to.
+    pub async fn rooms_of(&self, user_id: &str) -> Result<Vec<String>, sqlx::Error> {
+        with_pool!(self, p => sqlx::query_scalar::<_, String>(
+            "SELECT room_id FROM room_members WHERE user_id = $1",
+        )
+        .bind(user_id)
+        .fetch_all(p)
+        .await)
+    }
+
     /// Of `room_ids`, the ones this user may join: existing rooms for admins,
     /// rooms they belong to for everyone else.
     pub async fn joinable_rooms(

@@ -111,6 +111,31 @@ describe("server → client events", () => {
     );
   });
 
+  it("chat-user-status-update follows membership changes made while both are connected", async () => {
+    const t = server.user(uid("teacher"), "teacher");
+    const x = server.user(uid("x"));
+    const y = server.user(uid("y"));
+    const g = await server.group(t, [x]);
+    const cx = await connect(x);
+    const cy = await connect(y);
+    // Not contacts yet: y hears nothing of x.
+    await ackOk(cx.socket, "update-chat-status", { status: "away" });
+    await quiet();
+    assert.equal(cy.rec.data("chat-user-status-update", (d) => d.userId === x.id).length, 0);
+    // Added while connected: now a contact, told of x's next change.
+    await server.ok("POST", `/chat/rooms/${g.id}/members`, t, { userIds: [y.id] });
+    await ackOk(cx.socket, "update-chat-status", { status: "busy" });
+    await cy.rec.waitFor("chat-user-status-update", (d) => d.userId === x.id && d.status === "busy");
+    // Removed: no longer told.
+    await server.ok("DELETE", `/chat/rooms/${g.id}/members/${y.id}`, t);
+    await ackOk(cx.socket, "update-chat-status", { status: "online" });
+    await quiet();
+    assert.deepEqual(
+      cy.rec.data("chat-user-status-update", (d) => d.userId === x.id).map((d) => d.status),
+      ["busy"],
+    );
+  });
+
   it("chat-notification new-chat: POST /chat/rooms/personal tells the other user (once)", async () => {
     const a = server.user(uid("a"), "student", "Ann");
     const b = server.user(uid("b"));

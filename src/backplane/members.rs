@@ -1,0 +1,188 @@
+//! Which rooms this node's users belong to (all their memberships, joined by a socket or
+//! not), so a status change reaches the online contacts on this node without a database
+//! query per change.
+//!
+//! A user is tracked from their first socket on this node to their last; their rooms are
+//! loaded once at the first socket, then kept current by membership control messages
+//! (`Payload::Membership`) on the user's channel.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Mutex;
+
+#[derive(Default)]
+struct Local {
+    sockets: u32,
+    rooms: HashSet<String>,
+}
+
+#[derive(Default)]
+struct Index {
+    users: HashMap<String, Local>,
+    /// Room → this node's users who are members of it.
+    rooms: HashMap<String, HashSet<String>>,
+}
+
+impl Index {
+    fn link(&mut self, user: &str, room: &str) -> bool {
+        let Some(local) = self.users.get_mut(user) else {
+            return false;
+        };
+        if !local.rooms.insert(room.to_string()) {
+            return false;
+        }
+        self.rooms
+            .entry(room.to_string())
+            .or_default()
+            .insert(user.to_string());
+        true
+    }
+
+    fn unlink(&mut self, user: &str, room: &str) {
+        if let Some(members) = self.rooms.get_mut(room) {
+            members.remove(user);
+            if members.is_empty() {
+                self.rooms.remove(room);
+            }
+        }
+    }
+}
+
+/// The member index; every method is synchronous and holds the lock briefly.
+#[derive(Default)]
+pub struct Members {
+    index: Mutex<Index>,
+}
+
+impl Members {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Index> {
+        self.index.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Whether the user has a socket on this node (their rooms are known here).
+    pub fn is_local(&self, user: &str) -> bool {
+        self.lock().users.contains_key(user)
+    }
+
+    /// A socket of `user` opened, with their rooms as loaded (merged with any membership
+    /// change that arrived meanwhile). Returns the rooms newly tracked.
+    pub fn socket_opened(&self, user: &str, rooms: Vec<String>) -> Vec<String> {
+        let mut ix = self.lock();
+        ix.users.entry(user.to_string()).or_default().sockets += 1;
+        rooms.into_iter().filter(|r| ix.link(user, r)).collect()
+    }
+
+    /// A socket of `user` closed; at the last one, the rooms no longer tracked.
+    pub fn socket_closed(&self, user: &str) -> Vec<String> {
+        let mut ix = self.lock();
+        let Some(local) = ix.users.get_mut(user) else {
+            return Vec::new();
+        };
+        local.sockets = local.sockets.saturating_sub(1);
+        if local.sockets > 0 {
+            return Vec::new();
+        }
+        let rooms: Vec<String> = ix
+            .users
+            .remove(user)
+            .map(|l| l.rooms.into_iter().collect())
+            .unwrap_or_default();
+        for r in &rooms {
+            ix.unlink(user, r);
+        }
+        rooms
+    }
+
+    /// A local user became a member of `room`; true if that is news here.
+    pub fn joined(&self, user: &str, room: &str) -> bool {
+        self.lock().link(user, room)
+    }
+
+    /// A local user is no longer a member of `room`; true if it was tracked.
+    pub fn left(&self, user: &str, room: &str) -> bool {
+        let mut ix = self.lock();
+        let had = ix.users.get_mut(user).is_some_and(|l| l.rooms.remove(room));
+        if had {
+            ix.unlink(user, room);
+        }
+        had
+    }
+
+    /// The rooms of a local user (`None` if the user has no socket here).
+    pub fn rooms_of(&self, user: &str) -> Option<Vec<String>> {
+        self.lock()
+            .users
+            .get(user)
+            .map(|l| l.rooms.iter().cloned().collect())
+    }
+
+    /// Local members of `room`, except `subject` and members of any room in `skip`.
+    pub fn contacts_in(&self, room: &str, skip: &[String], subject: &str) -> Vec<String> {
+        let ix = self.lock();
+        let Some(members) = ix.rooms.get(room) else {
+            return Vec::new();
+        };
+        let skipped: Vec<&HashSet<String>> = skip.iter().filter_map(|r| ix.rooms.get(r)).collect();
+        members
+            .iter()
+            .filter(|u| *u != subject && !skipped.iter().any(|s| s.contains(*u)))
+            .cloned()
+            .collect()
+    }
+
+    /// Users with a socket on this node.
+    pub fn local_users(&self) -> usize {
+        self.lock().users.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ids(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    fn sorted(mut v: Vec<String>) -> Vec<String> {
+        v.sort();
+        v
+    }
+
+    #[test]
+    fn a_user_is_tracked_from_the_first_socket_to_the_last() {
+        let m = Members::default();
+        assert_eq!(
+            sorted(m.socket_opened("a", ids(&["r1", "r2"]))),
+            ids(&["r1", "r2"])
+        );
+        assert!(m.socket_opened("a", ids(&["r1", "r2"])).is_empty());
+        assert!(m.socket_closed("a").is_empty());
+        assert!(m.is_local("a"));
+        assert_eq!(sorted(m.socket_closed("a")), ids(&["r1", "r2"]));
+        assert!(!m.is_local("a"));
+        assert!(m.contacts_in("r1", &[], "x").is_empty());
+    }
+
+    #[test]
+    fn contacts_skip_the_subject_and_members_of_rooms_already_served() {
+        let m = Members::default();
+        m.socket_opened("a", ids(&["r1", "r2"]));
+        m.socket_opened("b", ids(&["r2"]));
+        m.socket_opened("c", ids(&["r1"]));
+        assert_eq!(sorted(m.contacts_in("r1", &[], "c")), ids(&["a"]));
+        assert_eq!(m.contacts_in("r2", &ids(&["r1"]), "c"), ids(&["b"]));
+    }
+
+    #[test]
+    fn membership_changes_apply_to_local_users_only() {
+        let m = Members::default();
+        assert!(!m.joined("a", "r1"));
+        m.socket_opened("a", vec![]);
+        assert!(m.joined("a", "r1"));
+        assert!(!m.joined("a", "r1"));
+        assert_eq!(m.contacts_in("r1", &[], "z"), ids(&["a"]));
+        assert!(m.left("a", "r1"));
+        assert!(!m.left("a", "r1"));
+        assert!(m.contacts_in("r1", &[], "z").is_empty());
+    }
+}
