@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# The comparison peer's twin of loadtest/run.sh: start N Node.js + Socket.IO peer nodes
+# (loadtest/peers/node-socketio) with their own redis-server and a fresh PostgreSQL
+# database, and run the same classchat-load scenario against them.
+#
+#   bash loadtest/peers/run-node.sh fanout --rooms 10 --members 1000 --rate 60 --duration 30
+#   NODES=1 bash loadtest/peers/run-node.sh connect --sockets-total 10000 --source-ips 20
+#   NODES=3 TASKSET_SERVER=0 TASKSET_LOAD=1 bash loadtest/peers/run-node.sh fanout ...
+#
+# NODES (default 3); with NODES=1 and no REDIS=1 the node uses Socket.IO's in-memory
+# adapter. PG_SERVER (default postgres://postgres@127.0.0.1:5432), PG_POOL_SIZE (per
+# node, default 16 like classchat's CLASSCHAT_DB_MAX_CONNECTIONS), NODE_OPTIONS pass through.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+SCENARIO="${1:?usage: loadtest/peers/run-node.sh <connect|fanout> [classchat-load options]}"
+shift
+NODES="${NODES:-3}"
+PG_SERVER="${PG_SERVER:-postgres://postgres@127.0.0.1:5432}"
+PEER_DIR=loadtest/peers/node-socketio
+SECRET="load-secret-$$"
+RUN_DIR=$(mktemp -d /tmp/classchat-peer-node.XXXXXX)
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+LOAD="${CARGO_TARGET_DIR:-target}/release/classchat-load"
+[ -x "$LOAD" ] || cargo build --release --quiet -p classchat-load
+[ -d "$PEER_DIR/node_modules" ] || (cd "$PEER_DIR" && npm ci --no-audit --no-fund --loglevel=error) >&2
+
+DB="classchat_peer_node_$$"
+psql "$PG_SERVER/postgres" -qc "create database $DB" >/dev/null
+pids=()
+cleanup() {
+  # SIGTERM each process we started (the nodes shut down their pools), then wait for them.
+  [ ${#pids[@]} -gt 0 ] && kill "${pids[@]}" 2>/dev/null || true
+  wait 2>/dev/null || true
+  psql "$PG_SERVER/postgres" -qc "drop database if exists $DB with (force)" >/dev/null 2>&1 || true
+  rm -rf "$RUN_DIR"
+}
+trap cleanup EXIT INT TERM
+
+export CLASSCHAT_JWT_SECRET="$SECRET" DATABASE_URL="$PG_SERVER/$DB" NODE_ENV=production
+if [ "$NODES" -gt 1 ] || [ "${REDIS:-0}" = 1 ]; then
+  rport=$(free_port)
+  redis-server --port "$rport" --bind 127.0.0.1 --save "" --appendonly no --logfile "$RUN_DIR/redis.log" &
+  pids+=($!)
+  export REDIS_URL="redis://127.0.0.1:$rport"
+  for _ in $(seq 1 50); do redis-cli -p "$rport" ping >/dev/null 2>&1 && break; sleep 0.1; done
+fi
+server_pin=(); load_pin=()
+[ -n "${TASKSET_SERVER:-}" ] && server_pin=(taskset -c "$TASKSET_SERVER")
+[ -n "${TASKSET_LOAD:-}" ] && load_pin=(taskset -c "$TASKSET_LOAD")
+node_args=()
+ulimit -n 20000 2>/dev/null || true
+for i in $(seq 1 "$NODES"); do
+  api=127.0.0.1:$(free_port); sock=127.0.0.1:$(free_port)
+  PEER_NODE_ID="peer-$i" PEER_API_ADDR="$api" PEER_SOCKET_ADDR="$sock" \
+    "${server_pin[@]}" node "$PEER_DIR/server.mjs" >"$RUN_DIR/node-$i.out" 2>"$RUN_DIR/node-$i.log" &
+  pid=$!
+  pids+=("$pid")
+  node_args+=(--api "http://$api" --socket "$sock" --server-pid "$pid")
+done
+for i in $(seq 1 "$NODES"); do
+  for _ in $(seq 1 100); do grep -q listening "$RUN_DIR/node-$i.out" 2>/dev/null && break; sleep 0.1; done
+  if ! grep -q listening "$RUN_DIR/node-$i.out" 2>/dev/null; then
+    echo "run-node.sh: peer node $i did not start:" >&2
+    cat "$RUN_DIR/node-$i.log" >&2
+    exit 1
+  fi
+done
+"${load_pin[@]}" "$LOAD" "$SCENARIO" "${node_args[@]}" --secret "$SECRET" "$@"
