@@ -78,18 +78,6 @@ impl Store {
             .map(|_| ()))
     }
 
-    /// Everyone who shares at least one room with `user_id`, once each.
-    pub async fn contacts(&self, user_id: &str) -> Result<Vec<String>, sqlx::Error> {
-        with_pool!(self, p => sqlx::query_scalar::<_, String>(
-            "SELECT DISTINCT o.user_id FROM room_members m
-             JOIN room_members o ON o.room_id = m.room_id
-             WHERE m.user_id = $1 AND o.user_id <> $1",
-        )
-        .bind(user_id)
-        .fetch_all(p)
-        .await)
-    }
-
     /// Whether two users share a room.
     pub async fn is_contact(&self, a: &str, b: &str) -> Result<bool, sqlx::Error> {
         with_pool!(self, p => sqlx::query_scalar::<_, i64>(
