@@ -48,9 +48,10 @@ pub struct Args {
     pub rooms: usize,
     #[arg(long, default_value_t = 100)]
     pub members: usize,
-    /// Messages (or typing events) per second, all rooms together.
-    #[arg(long, default_value_t = 100.0)]
-    pub rate: f64,
+    /// Messages (or typing events) per second, all rooms together. fanout takes a list
+    /// (`10,20,40`): one step per rate, over the same sockets.
+    #[arg(long, value_delimiter = ',', default_value = "100", required = false)]
+    pub rate: Vec<f64>,
     /// Seconds of load (fanout, churn, typing) or of holding (connect).
     #[arg(long, default_value_t = 10)]
     pub duration: u64,

@@ -1,5 +1,6 @@
 //! A minimal Socket.IO v4 client over WebSocket (Engine.IO 4 framing): connect with a
-//! token, answer pings, emit (with or without ack), and hand received events to a channel.
+//! token, answer pings, emit (with or without ack), and hand each received event to the
+//! socket's own handler, on the socket's task (no channel or task hop per event).
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -8,12 +9,42 @@ use futures_util::{SinkExt, StreamExt};
 use serde_json::Value;
 use tokio::net::TcpSocket;
 use tokio::sync::{mpsc, oneshot};
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::Message;
 
 /// A received server→client event.
 pub struct Event {
     pub name: String,
     pub data: Value,
+}
+
+/// What a socket does with each server→client event, called on the socket's task with
+/// the packet after `42`: `["name",data]`.
+pub trait OnEvent: Send + 'static {
+    fn on_event(&mut self, packet: &str);
+    /// The socket is connected (the namespace accepted it).
+    fn on_open(&mut self) {}
+}
+
+/// Events are not looked at.
+pub struct Ignore;
+
+impl OnEvent for Ignore {
+    fn on_event(&mut self, _: &str) {}
+}
+
+/// Every event, parsed, to a channel.
+impl OnEvent for mpsc::UnboundedSender<Event> {
+    fn on_event(&mut self, packet: &str) {
+        if let Ok(Value::Array(mut v)) = serde_json::from_str::<Value>(packet) {
+            if v.len() >= 2 {
+                let data = v.remove(1);
+                if let Value::String(name) = v.remove(0) {
+                    let _ = self.send(Event { name, data });
+                }
+            }
+        }
+    }
 }
 
 enum Out {
@@ -34,7 +65,7 @@ impl Socket {
         addr: SocketAddr,
         local: Option<IpAddr>,
         token: &str,
-        events: mpsc::UnboundedSender<Event>,
+        mut events: impl OnEvent,
     ) -> Result<Socket, String> {
         let sock = TcpSocket::new_v4().map_err(|e| e.to_string())?;
         if let Some(ip) = local {
@@ -47,7 +78,11 @@ impl Socket {
             .map_err(|e| format!("connect {addr}: {e}"))?;
         let _ = stream.set_nodelay(true);
         let url = format!("ws://{addr}/socket.io/?EIO=4&transport=websocket");
-        let (mut ws, _) = tokio_tungstenite::client_async(url, stream)
+        // Small buffers: one process holds tens of thousands of these.
+        let config = WebSocketConfig::default()
+            .read_buffer_size(4096)
+            .write_buffer_size(0);
+        let (mut ws, _) = tokio_tungstenite::client_async_with_config(url, stream, Some(config))
             .await
             .map_err(|e| format!("websocket: {e}"))?;
         // Engine.IO open packet, then the namespace CONNECT with the token.
@@ -74,6 +109,7 @@ impl Socket {
                 other => return Err(format!("closed during connect: {other:?}")),
             }
         }
+        events.on_open();
         let (tx, mut rx) = mpsc::unbounded_channel::<Out>();
         tokio::spawn(async move {
             let mut acks: HashMap<u64, oneshot::Sender<Value>> = HashMap::new();
@@ -108,14 +144,7 @@ impl Socket {
                                     break;
                                 }
                             } else if let Some(rest) = t.strip_prefix("42") {
-                                if let Ok(Value::Array(mut v)) = serde_json::from_str::<Value>(rest) {
-                                    if v.len() >= 2 {
-                                        let data = v.remove(1);
-                                        if let Value::String(name) = v.remove(0) {
-                                            let _ = events.send(Event { name, data });
-                                        }
-                                    }
-                                }
+                                events.on_event(rest);
                             } else if let Some(rest) = t.strip_prefix("43") {
                                 let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
                                 let id: u64 = rest[..digits].parse().unwrap_or(0);

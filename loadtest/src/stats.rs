@@ -43,6 +43,25 @@ impl Stats {
         }
     }
 
+    /// The step counters (sent, acked, send errors, deliveries, duplicated, out of
+    /// order), zeroed for the next step together with the latency histograms.
+    pub fn take_counts(&self) -> [u64; 6] {
+        for s in &self.latency {
+            if let Ok(mut h) = s.lock() {
+                h.reset();
+            }
+        }
+        [
+            &self.sent,
+            &self.acked,
+            &self.send_errors,
+            &self.deliveries,
+            &self.duplicated,
+            &self.out_of_order,
+        ]
+        .map(|c| c.swap(0, Relaxed))
+    }
+
     pub fn latency_ms(&self) -> Value {
         let mut all = Histogram::<u64>::new_with_bounds(1, 600_000_000, 3).expect("bounds");
         for s in &self.latency {

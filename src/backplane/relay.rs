@@ -178,14 +178,16 @@ impl Worker {
     async fn emit(&mut self, env: &Envelope) {
         match &env.payload {
             Payload::Event { name, body } => {
-                let mut op = self.io.to(env.target.socket_room());
+                // The namespace is gone once the node has closed (shutdown).
+                let Some(ns) = self.io.of("/") else { return };
+                let mut op = ns.clone().to(env.target.socket_room());
                 if let Some(u) = &env.except_user {
                     op = op.except(keys::user(u));
                 }
                 if let Err(e) = op.emit(*name, body).await {
                     tracing::debug!(error = %e, event = name, "broadcast incomplete");
                 }
-                let fanout = self.io.to(env.target.socket_room()).sockets().len();
+                let fanout = ns.to(env.target.socket_room()).sockets().len();
                 metrics::counter!("classchat_broadcasts_total", "event" => *name).increment(1);
                 metrics::histogram!("classchat_broadcast_fanout_sockets").record(fanout as f64);
             }
@@ -208,7 +210,8 @@ impl Worker {
                     return;
                 }
                 let rooms: Vec<String> = contacts.iter().map(|u| keys::user(u)).collect();
-                if let Err(e) = self.io.to(rooms).emit(*name, body).await {
+                let Some(ns) = self.io.of("/") else { return };
+                if let Err(e) = ns.to(rooms).emit(*name, body).await {
                     tracing::debug!(error = %e, event = name, "broadcast incomplete");
                 }
                 metrics::counter!("classchat_broadcasts_total", "event" => *name).increment(1);
@@ -250,7 +253,8 @@ fn apply_membership(
         interest.release(Target::Members(room_id.to_string()));
     }
     let name = keys::room(room_id);
-    for s in io.to(target.socket_room()).sockets() {
+    let Some(ns) = io.of("/") else { return };
+    for s in ns.to(target.socket_room()).sockets() {
         if s.rooms().iter().any(|r| *r == name) {
             s.leave(name.clone());
             interest.release(Target::Room(room_id.to_string()));

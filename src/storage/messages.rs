@@ -1,6 +1,6 @@
 //! Messages: gap-free per-room `seq`, idempotent sends, history paging, soft delete, read pointers.
 
-use super::{is_unique_violation, with_pool, Store};
+use super::{is_unique_violation, with_pool, Pool, Store};
 use crate::domain::{HistoryQueryDir, Message, Role};
 
 /// A message to store; `seq` is allocated by the store.
@@ -74,57 +74,55 @@ macro_rules! select_messages {
 }
 
 impl Store {
-    /// Stores a message with the room's next `seq` (the room row is locked for
-    /// the allocation, so concurrent sends get consecutive numbers), and
-    /// advances the sender's own read pointer past it.
-    pub async fn insert_message(&self, m: &NewMessage) -> Result<InsertOutcome, sqlx::Error> {
-        if let Some(cid) = &m.client_message_id {
-            if let Some(first) = self.message_by_client_id(&m.sender_id, cid).await? {
-                return Ok(InsertOutcome::Existing(first));
-            }
-        }
+    /// Stores a message with the room's next `seq` (the room row is locked for the
+    /// allocation, so concurrent sends get consecutive numbers) and advances the sender's
+    /// own read pointer past it, if the sender may post there (a member, or an admin):
+    /// `None` if not, or if the room does not exist. On PostgreSQL this is one statement
+    /// (one round trip); a repeated `clientMessageId` fails it on the unique index, which
+    /// rolls the whole statement back, and answers with the first message.
+    pub async fn insert_message(
+        &self,
+        m: &NewMessage,
+        admin: bool,
+    ) -> Result<Option<InsertOutcome>, sqlx::Error> {
         let mentions = serde_json::to_string(&m.mentions).unwrap_or_else(|_| "[]".into());
-        let res: Result<i64, sqlx::Error> = with_pool!(self, p => async {
-            let mut tx = p.begin().await?;
-            let seq: i64 = sqlx::query_scalar(
-                "UPDATE rooms SET last_seq = last_seq + 1, last_activity_at = $2 WHERE id = $1 RETURNING last_seq",
-            )
-            .bind(&m.room_id)
-            .bind(m.now)
-            .fetch_one(&mut *tx)
-            .await?;
-            sqlx::query(
-                "INSERT INTO messages (id, room_id, seq, sender_id, sender_name, content, client_message_id, reply_to_id, mentions, created_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-            )
-            .bind(&m.id)
-            .bind(&m.room_id)
-            .bind(seq)
-            .bind(&m.sender_id)
-            .bind(&m.sender_name)
-            .bind(&m.content)
-            .bind(&m.client_message_id)
-            .bind(&m.reply_to_id)
-            .bind(&mentions)
-            .bind(m.now)
-            .execute(&mut *tx)
-            .await?;
-            sqlx::query(
-                "UPDATE room_members SET last_read_seq = $3, last_read_at = $4
-                 WHERE room_id = $1 AND user_id = $2 AND last_read_seq < $3",
-            )
-            .bind(&m.room_id)
-            .bind(&m.sender_id)
-            .bind(seq)
-            .bind(m.now)
-            .execute(&mut *tx)
-            .await?;
-            tx.commit().await?;
-            Ok(seq)
-        }
-        .await);
+        let res: Result<Option<i64>, sqlx::Error> = match &self.pool {
+            Pool::Postgres(p) => {
+                sqlx::query_scalar(
+                    "WITH allowed AS (
+                       SELECT id FROM rooms WHERE id = $1 AND ($10 OR EXISTS (
+                         SELECT 1 FROM room_members WHERE room_id = $1 AND user_id = $3))
+                     ), next AS (
+                       UPDATE rooms SET last_seq = last_seq + 1, last_activity_at = $9
+                       WHERE id IN (SELECT id FROM allowed) RETURNING last_seq
+                     ), ins AS (
+                       INSERT INTO messages (id, room_id, seq, sender_id, sender_name, content,
+                                             client_message_id, reply_to_id, mentions, created_at)
+                       SELECT $2, $1, last_seq, $3, $4, $5, $6, $7, $8, $9 FROM next RETURNING seq
+                     ), pointer AS (
+                       UPDATE room_members SET last_read_seq = ins.seq, last_read_at = $9 FROM ins
+                       WHERE room_id = $1 AND user_id = $3 AND last_read_seq < ins.seq
+                     )
+                     SELECT seq FROM ins",
+                )
+                .bind(&m.room_id)
+                .bind(&m.id)
+                .bind(&m.sender_id)
+                .bind(&m.sender_name)
+                .bind(&m.content)
+                .bind(&m.client_message_id)
+                .bind(&m.reply_to_id)
+                .bind(&mentions)
+                .bind(m.now)
+                .bind(admin)
+                .fetch_optional(p)
+                .await
+            }
+            Pool::Sqlite(p) => Self::insert_message_tx(p, m, &mentions, admin).await,
+        };
         match res {
-            Ok(seq) => Ok(InsertOutcome::Created(Message {
+            Ok(None) => Ok(None),
+            Ok(Some(seq)) => Ok(Some(InsertOutcome::Created(Message {
                 id: m.id.clone(),
                 room_id: m.room_id.clone(),
                 seq,
@@ -138,17 +136,71 @@ impl Store {
                 edited_at: None,
                 deleted_at: None,
                 deleted_by: None,
-            })),
-            // A concurrent retry with the same clientMessageId won the race.
+            }))),
+            // The sender sent this clientMessageId before (or a concurrent retry won).
             Err(e) if is_unique_violation(&e) && m.client_message_id.is_some() => {
                 let cid = m.client_message_id.as_deref().unwrap_or_default();
                 match self.message_by_client_id(&m.sender_id, cid).await? {
-                    Some(first) => Ok(InsertOutcome::Existing(first)),
+                    Some(first) => Ok(Some(InsertOutcome::Existing(first))),
                     None => Err(e),
                 }
             }
             Err(e) => Err(e),
         }
+    }
+
+    /// SQLite: the same steps in one transaction.
+    async fn insert_message_tx(
+        p: &sqlx::SqlitePool,
+        m: &NewMessage,
+        mentions: &str,
+        admin: bool,
+    ) -> Result<Option<i64>, sqlx::Error> {
+        let mut tx = p.begin().await?;
+        // Writing first: a read-then-write transaction could not take the write lock.
+        let seq: Option<i64> = sqlx::query_scalar(
+            "UPDATE rooms SET last_seq = last_seq + 1, last_activity_at = $2
+             WHERE id = $1 AND ($4 OR EXISTS (
+               SELECT 1 FROM room_members WHERE room_id = $1 AND user_id = $3))
+             RETURNING last_seq",
+        )
+        .bind(&m.room_id)
+        .bind(m.now)
+        .bind(&m.sender_id)
+        .bind(admin)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(seq) = seq else {
+            return Ok(None);
+        };
+        sqlx::query(
+            "INSERT INTO messages (id, room_id, seq, sender_id, sender_name, content, client_message_id, reply_to_id, mentions, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        )
+        .bind(&m.id)
+        .bind(&m.room_id)
+        .bind(seq)
+        .bind(&m.sender_id)
+        .bind(&m.sender_name)
+        .bind(&m.content)
+        .bind(&m.client_message_id)
+        .bind(&m.reply_to_id)
+        .bind(mentions)
+        .bind(m.now)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "UPDATE room_members SET last_read_seq = $3, last_read_at = $4
+             WHERE room_id = $1 AND user_id = $2 AND last_read_seq < $3",
+        )
+        .bind(&m.room_id)
+        .bind(&m.sender_id)
+        .bind(seq)
+        .bind(m.now)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(Some(seq))
     }
 
     async fn message_by_client_id(

@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 use tokio::sync::mpsc;
 
 use super::{create_room, progress, run_id};
-use crate::sio::Socket;
+use crate::sio::{Ignore, Socket};
 use crate::stats::Stats;
 use crate::Args;
 
@@ -60,8 +60,7 @@ pub async fn presence_churn(args: &Args, st: &Arc<Stats>) -> Result<Value, Strin
         let (node, ip) = args.place(i + 1);
         tasks.push(tokio::spawn(async move {
             while Instant::now() < end {
-                let (etx, _erx) = mpsc::unbounded_channel();
-                match Socket::connect(node, ip, &token, etx).await {
+                match Socket::connect(node, ip, &token, Ignore).await {
                     Ok(s) => {
                         tokio::time::sleep(Duration::from_millis(200 + (i as u64 * 37) % 300))
                             .await;
@@ -130,7 +129,7 @@ pub async fn typing_storm(args: &Args, st: &Arc<Stats>) -> Result<Value, String>
     }
     let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
     progress(st.clone(), done.clone());
-    let period = Duration::from_secs_f64(1.0 / args.rate.max(0.001));
+    let period = Duration::from_secs_f64(1.0 / args.rate[0].max(0.001));
     let mut tick = tokio::time::interval(period);
     let end = Instant::now() + Duration::from_secs(args.duration);
     let mut k = 0usize;

@@ -6,10 +6,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
-use tokio::sync::{mpsc, Semaphore};
+use tokio::sync::Semaphore;
 
 use super::run_id;
-use crate::sio::Socket;
+use crate::sio::{Ignore, Socket};
 use crate::stats::Stats;
 use crate::Args;
 
@@ -25,10 +25,7 @@ pub async fn connect(args: &Args, st: &Arc<Stats>) -> Result<Value, String> {
         let (gate, st) = (gate.clone(), st.clone());
         joins.push(tokio::spawn(async move {
             let _permit = gate.acquire().await.ok()?;
-            // Events are not read in this scenario: drop them.
-            let (etx, erx) = mpsc::unbounded_channel();
-            drop(erx);
-            match Socket::connect(node, ip, &token, etx).await {
+            match Socket::connect(node, ip, &token, Ignore).await {
                 Ok(s) => Some(s),
                 Err(e) => {
                     if st.connect_errors.fetch_add(1, Relaxed) < 5 {

@@ -3,6 +3,7 @@
 mod churn;
 mod connect;
 mod fanout;
+mod member;
 
 pub use churn::{presence_churn, typing_storm};
 pub use connect::connect;
@@ -28,7 +29,7 @@ pub fn progress(st: Arc<Stats>, done: Arc<std::sync::atomic::AtomicBool>) {
                 st.sent.load(Relaxed),
                 st.acked.load(Relaxed),
                 d,
-                d - last,
+                d.saturating_sub(last),
                 st.send_errors.load(Relaxed) + st.connect_errors.load(Relaxed),
             );
             last = d;
