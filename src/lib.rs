@@ -10,6 +10,7 @@ pub mod metrics;
 pub mod realtime;
 pub mod server;
 pub mod service;
+pub mod sio;
 pub mod storage;
 pub mod telemetry;
 

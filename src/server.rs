@@ -5,7 +5,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use socketioxide::SocketIo;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -18,11 +17,6 @@ use crate::config::Config;
 use crate::http::AppState;
 use crate::service::Chat;
 use crate::storage::Store;
-
-/// Packets that may wait per socket. The queue fills only while a client reads slower
-/// than it is sent to (its memory is taken as used, not up front); a catch-up replay
-/// fits in it several times over.
-const SOCKET_QUEUE: usize = 1024;
 
 /// A started node: its bound addresses, and how to stop it.
 pub struct Running {
@@ -64,12 +58,13 @@ pub async fn start(config: Config) -> Result<Running, String> {
     )
     .map_err(|e| format!("CLASSCHAT_JWT_PUBLIC_KEY_FILE: {e}"))?;
 
-    let (socket_layer, io) = SocketIo::builder()
-        .max_buffer_size(SOCKET_QUEUE)
-        .max_payload(config.limits.max_socket_payload_bytes)
-        .ws_max_message_size(config.limits.max_socket_payload_bytes as usize)
-        .ws_max_frame_size(config.limits.max_socket_payload_bytes as usize)
-        .build_layer();
+    let io = crate::sio::Server::new(crate::sio::Config {
+        ping_interval: Duration::from_secs(25),
+        ping_timeout: Duration::from_secs(20),
+        connect_timeout: Duration::from_secs(45),
+        max_payload: config.limits.max_socket_payload_bytes as usize,
+        handshake: crate::realtime::handshake,
+    });
     let (backplane, presence, redis) = match &config.redis_url {
         None => (
             Backplane::local(io.clone()),
@@ -102,7 +97,7 @@ pub async fn start(config: Config) -> Result<Running, String> {
         verifier,
         ready: AtomicBool::new(false),
     });
-    crate::realtime::register(&io, state.clone());
+    io.set_handler(crate::realtime::Realtime::new(state.clone()));
 
     let api = bind(config.api_addr, "CLASSCHAT_API_ADDR").await?;
     let sock = bind(config.socket_addr, "CLASSCHAT_SOCKET_ADDR").await?;
@@ -114,17 +109,12 @@ pub async fn start(config: Config) -> Result<Running, String> {
     );
 
     let (stop, stopped) = watch::channel(false);
-    let socket_app = axum::Router::new()
-        .fallback(|| async {
-            crate::error::AppError::new(404, "not_found", "Socket.IO lives at /socket.io/")
-        })
-        .layer(socket_layer)
-        // Without a state the layer (and so the engine) would be made anew per connection,
-        // and HTTP long-polling sessions would be unknown on their second request.
-        .with_state(());
+    let socket_app = io.router(axum::Router::new().fallback(|| async {
+        crate::error::AppError::new(404, "not_found", "Socket.IO lives at /socket.io/")
+    }));
     let servers = vec![
         serve(api, crate::http::router(state.clone()), stopped.clone()),
-        serve(sock, socket_app, stopped.clone()),
+        tokio::spawn(crate::sio::serve(sock, socket_app, stopped.clone())),
         serve(met, crate::metrics::router(prometheus), stopped.clone()),
     ];
     let pruner = chat.clone();
@@ -221,7 +211,7 @@ impl Running {
         tracing::info!(delay = ?self.drain_delay, grace = ?self.grace, "draining");
         tokio::time::sleep(self.drain_delay).await;
         let _ = self.stop.send(true);
-        chat.io.close().await;
+        chat.io.close_all();
         tokio::time::sleep(crate::service::HANDOVER + Duration::from_millis(300)).await;
         for t in self.servers {
             let abort = t.abort_handle();

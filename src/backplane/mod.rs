@@ -5,6 +5,7 @@ mod codec;
 pub mod interest;
 pub mod keys;
 pub mod members;
+mod order;
 pub mod presence;
 mod redis;
 mod relay;
@@ -12,7 +13,6 @@ mod relay;
 use std::sync::Arc;
 
 use serde_json::Value;
-use socketioxide::SocketIo;
 
 use interest::{Channels, Interest};
 pub use presence::Presence;
@@ -74,7 +74,7 @@ pub struct Backplane {
 
 impl Backplane {
     /// Single node: envelopes go straight to local sockets.
-    pub fn local(io: SocketIo) -> Self {
+    pub fn local(io: crate::sio::Server) -> Self {
         let interest = Interest::spawn(None);
         Backplane {
             relay: Arc::new(Relay::spawn(io, interest)),
@@ -84,7 +84,7 @@ impl Backplane {
 
     /// Cluster mode. Also returns a Redis client for presence.
     pub async fn redis(
-        io: SocketIo,
+        io: crate::sio::Server,
         url: &str,
         prefix: &str,
     ) -> Result<(Self, fred::clients::Client), String> {

@@ -5,37 +5,18 @@
 //! `GET /chat/rooms/{id}/messages?after=`.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use serde::Serialize;
-use socketioxide::extract::SocketRef;
-use socketioxide::{SendError, SocketError};
 
 use super::events::NEW_CHAT_MESSAGE;
 use crate::domain::HistoryQueryDir;
 use crate::error::AppResult;
 use crate::service::{event_body, Chat};
+use crate::sio::Conn;
 
 /// Most messages replayed per room; more must be paged over REST.
 pub const REPLAY_MAX: i64 = 200;
-
-/// Emits one replayed message; while the socket's queue is full (a slow reader),
-/// waits for it to drain rather than dropping. False if the socket is gone or stuck.
-async fn emit_with_backpressure(socket: &SocketRef, m: &crate::domain::Message) -> bool {
-    let body = event_body(m);
-    for _ in 0..500 {
-        match socket.emit(NEW_CHAT_MESSAGE, &body) {
-            Ok(()) => return true,
-            Err(SendError::Socket(SocketError::InternalChannelFull)) => {
-                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-            }
-            Err(e) => {
-                tracing::debug!(error = %e, "catch-up replay interrupted");
-                return false;
-            }
-        }
-    }
-    false
-}
 
 #[derive(Serialize, Debug)]
 #[serde(rename_all = "camelCase")]
@@ -55,7 +36,7 @@ pub struct CatchUp {
 /// live delivery (a message at the boundary may come twice: clients dedupe by id).
 pub async fn replay(
     chat: &Chat,
-    socket: &SocketRef,
+    conn: &Arc<Conn>,
     joined: &[String],
     last_seq: &HashMap<String, i64>,
 ) -> AppResult<Vec<CatchUp>> {
@@ -70,7 +51,12 @@ pub async fn replay(
             .await?;
         let mut sent = 0;
         for m in &page.messages {
-            if !emit_with_backpressure(socket, m).await {
+            // A socket too slow to take the replay is closed (its client reconnects).
+            if chat
+                .io
+                .emit(conn, NEW_CHAT_MESSAGE, &event_body(m))
+                .is_err()
+            {
                 break;
             }
             sent += 1;

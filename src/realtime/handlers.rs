@@ -4,8 +4,9 @@ use std::sync::Arc;
 
 use serde_json::{json, Value};
 
+use super::dispatch::Job;
 use super::events::*;
-use super::session::{Job, Session};
+use super::session::Session;
 use crate::backplane::{keys, Target};
 use crate::domain::requests::{
     parse, JoinRooms, RoomRef, SetStatus, SocketSeen, SocketSend, Typing,
@@ -27,9 +28,7 @@ pub async fn handle(state: &Arc<AppState>, session: &Session, job: &Job) -> AppR
         JOIN_CHAT_ROOMS => join(state, session, job).await,
         LEAVE_CHAT_ROOM => {
             let req: RoomRef = parse(payload(job)?)?;
-            let name = keys::room(&req.room_id);
-            if job.socket.rooms().iter().any(|r| *r == name) {
-                job.socket.leave(name);
+            if chat.io.leave(&job.conn, &keys::room(&req.room_id)) {
                 chat.backplane
                     .unsubscribe(Target::Room(req.room_id.clone()));
             }
@@ -47,9 +46,11 @@ pub async fn handle(state: &Arc<AppState>, session: &Session, job: &Job) -> AppR
         GET_ROOM_ONLINE_USERS => {
             let req: RoomRef = parse(payload(job)?)?;
             let online = chat.room_online_users(p, &req.room_id).await?;
-            let _ = job
-                .socket
-                .emit(ROOM_ONLINE_USERS, &crate::service::event_body(&online));
+            let _ = chat.io.emit(
+                &job.conn,
+                ROOM_ONLINE_USERS,
+                &crate::service::event_body(&online),
+            );
             Ok(json!(online))
         }
         SEND_CHAT_MESSAGE => {
@@ -81,14 +82,13 @@ async fn join(state: &Arc<AppState>, session: &Session, job: &Job) -> AppResult<
         .await?;
     let mut joined = Vec::with_capacity(ok.len());
     let mut rejected = Vec::new();
-    let current = job.socket.rooms();
     for id in ids {
         if ok.contains(&id) {
             let name = keys::room(&id);
-            if !current.iter().any(|r| *r == name) {
+            if !job.conn.in_room(&name) {
                 // Subscribed before joined: nothing published after the confirmation is missed.
                 chat.backplane.subscribe(Target::Room(id.clone())).await;
-                job.socket.join(name);
+                chat.io.join(&job.conn, &name);
             }
             joined.push(id);
         } else {
@@ -105,23 +105,29 @@ async fn join(state: &Arc<AppState>, session: &Session, job: &Job) -> AppResult<
         joined.retain(|id| {
             let keep = still.contains(id);
             if !keep {
-                job.socket.leave(keys::room(id));
-                chat.backplane.unsubscribe(Target::Room(id.clone()));
+                if chat.io.leave(&job.conn, &keys::room(id)) {
+                    chat.backplane.unsubscribe(Target::Room(id.clone()));
+                }
                 rejected.push(json!({ "roomId": id, "code": "room_not_found" }));
             }
             keep
         });
     }
-    let catch_up = super::catchup::replay(chat, &job.socket, &joined, &req.last_seq).await?;
+    let catch_up = super::catchup::replay(chat, &job.conn, &joined, &req.last_seq).await?;
     let mut data = json!({ "roomIds": joined, "rejected": rejected });
     if !req.last_seq.is_empty() {
         data["catchUp"] = json!(catch_up);
     }
-    if let Err(e) = job
-        .socket
-        .emit(CHAT_ROOMS_JOINED, &crate::service::event_body(&data))
+    if chat
+        .io
+        .emit(
+            &job.conn,
+            CHAT_ROOMS_JOINED,
+            &crate::service::event_body(&data),
+        )
+        .is_err()
     {
-        tracing::warn!(error = %e, "chat-rooms-joined not sent");
+        tracing::debug!("chat-rooms-joined not sent: the socket closed");
     }
     Ok(data)
 }

@@ -34,7 +34,7 @@ pub struct Chat {
     pub node_id: String,
     pub rate: RateLimits,
     pub typing: TypingTimers,
-    pub io: socketioxide::SocketIo,
+    pub io: crate::sio::Server,
     /// Set on SIGTERM: presence is handed over (see `HANDOVER`) instead of dropped.
     pub draining: std::sync::atomic::AtomicBool,
     /// Name and role last written per user, so tokens cost a write only on change.
@@ -57,7 +57,7 @@ impl Chat {
         presence: Arc<Presence>,
         limits: Limits,
         node_id: String,
-        io: socketioxide::SocketIo,
+        io: crate::sio::Server,
         typing_timeout: std::time::Duration,
     ) -> Self {
         Chat {

@@ -144,7 +144,7 @@ impl Chat {
 
     /// This node's connections, online users and active rooms.
     fn local_figures(&self) -> (usize, usize) {
-        (self.io.sockets().len(), self.backplane.active_rooms())
+        (self.io.connected(), self.backplane.active_rooms())
     }
 
     /// Cluster-wide and per-node connections, online users and active rooms (admins).

@@ -64,6 +64,10 @@ pub async fn fanout(args: &Args, st: &Arc<Stats>) -> Result<Value, String> {
         sockets.len()
     );
 
+    let settle_secs = quiet(args).await;
+    eprintln!(
+        "nodes quiet after {settle_secs:.1}s (presence updates of the connect storm delivered)"
+    );
     let acked: Acked = Arc::new((0..args.rooms).map(|_| Mutex::new(Vec::new())).collect());
     let done = Arc::new(AtomicBool::new(false));
     progress(st.clone(), done.clone());
@@ -98,7 +102,7 @@ pub async fn fanout(args: &Args, st: &Arc<Stats>) -> Result<Value, String> {
     let last = steps.last().cloned().unwrap_or(Value::Null);
     Ok(json!({
         "rooms": args.rooms, "members": args.members, "rates": args.rate, "via": format!("{:?}", args.via),
-        "receivers": seen.len(), "connectSeconds": connect_secs,
+        "receivers": seen.len(), "connectSeconds": connect_secs, "settleSeconds": settle_secs,
         "connectErrors": st.connect_errors.load(Relaxed),
         "sent": totals[0], "acked": totals[1], "sendErrors": totals[2], "deliveries": totals[3],
         "lost": lost, "duplicated": totals[4], "outOfOrder": totals[5],
@@ -107,6 +111,23 @@ pub async fn fanout(args: &Args, st: &Arc<Stats>) -> Result<Value, String> {
         "servers": last["servers"],
         "steps": steps,
     }))
+}
+
+/// Waits until the nodes' CPU use drops under 5% of a core (the status updates of the
+/// connect storm are out), at most 5 minutes; the seconds waited.
+async fn quiet(args: &Args) -> f64 {
+    let start = Instant::now();
+    let cpu = || args.servers().iter().map(|s| s.2).sum::<f64>();
+    let mut last = cpu();
+    while start.elapsed() < Duration::from_secs(300) {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let now = cpu();
+        if now - last < 0.05 {
+            break;
+        }
+        last = now;
+    }
+    start.elapsed().as_secs_f64()
 }
 
 /// Connects and joins every member (at most `--concurrency` at a time); their sockets.

@@ -1,0 +1,116 @@
+//! What a socket asked for, run one at a time in the order it sent it: the namespace
+//! CONNECT first, then each event, answering acks. The reader only queues, so it keeps
+//! reading (pongs, close) while a slow handler runs.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use futures_util::future::BoxFuture;
+use serde_json::Value;
+
+use super::conn::{lock, Conn};
+use super::packet::{self, Payload};
+use super::Server;
+
+/// At most this many requests may wait per socket; beyond it an event is refused.
+pub const MAX_QUEUED: usize = 256;
+
+/// What the application does with a socket.
+pub trait Handler: Send + Sync + 'static {
+    /// A CONNECT to `/` with its auth payload: `Ok` accepts the socket, `Err(body)`
+    /// refuses it with that `connect_error` body.
+    fn connect(
+        &self,
+        conn: Arc<Conn>,
+        auth: Option<Value>,
+    ) -> BoxFuture<'static, Result<(), Value>>;
+    /// An event of a connected socket; the value answers its ack, if it asked for one.
+    fn event(&self, conn: Arc<Conn>, name: String, payload: Payload) -> BoxFuture<'static, Value>;
+    /// The ack of an event refused because too many wait before it.
+    fn busy(&self) -> Value;
+    /// A connected socket closed; `rooms` are the rooms it was in.
+    fn disconnect(&self, conn: Arc<Conn>, rooms: Vec<Arc<str>>);
+}
+
+pub enum Job {
+    Connect(Option<Value>),
+    Event {
+        name: String,
+        payload: Payload,
+        ack: Option<u64>,
+    },
+}
+
+#[derive(Default)]
+pub struct Queue {
+    jobs: VecDeque<Job>,
+    running: bool,
+}
+
+/// Queues a job; starts the socket's runner if none is running.
+pub fn push(server: &Server, conn: &Arc<Conn>, job: Job) {
+    let mut q = lock(&conn.jobs);
+    if q.jobs.len() >= MAX_QUEUED {
+        drop(q);
+        metrics::counter!("classchat_socket_events_refused_total", "reason" => "queue_full")
+            .increment(1);
+        if let (Job::Event { ack: Some(id), .. }, Some(h)) = (&job, server.handler()) {
+            let _ = conn.send(&packet::ack(*id, &h.busy()));
+        }
+        return;
+    }
+    q.jobs.push_back(job);
+    if !q.running {
+        q.running = true;
+        tokio::spawn(run(server.clone(), conn.clone()));
+    }
+}
+
+async fn run(server: Server, conn: Arc<Conn>) {
+    let Some(handler) = server.handler() else {
+        return;
+    };
+    loop {
+        let job = {
+            let mut q = lock(&conn.jobs);
+            match q.jobs.pop_front() {
+                Some(j) => j,
+                None => {
+                    q.running = false;
+                    return;
+                }
+            }
+        };
+        if conn.is_closed() {
+            continue;
+        }
+        match job {
+            Job::Connect(auth) => {
+                if conn.connected() {
+                    continue;
+                }
+                match handler.connect(conn.clone(), auth).await {
+                    Ok(()) if server.mark_connected(&conn) => {
+                        let _ = conn.send(&packet::connected(&conn.id));
+                    }
+                    Ok(()) => {
+                        // Closed while connecting: the handler's work is undone.
+                        handler.disconnect(conn.clone(), Vec::new());
+                    }
+                    Err(body) => {
+                        let _ = conn.send(&packet::connect_error("/", &body));
+                    }
+                }
+            }
+            Job::Event { name, payload, ack } => {
+                if !conn.connected() {
+                    continue;
+                }
+                let reply = handler.event(conn.clone(), name, payload).await;
+                if let Some(id) = ack {
+                    let _ = conn.send(&packet::ack(id, &reply));
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,159 @@
+//! HTTP long-polling: the handshake GET opens a session; each later GET waits for the
+//! packets queued for it (a ping comes at least every ping interval); POST bodies carry
+//! the client's packets. Packets are separated by the record separator `\x1e`.
+
+use std::sync::Arc;
+
+use axum::extract::Request;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use bytes::{BufMut, Bytes, BytesMut};
+
+use super::conn::{lock, Conn, Out};
+use super::http::{bad_request, engine_error, unknown_session};
+use super::{packet, Server};
+
+const SEPARATOR: u8 = 0x1e;
+
+fn text(body: Bytes) -> Response {
+    (
+        StatusCode::OK,
+        [("content-type", "text/plain; charset=UTF-8")],
+        body,
+    )
+        .into_response()
+}
+
+/// The handshake: a new session, answered with the open packet.
+pub(super) fn open(server: &Server, req: Request) -> Response {
+    let (parts, _) = req.into_parts();
+    let handshake = (server.config().handshake)(&parts);
+    let out = Out::Polling {
+        queue: Vec::new(),
+        waiting: false,
+    };
+    let Some(conn) = server.create(handshake, out) else {
+        return engine_error(StatusCode::SERVICE_UNAVAILABLE, 4, "Server is closing");
+    };
+    let cfg = server.config();
+    text(packet::open(
+        &conn.id,
+        true,
+        cfg.ping_interval.as_millis() as u64,
+        cfg.ping_timeout.as_millis() as u64,
+        cfg.max_payload as u64,
+    ))
+}
+
+fn join(packets: Vec<Bytes>) -> Bytes {
+    if packets.len() == 1 {
+        return packets.into_iter().next().unwrap_or_default();
+    }
+    let mut out = BytesMut::with_capacity(packets.iter().map(|p| p.len() + 1).sum());
+    for (i, p) in packets.iter().enumerate() {
+        if i > 0 {
+            out.put_u8(SEPARATOR);
+        }
+        out.put_slice(p);
+    }
+    out.freeze()
+}
+
+/// Clears the session's "a GET is waiting" mark however the GET ends (the client may
+/// drop the request).
+struct Waiting(Arc<Conn>);
+
+impl Drop for Waiting {
+    fn drop(&mut self) {
+        if let Out::Polling { waiting, .. } = &mut *lock(&self.0.out) {
+            *waiting = false;
+        }
+    }
+}
+
+/// What a poll answers now, if anything: queued packets, a noop once the session moved
+/// to WebSocket, a close packet once it closed.
+fn take(conn: &Conn) -> Option<Bytes> {
+    match &mut *lock(&conn.out) {
+        Out::Polling { queue, .. } if !queue.is_empty() => Some(join(std::mem::take(queue))),
+        Out::Polling { .. } => None,
+        Out::Ws { .. } => Some(Bytes::from_static(b"6")),
+        Out::Closed => Some(Bytes::from_static(b"1")),
+    }
+}
+
+/// A GET: answers with what is queued, waiting for it if nothing is.
+pub(super) async fn poll(server: Server, sid: &str) -> Response {
+    let Some(conn) = server.get(sid) else {
+        return unknown_session();
+    };
+    {
+        let mut out = lock(&conn.out);
+        match &mut *out {
+            Out::Polling { waiting: true, .. } => {
+                // Two GETs at once break the protocol: the session ends.
+                drop(out);
+                server.close(&conn);
+                return bad_request();
+            }
+            Out::Polling { queue, waiting } => {
+                if !queue.is_empty() {
+                    return text(join(std::mem::take(queue)));
+                }
+                *waiting = true;
+            }
+            Out::Ws { .. } => return bad_request(),
+            Out::Closed => return text(Bytes::from_static(b"1")),
+        }
+    }
+    let guard = Waiting(conn);
+    let limit = server.config().ping_interval + server.config().ping_timeout;
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        let woken = guard.0.wake.notified();
+        tokio::pin!(woken);
+        woken.as_mut().enable();
+        if let Some(body) = take(&guard.0) {
+            return text(body);
+        }
+        if tokio::time::timeout_at(deadline, woken).await.is_err() {
+            return text(Bytes::from_static(b"6"));
+        }
+    }
+}
+
+/// A POST: the client's packets, handled in order.
+pub(super) async fn post(server: Server, sid: &str, req: Request) -> Response {
+    let Some(conn) = server.get(sid) else {
+        return unknown_session();
+    };
+    if !matches!(&*lock(&conn.out), Out::Polling { .. }) {
+        return bad_request();
+    }
+    let max = server.config().max_payload;
+    let body = match axum::body::to_bytes(req.into_body(), max).await {
+        Ok(b) => b,
+        Err(_) => {
+            // Over the limit (or cut off): the session ends, as on a WebSocket.
+            server.close(&conn);
+            return engine_error(StatusCode::PAYLOAD_TOO_LARGE, 3, "Payload too large");
+        }
+    };
+    let Ok(body) = std::str::from_utf8(&body) else {
+        server.close(&conn);
+        return bad_request();
+    };
+    for p in body.split(SEPARATOR as char) {
+        if p.starts_with('b') {
+            server.on_binary(&conn);
+        } else if !server.on_text(&conn, p) {
+            break;
+        }
+    }
+    (
+        StatusCode::OK,
+        [("content-type", "text/html; charset=UTF-8")],
+        "ok",
+    )
+        .into_response()
+}

@@ -1,0 +1,245 @@
+//! The WebSocket transport: the upgrade handshake, then one reader task per socket that
+//! holds no buffer while idle. A socket either opens on WebSocket, or upgrades its
+//! long-polling session (`2probe` / `3probe`, then `5`).
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use axum::extract::Request;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use bytes::{Bytes, BytesMut};
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpStream;
+
+use super::conn::{lock, Conn, Out};
+use super::frame::{self, Fatal, Message, Reader};
+use super::http::{bad_request, unknown_session};
+use super::{packet, Server};
+
+fn header_has(req: &Request, name: header::HeaderName, token: &str) -> bool {
+    req.headers().get_all(name).iter().any(|v| {
+        v.to_str()
+            .is_ok_and(|s| s.split(',').any(|t| t.trim().eq_ignore_ascii_case(token)))
+    })
+}
+
+/// Answers the upgrade request with 101 and runs the socket once the connection is
+/// handed over.
+pub(super) fn upgrade(server: Server, mut req: Request, sid: Option<String>) -> Response {
+    let key = req.headers().get(header::SEC_WEBSOCKET_KEY).cloned();
+    let version_ok = req
+        .headers()
+        .get(header::SEC_WEBSOCKET_VERSION)
+        .is_some_and(|v| v == "13");
+    let (Some(key), true, true, true) = (
+        key,
+        version_ok,
+        header_has(&req, header::UPGRADE, "websocket"),
+        header_has(&req, header::CONNECTION, "upgrade"),
+    ) else {
+        return bad_request();
+    };
+    let existing = match &sid {
+        None => None,
+        Some(sid) => match server.get(sid) {
+            None => return unknown_session(),
+            Some(c) => {
+                let polling = matches!(&*lock(&c.out), Out::Polling { .. });
+                if !polling || c.upgrading.swap(true, Ordering::AcqRel) {
+                    return bad_request();
+                }
+                Some(c)
+            }
+        },
+    };
+    let Some(on_upgrade) = req.extensions_mut().remove::<hyper::upgrade::OnUpgrade>() else {
+        return bad_request();
+    };
+    let (parts, _) = req.into_parts();
+    let handshake = existing
+        .is_none()
+        .then(|| (server.config().handshake)(&parts));
+    drop(parts);
+    tokio::spawn(async move {
+        let taken = match on_upgrade.await {
+            Ok(up) => up.downcast::<TokioIo<TcpStream>>().ok(),
+            Err(_) => None,
+        };
+        let Some(up) = taken else {
+            if let Some(c) = &existing {
+                c.upgrading.store(false, Ordering::Release);
+            }
+            tracing::debug!("websocket upgrade failed");
+            return;
+        };
+        let stream = Arc::new(up.io.into_inner());
+        let pending = BytesMut::from(&up.read_buf[..]);
+        match (existing, handshake) {
+            (Some(conn), _) => upgrade_session(server, conn, stream, pending).await,
+            (None, Some(handshake)) => open(server, handshake, stream, pending).await,
+            (None, None) => {}
+        }
+    });
+    (
+        StatusCode::SWITCHING_PROTOCOLS,
+        [
+            (header::UPGRADE, "websocket".to_string()),
+            (header::CONNECTION, "Upgrade".to_string()),
+            (
+                header::SEC_WEBSOCKET_ACCEPT,
+                frame::accept_key(key.as_bytes()),
+            ),
+        ],
+    )
+        .into_response()
+}
+
+fn ws_out(stream: &Arc<TcpStream>) -> Out {
+    Out::Ws {
+        stream: stream.clone(),
+        queue: Default::default(),
+        queued: 0,
+        flushing: false,
+    }
+}
+
+/// A session opened on WebSocket: the open packet, then the reader.
+async fn open(
+    server: Server,
+    handshake: super::Handshake,
+    stream: Arc<TcpStream>,
+    pending: BytesMut,
+) {
+    let Some(conn) = server.create(handshake, ws_out(&stream)) else {
+        let _ = stream.try_write(&frame::close(frame::CLOSE_NORMAL));
+        return;
+    };
+    let cfg = server.config();
+    let open = packet::open(
+        &conn.id,
+        false,
+        cfg.ping_interval.as_millis() as u64,
+        cfg.ping_timeout.as_millis() as u64,
+        cfg.max_payload as u64,
+    );
+    let _ = conn.send(&open);
+    read(&server, &conn, &stream, pending, false).await;
+}
+
+/// A long-polling session moving to this WebSocket. Until `5` arrives the session still
+/// sends over polling; then what was queued there goes out here first.
+async fn upgrade_session(
+    server: Server,
+    conn: Arc<Conn>,
+    stream: Arc<TcpStream>,
+    pending: BytesMut,
+) {
+    read(&server, &conn, &stream, pending, true).await;
+    conn.upgrading.store(false, Ordering::Release);
+}
+
+/// Switches the session's output to this WebSocket; false if it closed meanwhile.
+fn switch(conn: &Arc<Conn>, stream: &Arc<TcpStream>) -> bool {
+    let queued = {
+        let mut out = lock(&conn.out);
+        let Out::Polling { queue, .. } = &mut *out else {
+            return false;
+        };
+        let queued = std::mem::take(queue);
+        *out = ws_out(stream);
+        queued
+    };
+    // The pending GET (if any) answers with a noop now.
+    conn.wake.notify_one();
+    queued.iter().all(|p| conn.send(p).is_ok())
+}
+
+/// Reads messages until the socket closes. `upgrading`: the session is not ours yet.
+async fn read(
+    server: &Server,
+    conn: &Arc<Conn>,
+    stream: &Arc<TcpStream>,
+    mut buf: BytesMut,
+    mut upgrading: bool,
+) {
+    let max = server.config().max_payload;
+    let mut reader = Reader::default();
+    loop {
+        loop {
+            let msg = match reader.next(&mut buf, max) {
+                Ok(Some(m)) => m,
+                Ok(None) => break,
+                Err(Fatal(code)) => {
+                    let _ = stream.try_write(&frame::close(code));
+                    if !upgrading {
+                        server.close(conn);
+                    }
+                    return;
+                }
+            };
+            match msg {
+                Message::Text(t) if upgrading => match t.as_str() {
+                    "2probe" => {
+                        let _ = stream.try_write(&frame::text(b"3probe"));
+                        // Ends the pending GET, so the client can send `5`.
+                        let _ = conn.send(&Bytes::from_static(b"6"));
+                    }
+                    "5" => {
+                        if !switch(conn, stream) {
+                            return;
+                        }
+                        upgrading = false;
+                    }
+                    _ => return,
+                },
+                Message::Text(t) => {
+                    if !server.on_text(conn, &t) {
+                        return;
+                    }
+                }
+                Message::Binary(_) => server.on_binary(conn),
+                Message::Ping(p) => {
+                    let pong = frame::encode(frame::OP_PONG, &p);
+                    if upgrading {
+                        let _ = stream.try_write(&pong);
+                    } else {
+                        let _ = conn.send_frame(pong);
+                    }
+                }
+                Message::Pong => {}
+                Message::Close => {
+                    if !upgrading {
+                        server.close(conn);
+                    }
+                    return;
+                }
+            }
+        }
+        if buf.is_empty() && buf.capacity() > 0 {
+            // Idle sockets hold no read buffer.
+            buf = BytesMut::new();
+        }
+        let closing = conn.closing.notified();
+        tokio::pin!(closing);
+        closing.as_mut().enable();
+        if conn.is_closed() || (!upgrading && conn.out_closed()) {
+            server.close(conn);
+            return;
+        }
+        tokio::select! {
+            r = stream.readable() => if r.is_err() { break },
+            _ = closing => continue,
+        }
+        buf.reserve(1024);
+        match stream.try_read_buf(&mut buf) {
+            Ok(0) => break,
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            Err(_) => break,
+        }
+    }
+    if !upgrading {
+        server.close(conn);
+    }
+}
