@@ -33,10 +33,19 @@ pub struct Running {
     grace: Duration,
 }
 
+/// Listens with a backlog for connect storms (thousands of clients reconnecting at once
+/// after a node restart); the kernel caps it at `net.core.somaxconn`.
 async fn bind(addr: SocketAddr, var: &str) -> Result<TcpListener, String> {
-    TcpListener::bind(addr)
-        .await
-        .map_err(|e| format!("{var}: cannot listen on {addr}: {e}"))
+    let fail = |e: std::io::Error| format!("{var}: cannot listen on {addr}: {e}");
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()
+    } else {
+        tokio::net::TcpSocket::new_v6()
+    }
+    .map_err(fail)?;
+    socket.set_reuseaddr(true).map_err(fail)?;
+    socket.bind(addr).map_err(fail)?;
+    socket.listen(8192).map_err(fail)
 }
 
 /// Connects, migrates, binds and serves. Errors are one line for the operator.

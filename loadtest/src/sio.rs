@@ -69,6 +69,19 @@ impl Socket {
     ) -> Result<Socket, String> {
         let sock = TcpSocket::new_v4().map_err(|e| e.to_string())?;
         if let Some(ip) = local {
+            // The port is chosen at connect, per destination: binding port 0 would make
+            // the kernel search for a port free on this address, slowly, for every socket.
+            let on: libc::c_int = 1;
+            // SAFETY: a valid socket and a c_int option value of the right size.
+            unsafe {
+                libc::setsockopt(
+                    std::os::fd::AsRawFd::as_raw_fd(&sock),
+                    libc::IPPROTO_IP,
+                    libc::IP_BIND_ADDRESS_NO_PORT,
+                    (&on as *const libc::c_int).cast(),
+                    std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+                );
+            }
             sock.bind(SocketAddr::new(ip, 0))
                 .map_err(|e| format!("bind {ip}: {e}"))?;
         }

@@ -72,8 +72,21 @@ impl Interest {
 struct State {
     counts: HashMap<Target, usize>,
     subscribed: HashSet<Target>,
+    /// Targets whose count crossed zero since the last reconcile (or whose Redis call
+    /// failed): only these are looked at.
+    dirty: HashSet<Target>,
+    /// Subscriptions by kind (room, user, members), for the gauge.
+    kinds: [usize; 3],
     channels: Option<Channels>,
     rooms: Arc<AtomicUsize>,
+}
+
+fn kind_index(t: &Target) -> usize {
+    match t {
+        Target::Room(_) => 0,
+        Target::User(_) => 1,
+        Target::Members(_) => 2,
+    }
 }
 
 async fn run(
@@ -85,6 +98,8 @@ async fn run(
     let mut st = State {
         counts: HashMap::new(),
         subscribed: HashSet::new(),
+        dirty: HashSet::new(),
+        kinds: [0; 3],
         channels,
         rooms,
     };
@@ -115,6 +130,9 @@ async fn run(
                 }
             } => {
                 metrics::counter!("classchat_redis_reconnects_total", "client" => "subscriber").increment(1);
+                // Look at everything again.
+                st.dirty.extend(st.counts.keys().cloned());
+                st.dirty.extend(st.subscribed.iter().cloned());
                 st.reconcile().await;
             }
         }
@@ -125,7 +143,14 @@ impl State {
     fn apply(&mut self, cmd: Cmd, waiters: &mut Vec<oneshot::Sender<()>>) {
         match cmd {
             Cmd::Acquire(t, w) => {
-                *self.counts.entry(t).or_insert(0) += 1;
+                let n = self.counts.entry(t.clone()).or_insert(0);
+                *n += 1;
+                if *n == 1 {
+                    if matches!(t, Target::Room(_)) {
+                        self.rooms.fetch_add(1, Ordering::Relaxed);
+                    }
+                    self.dirty.insert(t);
+                }
                 waiters.push(w);
             }
             Cmd::Release(t) => {
@@ -133,71 +158,70 @@ impl State {
                     *n -= 1;
                     if *n == 0 {
                         self.counts.remove(&t);
+                        if matches!(t, Target::Room(_)) {
+                            self.rooms.fetch_sub(1, Ordering::Relaxed);
+                        }
+                        self.dirty.insert(t);
                     }
                 }
             }
         }
     }
 
-    /// Brings Redis subscriptions in line with the counts.
+    /// Brings Redis subscriptions in line with the counts, for the targets that changed.
     async fn reconcile(&mut self) {
-        let wanted: Vec<Target> = self
-            .counts
-            .keys()
-            .filter(|t| !self.subscribed.contains(*t))
-            .cloned()
-            .collect();
-        let unwanted: Vec<Target> = self
-            .subscribed
-            .iter()
-            .filter(|t| !self.counts.contains_key(*t))
-            .cloned()
-            .collect();
-        match &self.channels {
-            None => {
-                self.subscribed.extend(wanted);
-                for t in unwanted {
-                    self.subscribed.remove(&t);
-                }
+        if self.dirty.is_empty() {
+            return;
+        }
+        let (mut wanted, mut unwanted) = (Vec::new(), Vec::new());
+        for t in self.dirty.drain() {
+            match (self.counts.contains_key(&t), self.subscribed.contains(&t)) {
+                (true, false) => wanted.push(t),
+                (false, true) => unwanted.push(t),
+                _ => {}
             }
-            Some(ch) => {
-                if !wanted.is_empty() {
-                    let names: Vec<String> = wanted.iter().map(|t| ch.keys.channel(t)).collect();
-                    match ch.client.subscribe(names).await {
-                        Ok(()) => self.subscribed.extend(wanted),
-                        Err(e) => tracing::warn!(error = %e, "redis subscribe failed; will retry"),
-                    }
-                }
-                if !unwanted.is_empty() {
-                    let names: Vec<String> = unwanted.iter().map(|t| ch.keys.channel(t)).collect();
-                    match ch.client.unsubscribe(names).await {
-                        Ok(()) => {
-                            for t in unwanted {
-                                self.subscribed.remove(&t);
-                            }
-                        }
-                        Err(e) => {
-                            tracing::warn!(error = %e, "redis unsubscribe failed; will retry")
-                        }
-                    }
+        }
+        let Some(ch) = &self.channels else {
+            self.record(wanted, unwanted);
+            return;
+        };
+        let mut done = (Vec::new(), Vec::new());
+        if !wanted.is_empty() {
+            let names: Vec<String> = wanted.iter().map(|t| ch.keys.channel(t)).collect();
+            match ch.client.subscribe(names).await {
+                Ok(()) => done.0 = wanted,
+                Err(e) => {
+                    tracing::warn!(error = %e, "redis subscribe failed; will retry");
+                    self.dirty.extend(wanted);
                 }
             }
         }
-        let count = |kind: &str| {
-            self.subscribed
-                .iter()
-                .filter(|t| super::redis::kind(t) == kind)
-                .count() as f64
-        };
-        self.rooms.store(
-            self.counts
-                .keys()
-                .filter(|t| matches!(t, Target::Room(_)))
-                .count(),
-            Ordering::Relaxed,
-        );
-        for kind in ["room", "user", "members"] {
-            metrics::gauge!("classchat_backplane_subscriptions", "kind" => kind).set(count(kind));
+        if !unwanted.is_empty() {
+            let names: Vec<String> = unwanted.iter().map(|t| ch.keys.channel(t)).collect();
+            match ch.client.unsubscribe(names).await {
+                Ok(()) => done.1 = unwanted,
+                Err(e) => {
+                    tracing::warn!(error = %e, "redis unsubscribe failed; will retry");
+                    self.dirty.extend(unwanted);
+                }
+            }
+        }
+        self.record(done.0, done.1);
+    }
+
+    /// Records subscriptions made and dropped.
+    fn record(&mut self, added: Vec<Target>, removed: Vec<Target>) {
+        for t in added {
+            self.kinds[kind_index(&t)] += 1;
+            self.subscribed.insert(t);
+        }
+        for t in removed {
+            if self.subscribed.remove(&t) {
+                self.kinds[kind_index(&t)] -= 1;
+            }
+        }
+        for (kind, n) in ["room", "user", "members"].iter().zip(self.kinds) {
+            metrics::gauge!("classchat_backplane_subscriptions", "kind" => *kind).set(n as f64);
         }
     }
 }

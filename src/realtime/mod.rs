@@ -86,11 +86,11 @@ async fn connect(
     let rooms = if backplane.members().is_local(&user_id) {
         Vec::new()
     } else {
-        match chat.store.rooms_of(&user_id).await {
+        match chat.rooms_of(&user_id).await {
             Ok(rooms) => rooms,
             Err(e) => {
                 backplane.unsubscribe(Target::User(user_id));
-                return Err(e.into());
+                return Err(e);
             }
         }
     };

@@ -1,5 +1,6 @@
 //! Application services: the operations REST and socket handlers share.
 
+pub mod batch;
 mod messages;
 mod presence;
 pub mod ratelimit;
@@ -39,6 +40,10 @@ pub struct Chat {
     pub draining: std::sync::atomic::AtomicBool,
     /// Name and role last written per user, so tokens cost a write only on change.
     known_users: DashMap<String, (Option<String>, Role)>,
+    /// Token names and roles to store, written together.
+    user_writes: batch::Batcher<(String, Option<String>, Role), ()>,
+    /// Rooms of users coming online on this node, read together.
+    room_loads: batch::Batcher<String, Vec<String>>,
 }
 
 /// While draining, a closed socket's presence is released this much later, so a
@@ -60,7 +65,21 @@ impl Chat {
         io: crate::sio::Server,
         typing_timeout: std::time::Duration,
     ) -> Self {
+        let (writer, reader) = (store.clone(), store.clone());
         Chat {
+            user_writes: batch::Batcher::spawn(
+                move |users: Vec<(String, Option<String>, Role)>| {
+                    let store = writer.clone();
+                    async move {
+                        store.upsert_users(&users, now_ms()).await?;
+                        Ok(Default::default())
+                    }
+                },
+            ),
+            room_loads: batch::Batcher::spawn(move |ids: Vec<String>| {
+                let store = reader.clone();
+                async move { store.rooms_of_many(&ids).await }
+            }),
             rate: RateLimits::new(&limits),
             typing: TypingTimers::new(typing_timeout),
             store,
@@ -84,11 +103,16 @@ impl Chat {
         {
             return Ok(());
         }
-        self.store
-            .upsert_user(&p.user_id, p.name.as_deref(), p.role, now_ms())
+        self.user_writes
+            .get((p.user_id.clone(), p.name.clone(), p.role))
             .await?;
         self.known_users.insert(p.user_id.clone(), fresh);
         Ok(())
+    }
+
+    /// Every room of a user (read together with other users coming online).
+    pub async fn rooms_of(&self, user_id: &str) -> AppResult<Vec<String>> {
+        self.room_loads.get(user_id.to_string()).await
     }
 
     /// Publishes a server→client event.

@@ -42,7 +42,7 @@ impl Chat {
         };
         let rooms = match self.backplane.members().rooms_of(user_id) {
             Some(rooms) => rooms,
-            None => self.store.rooms_of(user_id).await?,
+            None => self.rooms_of(user_id).await?,
         };
         metrics::counter!("classchat_events_emitted_total", "event" => CHAT_USER_STATUS_UPDATE)
             .increment(1);

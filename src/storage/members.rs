@@ -113,14 +113,29 @@ impl Store {
         })
     }
 
-    /// Every room the user belongs to.
-    pub async fn rooms_of(&self, user_id: &str) -> Result<Vec<String>, sqlx::Error> {
-        with_pool!(self, p => sqlx::query_scalar::<_, String>(
-            "SELECT room_id FROM room_members WHERE user_id = $1",
-        )
-        .bind(user_id)
-        .fetch_all(p)
-        .await)
+    /// Every room of each user, in one query.
+    pub async fn rooms_of_many(
+        &self,
+        user_ids: &[String],
+    ) -> Result<std::collections::HashMap<String, Vec<String>>, sqlx::Error> {
+        let mut out: std::collections::HashMap<String, Vec<String>> =
+            user_ids.iter().map(|u| (u.clone(), Vec::new())).collect();
+        if user_ids.is_empty() {
+            return Ok(out);
+        }
+        let rows: Vec<(String, String)> = with_pool!(self, p => {
+            let mut qb = sqlx::QueryBuilder::new("SELECT user_id, room_id FROM room_members WHERE user_id IN (");
+            let mut sep = qb.separated(", ");
+            for id in user_ids {
+                sep.push_bind(id);
+            }
+            qb.push(")");
+            qb.build_query_as::<(String, String)>().fetch_all(p).await
+        })?;
+        for (user, room) in rows {
+            out.entry(user).or_default().push(room);
+        }
+        Ok(out)
     }
 
     /// Of `room_ids`, the ones this user may join: existing rooms for admins,

@@ -23,25 +23,29 @@ impl From<UserRow> for UserRecord {
 }
 
 impl Store {
-    /// Records the name and role a user's token carries.
-    pub async fn upsert_user(
+    /// Records the names and roles users' tokens carry, in one statement (the last
+    /// entry of an id wins).
+    pub async fn upsert_users(
         &self,
-        id: &str,
-        name: Option<&str>,
-        role: Role,
+        users: &[(String, Option<String>, Role)],
         now: i64,
     ) -> Result<(), sqlx::Error> {
-        with_pool!(self, p => sqlx::query(
-            "INSERT INTO users (id, name, role, created_at) VALUES ($1, $2, $3, $4)
-             ON CONFLICT (id) DO UPDATE SET name = COALESCE(excluded.name, users.name), role = excluded.role",
-        )
-        .bind(id)
-        .bind(name)
-        .bind(role.as_str())
-        .bind(now)
-        .execute(p)
-        .await
-        .map(|_| ()))
+        let mut by_id: std::collections::HashMap<&str, (&Option<String>, Role)> =
+            std::collections::HashMap::new();
+        for (id, name, role) in users {
+            by_id.insert(id, (name, *role));
+        }
+        if by_id.is_empty() {
+            return Ok(());
+        }
+        with_pool!(self, p => {
+            let mut qb = sqlx::QueryBuilder::new("INSERT INTO users (id, name, role, created_at) ");
+            qb.push_values(&by_id, |mut b, (id, (name, role))| {
+                b.push_bind(*id).push_bind(name.as_deref()).push_bind(role.as_str()).push_bind(now);
+            });
+            qb.push(" ON CONFLICT (id) DO UPDATE SET name = COALESCE(excluded.name, users.name), role = excluded.role");
+            qb.build().execute(p).await.map(|_| ())
+        })
     }
 
     /// Makes sure each id has a user row (unknown users are accepted by id).

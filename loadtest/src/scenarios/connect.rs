@@ -16,6 +16,7 @@ use crate::Args;
 pub async fn connect(args: &Args, st: &Arc<Stats>) -> Result<Value, String> {
     let run = run_id(&args.prefix);
     let before = args.servers();
+    let own_before = crate::stats::process(std::process::id()).map_or(0.0, |p| p.1);
     let gate = Arc::new(Semaphore::new(args.concurrency));
     let start = Instant::now();
     let mut joins = Vec::with_capacity(args.sockets_total);
@@ -50,6 +51,9 @@ pub async fn connect(args: &Args, st: &Arc<Stats>) -> Result<Value, String> {
         }
     }
     let secs = start.elapsed().as_secs_f64();
+    let own_cpu = crate::stats::process(std::process::id()).map_or(0.0, |p| p.1) - own_before;
+    let server_cpu: f64 =
+        args.servers().iter().map(|s| s.2).sum::<f64>() - before.iter().map(|s| s.2).sum::<f64>();
     eprintln!(
         "{} sockets connected in {secs:.2}s; holding {}s",
         sockets.len(),
@@ -72,6 +76,7 @@ pub async fn connect(args: &Args, st: &Arc<Stats>) -> Result<Value, String> {
     Ok(json!({
         "sockets": sockets.len(), "connectErrors": st.connect_errors.load(Relaxed),
         "connectSeconds": secs, "connectsPerSecond": sockets.len() as f64 / secs,
+        "serverCpuSecondsConnecting": server_cpu, "loadCpuSecondsConnecting": own_cpu,
         "servers": per_socket,
     }))
 }

@@ -74,9 +74,9 @@ impl LocalPresence {
         self.users.get(user_id).is_some_and(|e| e.sockets > 0)
     }
 
-    /// Users with at least one socket.
+    /// Users with at least one socket (a user's entry goes with their last socket).
     pub fn online_users(&self) -> usize {
-        self.users.iter().filter(|e| e.sockets > 0).count()
+        self.users.len()
     }
 }
 
