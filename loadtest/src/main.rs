@@ -4,6 +4,7 @@
 mod scenarios;
 mod sio;
 mod stats;
+mod ws;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;

@@ -5,12 +5,13 @@
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 
-use futures_util::{SinkExt, StreamExt};
+use bytes::{Buf, BytesMut};
 use serde_json::Value;
-use tokio::net::TcpSocket;
+use tokio::io::AsyncWriteExt;
+use tokio::net::{TcpSocket, TcpStream};
 use tokio::sync::{mpsc, oneshot};
-use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
-use tokio_tungstenite::tungstenite::Message;
+
+use crate::ws;
 
 /// A received server→client event.
 pub struct Event {
@@ -85,95 +86,33 @@ impl Socket {
             sock.bind(SocketAddr::new(ip, 0))
                 .map_err(|e| format!("bind {ip}: {e}"))?;
         }
-        let stream = sock
+        let mut stream = sock
             .connect(addr)
             .await
             .map_err(|e| format!("connect {addr}: {e}"))?;
         let _ = stream.set_nodelay(true);
-        let url = format!("ws://{addr}/socket.io/?EIO=4&transport=websocket");
-        // Small buffers: one process holds tens of thousands of these.
-        let config = WebSocketConfig::default()
-            .read_buffer_size(4096)
-            .write_buffer_size(0);
-        let (mut ws, _) = tokio_tungstenite::client_async_with_config(url, stream, Some(config))
-            .await
-            .map_err(|e| format!("websocket: {e}"))?;
+        let path = "/socket.io/?EIO=4&transport=websocket";
+        let mut buf = ws::handshake(&mut stream, &addr.to_string(), path).await?;
         // Engine.IO open packet, then the namespace CONNECT with the token.
-        match ws.next().await {
-            Some(Ok(Message::Text(t))) if t.starts_with('0') => {}
-            other => return Err(format!("no Engine.IO open packet: {other:?}")),
+        let open = next_text(&mut stream, &mut buf).await?;
+        if !open.starts_with('0') {
+            return Err(format!("no Engine.IO open packet: {open}"));
         }
         let auth = serde_json::json!({ "token": token });
-        ws.send(Message::Text(format!("40{auth}").into()))
-            .await
-            .map_err(|e| e.to_string())?;
+        send_text(&mut stream, &format!("40{auth}")).await?;
         loop {
-            match ws.next().await {
-                Some(Ok(Message::Text(t))) if t.starts_with("40") => break,
-                Some(Ok(Message::Text(t))) if t.starts_with("44") => {
-                    return Err(format!("refused: {t}"))
-                }
-                Some(Ok(Message::Text(t))) if t.as_str() == "2" => {
-                    ws.send(Message::Text("3".into()))
-                        .await
-                        .map_err(|e| e.to_string())?;
-                }
-                Some(Ok(_)) => {}
-                other => return Err(format!("closed during connect: {other:?}")),
+            let t = next_text(&mut stream, &mut buf).await?;
+            if t.starts_with("40") {
+                break;
+            } else if t.starts_with("44") {
+                return Err(format!("refused: {t}"));
+            } else if t == "2" {
+                send_text(&mut stream, "3").await?;
             }
         }
         events.on_open();
-        let (tx, mut rx) = mpsc::unbounded_channel::<Out>();
-        tokio::spawn(async move {
-            let mut acks: HashMap<u64, oneshot::Sender<Value>> = HashMap::new();
-            let mut next_id = 0u64;
-            loop {
-                tokio::select! {
-                    out = rx.recv() => match out {
-                        Some(Out::Emit(name, data, ack)) => {
-                            let body = serde_json::json!([name, data]);
-                            let frame = match ack {
-                                Some(a) => {
-                                    next_id += 1;
-                                    acks.insert(next_id, a);
-                                    format!("42{next_id}{body}")
-                                }
-                                None => format!("42{body}"),
-                            };
-                            if ws.send(Message::Text(frame.into())).await.is_err() {
-                                break;
-                            }
-                        }
-                        Some(Out::Close) | None => {
-                            let _ = ws.close(None).await;
-                            break;
-                        }
-                    },
-                    frame = ws.next() => match frame {
-                        Some(Ok(Message::Text(t))) => {
-                            let t = t.as_str();
-                            if t == "2" {
-                                if ws.send(Message::Text("3".into())).await.is_err() {
-                                    break;
-                                }
-                            } else if let Some(rest) = t.strip_prefix("42") {
-                                events.on_event(rest);
-                            } else if let Some(rest) = t.strip_prefix("43") {
-                                let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
-                                let id: u64 = rest[..digits].parse().unwrap_or(0);
-                                if let (Some(a), Ok(Value::Array(mut v))) =
-                                    (acks.remove(&id), serde_json::from_str::<Value>(&rest[digits..]))
-                                {
-                                    let _ = a.send(if v.is_empty() { Value::Null } else { v.remove(0) });
-                                }
-                            }
-                        }
-                        Some(Ok(_)) => {}
-                        _ => break,
-                    },
-                }
-            }
-        });
+        let (tx, rx) = mpsc::unbounded_channel::<Out>();
+        tokio::spawn(run(stream, buf, rx, events));
         Ok(Socket { tx })
     }
 
@@ -186,5 +125,115 @@ impl Socket {
 
     pub fn close(&self) {
         let _ = self.tx.send(Out::Close);
+    }
+}
+
+async fn send_text(stream: &mut TcpStream, text: &str) -> Result<(), String> {
+    stream
+        .write_all(&ws::client_frame(ws::TEXT, text.as_bytes()))
+        .await
+        .map_err(|e| e.to_string())
+}
+
+/// The next text message (during the connect, where speed does not matter).
+async fn next_text(stream: &mut TcpStream, buf: &mut BytesMut) -> Result<String, String> {
+    use tokio::io::AsyncReadExt;
+    loop {
+        if let Some((f, n)) = ws::parse(buf) {
+            let text =
+                (f.opcode == ws::TEXT).then(|| String::from_utf8_lossy(f.payload).to_string());
+            buf.advance(n);
+            match text {
+                Some(t) => return Ok(t),
+                None => continue,
+            }
+        }
+        if stream.read_buf(buf).await.map_err(|e| e.to_string())? == 0 {
+            return Err("closed during connect".into());
+        }
+    }
+}
+
+/// The socket's task: what the scenario emits goes out; each frame that comes in is
+/// handled in place in the read buffer.
+async fn run(
+    mut stream: TcpStream,
+    mut buf: BytesMut,
+    mut rx: mpsc::UnboundedReceiver<Out>,
+    mut events: impl OnEvent,
+) {
+    let mut acks: HashMap<u64, oneshot::Sender<Value>> = HashMap::new();
+    let mut next_id = 0u64;
+    let mut reply = Vec::new();
+    loop {
+        let mut used = 0;
+        while let Some((f, n)) = ws::parse(&buf[used..]) {
+            used += n;
+            if f.opcode == ws::CLOSE {
+                return;
+            }
+            let Ok(t) = std::str::from_utf8(f.payload) else {
+                continue;
+            };
+            if t == "2" {
+                reply.extend_from_slice(&ws::client_frame(ws::TEXT, b"3"));
+            } else if let Some(rest) = t.strip_prefix("42") {
+                events.on_event(rest);
+            } else if let Some(rest) = t.strip_prefix("43") {
+                let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+                let id: u64 = rest[..digits].parse().unwrap_or(0);
+                if let (Some(a), Ok(Value::Array(mut v))) = (
+                    acks.remove(&id),
+                    serde_json::from_str::<Value>(&rest[digits..]),
+                ) {
+                    let _ = a.send(if v.is_empty() {
+                        Value::Null
+                    } else {
+                        v.remove(0)
+                    });
+                }
+            }
+        }
+        buf.advance(used);
+        if !reply.is_empty() {
+            if stream.write_all(&reply).await.is_err() {
+                return;
+            }
+            reply.clear();
+        }
+        tokio::select! {
+            out = rx.recv() => match out {
+                Some(Out::Emit(name, data, ack)) => {
+                    let body = serde_json::json!([name, data]);
+                    let text = match ack {
+                        Some(a) => {
+                            next_id += 1;
+                            acks.insert(next_id, a);
+                            format!("42{next_id}{body}")
+                        }
+                        None => format!("42{body}"),
+                    };
+                    if send_text(&mut stream, &text).await.is_err() {
+                        return;
+                    }
+                }
+                Some(Out::Close) | None => {
+                    let _ = stream.write_all(&ws::client_frame(ws::CLOSE, b"")).await;
+                    return;
+                }
+            },
+            r = stream.readable() => {
+                if r.is_err() {
+                    return;
+                }
+                buf.reserve(4096);
+                match stream.try_read_buf(&mut buf) {
+                    Ok(0) => return,
+                    Ok(_) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                    Err(_) => return,
+                }
+            }
+        }
     }
 }
