@@ -201,9 +201,19 @@ def dockerfile_facts(problems):
                 problems.append(f"COPY {src}: not in the repository")
             if not any(src == a or src.startswith(a + "/") for a in allowed):
                 problems.append(f"COPY {src}: left out of the build context by Dockerfile.dockerignore")
-    for must in ["Cargo.toml", "Cargo.lock", "vendor", "migrations", "src"]:
+    # cargo reads every workspace member's manifest (and its targets) even to build one
+    # binary: each member must be in the build context.
+    members = re.search(r"members\s*=\s*\[([^\]]*)\]", (ROOT / "Cargo.toml").read_text())
+    extra = []
+    for m in re.findall(r'"([^"]+)"', members.group(1) if members else ""):
+        if m != ".":
+            extra += [f"{m}/Cargo.toml", f"{m}/src"]
+    for must in ["Cargo.toml", "Cargo.lock", "migrations", "src", *extra]:
         if must not in allowed:
             problems.append(f"Dockerfile.dockerignore leaves out {must}, which the build needs")
+        copied = any(w == "COPY" and "--from=" not in r and must in r.split() for w, r in ins)
+        if must in extra and not copied:
+            problems.append(f"the Dockerfile does not COPY {must} (a workspace member)")
 
 
 # --- docker compose ---------------------------------------------------------------------------
