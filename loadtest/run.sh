@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# One command: start a local cluster (its own redis-server, a fresh PostgreSQL database,
-# N classchat nodes; release build) and run a classchat-load scenario against it.
+# One command: start a local cluster (its own redis-server, a fresh PostgreSQL database
+# on PG_SERVER or on a throwaway PostgreSQL it starts, N classchat nodes, and with LB=1
+# HAProxy in front of three of them; release build) and run a classchat-load scenario.
 #
 #   bash loadtest/run.sh fanout --rooms 10 --members 1000 --rate 60 --duration 30
 #   NODES=1 bash loadtest/run.sh connect --sockets-total 10000 --source-ips 20
 #   NODES=3 TASKSET_SERVER=0 TASKSET_LOAD=1 bash loadtest/run.sh fanout ...   (pin with taskset)
+#   NODES=3 LB=1 bash loadtest/run.sh fanout ...        (through deploy/haproxy/haproxy.cfg)
 #
 # With NODES=1 and no REDIS=1 the node runs single-node (in-process backplane).
 # Rate limits are lifted on the nodes: the scenario decides the load.
@@ -13,10 +15,10 @@ cd "$(dirname "$0")/.."
 SCENARIO="${1:?usage: loadtest/run.sh <connect|fanout|presence-churn|typing-storm> [classchat-load options]}"
 shift
 NODES="${NODES:-3}"
-PG_SERVER="${PG_SERVER:-postgres://postgres@127.0.0.1:5432}"
 SECRET="load-secret-$$"
 RUN_DIR=$(mktemp -d /tmp/classchat-load.XXXXXX)
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+source loadtest/lib.sh
+ensure_pg
 
 cargo build --release --quiet --workspace
 TARGET="${CARGO_TARGET_DIR:-target}/release"
@@ -27,6 +29,7 @@ cleanup() {
   kill "${pids[@]}" 2>/dev/null || true
   wait 2>/dev/null || true
   psql "$PG_SERVER/postgres" -qc "drop database if exists $DB with (force)" >/dev/null 2>&1 || true
+  stop_pg
   rm -rf "$RUN_DIR"
 }
 trap cleanup EXIT INT TERM
@@ -55,9 +58,11 @@ for i in $(seq 1 "$NODES"); do
   pid=$!
   pids+=("$pid")
   node_args+=(--api "http://$api" --socket "$sock" --server-pid "$pid")
+  export "NODE${i}_API=$api" "NODE${i}_SOCKET=$sock"
 done
 for i in $(seq 1 "$NODES"); do
   for _ in $(seq 1 100); do grep -q listening "$RUN_DIR/node-$i.out" 2>/dev/null && break; sleep 0.1; done
 done
+start_lb
 ulimit -n 20000 2>/dev/null || true
 "${load_pin[@]}" "$TARGET/classchat-load" "$SCENARIO" "${node_args[@]}" --secret "$SECRET" "$@"

@@ -15,11 +15,11 @@ cd "$(dirname "$0")/../.."
 SCENARIO="${1:?usage: loadtest/peers/run-node.sh <connect|fanout> [classchat-load options]}"
 shift
 NODES="${NODES:-3}"
-PG_SERVER="${PG_SERVER:-postgres://postgres@127.0.0.1:5432}"
 PEER_DIR=loadtest/peers/node-socketio
 SECRET="load-secret-$$"
 RUN_DIR=$(mktemp -d /tmp/classchat-peer-node.XXXXXX)
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+source loadtest/lib.sh
+ensure_pg
 
 LOAD="${CARGO_TARGET_DIR:-target}/release/classchat-load"
 [ -x "$LOAD" ] || cargo build --release --quiet -p classchat-load
@@ -33,6 +33,7 @@ cleanup() {
   [ ${#pids[@]} -gt 0 ] && kill "${pids[@]}" 2>/dev/null || true
   wait 2>/dev/null || true
   psql "$PG_SERVER/postgres" -qc "drop database if exists $DB with (force)" >/dev/null 2>&1 || true
+  stop_pg
   rm -rf "$RUN_DIR"
 }
 trap cleanup EXIT INT TERM
@@ -57,6 +58,7 @@ for i in $(seq 1 "$NODES"); do
   pid=$!
   pids+=("$pid")
   node_args+=(--api "http://$api" --socket "$sock" --server-pid "$pid")
+  export "NODE${i}_API=$api" "NODE${i}_SOCKET=$sock"
 done
 for i in $(seq 1 "$NODES"); do
   for _ in $(seq 1 100); do grep -q listening "$RUN_DIR/node-$i.out" 2>/dev/null && break; sleep 0.1; done
@@ -66,4 +68,5 @@ for i in $(seq 1 "$NODES"); do
     exit 1
   fi
 done
+start_lb
 "${load_pin[@]}" "$LOAD" "$SCENARIO" "${node_args[@]}" --secret "$SECRET" "$@"

@@ -154,8 +154,11 @@ async fn main() {
     match result {
         Ok(mut report) => {
             report["scenario"] = json!(format!("{:?}", args.scenario));
-            report["nodes"] = json!(args.sockets.len());
+            // Nodes measured (behind a load balancer there is one endpoint for several).
+            report["nodes"] = json!(args.server_pids.len().max(args.sockets.len()));
+            report["endpoints"] = json!(args.sockets.len());
             report["elapsedSeconds"] = json!(started.elapsed().as_secs_f64());
+            eprint!("{}", summary(&report));
             println!("{report}");
         }
         Err(e) => {
@@ -164,4 +167,60 @@ async fn main() {
         }
     }
     tokio::time::sleep(Duration::from_millis(10)).await;
+}
+
+/// The human summary (stderr) of a report; the JSON goes to stdout.
+fn summary(r: &Value) -> String {
+    let n = |k: &str| r[k].as_f64().unwrap_or(0.0);
+    let mut out = format!(
+        "\n== {} against {} node(s)\n",
+        r["scenario"].as_str().unwrap_or("?"),
+        r["nodes"]
+    );
+    match args_scenario(r) {
+        "Connect" => {
+            out += &format!(
+                "{} sockets in {:.1} s: {:.0} connects/s, {} errors; server memory per socket {}\n",
+                r["sockets"],
+                n("connectSeconds"),
+                n("connectsPerSecond"),
+                r["connectErrors"],
+                r["servers"]
+                    .as_array()
+                    .map(|s| s
+                        .iter()
+                        .map(|x| format!("{:.1} KiB", x["kibPerSocket"].as_f64().unwrap_or(0.0)))
+                        .collect::<Vec<_>>()
+                        .join(", "))
+                    .unwrap_or_default(),
+            )
+        }
+        "Fanout" => {
+            out += &format!(
+                "{} rooms x {} members, {} receivers connected in {:.1} s; lost {}, duplicated {}, out of order {}\n",
+                r["rooms"], r["members"], r["receivers"], n("connectSeconds"), r["lost"], r["duplicated"], r["outOfOrder"],
+            );
+            for s in r["steps"].as_array().into_iter().flatten() {
+                let l = &s["latencyMs"];
+                out += &format!(
+                    "  {:>6} msg/s: {:>8.0} deliveries/s  p50 {:>6.1} p99 {:>7.1} max {:>7.1} ms  server {:>5.2} us/delivery  send errors {}\n",
+                    s["rate"], s["deliveriesPerSecond"].as_f64().unwrap_or(0.0),
+                    l["p50"].as_f64().unwrap_or(0.0), l["p99"].as_f64().unwrap_or(0.0), l["max"].as_f64().unwrap_or(0.0),
+                    s["serverCpuMicrosPerDelivery"].as_f64().unwrap_or(0.0), s["sendErrors"],
+                );
+            }
+        }
+        _ => {
+            for (k, v) in r.as_object().into_iter().flatten() {
+                if v.is_number() {
+                    out += &format!("  {k}: {v}\n");
+                }
+            }
+        }
+    }
+    out
+}
+
+fn args_scenario(r: &Value) -> &str {
+    r["scenario"].as_str().unwrap_or("")
 }

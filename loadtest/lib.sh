@@ -1,0 +1,57 @@
+# Shared by loadtest/run.sh and loadtest/peers/run-node.sh (sourced): a PostgreSQL server
+# and, with LB=1, HAProxy in front of three nodes.
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+# Sets PG_SERVER to a PostgreSQL server that answers: the one given (default
+# 127.0.0.1:5432), else a throwaway cluster on a free port (stopped by stop_pg).
+PG_TMP=""
+ensure_pg() {
+  PG_SERVER="${PG_SERVER:-postgres://postgres@127.0.0.1:5432}"
+  if psql "$PG_SERVER/postgres" -Atqc 'select 1' >/dev/null 2>&1; then
+    return
+  fi
+  local initdb
+  initdb=$(ls /usr/lib/postgresql/*/bin/initdb 2>/dev/null | sort -V | tail -n1)
+  [ -n "$initdb" ] || { echo "loadtest: no PostgreSQL at $PG_SERVER and none installed (apt-get install postgresql)" >&2; exit 1; }
+  PG_BIN=$(dirname "$initdb")
+  PG_TMP=$(mktemp -d /tmp/classchat-load-pg.XXXXXX)
+  chown postgres "$PG_TMP" 2>/dev/null || true
+  local port run=()
+  port=$(free_port)
+  [ "$(id -u)" = 0 ] && run=(runuser -u postgres --)
+  "${run[@]}" "$PG_BIN/initdb" -D "$PG_TMP/data" -U postgres --auth=trust >/dev/null
+  "${run[@]}" "$PG_BIN/pg_ctl" -D "$PG_TMP/data" -l "$PG_TMP/log" -w \
+    -o "-p $port -k $PG_TMP -c listen_addresses=127.0.0.1 -c max_connections=300" start >/dev/null
+  PG_SERVER="postgres://postgres@127.0.0.1:$port"
+  echo "loadtest: started a throwaway PostgreSQL at $PG_SERVER" >&2
+}
+
+stop_pg() {
+  if [ -n "$PG_TMP" ]; then
+    local run=()
+    [ "$(id -u)" = 0 ] && run=(runuser -u postgres --)
+    "${run[@]}" "$PG_BIN/pg_ctl" -D "$PG_TMP/data" -m fast stop >/dev/null 2>&1 || true
+    rm -rf "$PG_TMP"
+  fi
+}
+
+# With LB=1 and three nodes (NODE{1,2,3}_API / _SOCKET exported): starts HAProxy with
+# deploy/haproxy/haproxy.cfg and replaces node_args' addresses by the balancer's.
+start_lb() {
+  [ "${LB:-0}" = 1 ] || return 0
+  [ "$NODES" = 3 ] || { echo "loadtest: LB=1 needs NODES=3 (deploy/haproxy/haproxy.cfg)" >&2; exit 2; }
+  command -v haproxy >/dev/null || { echo "loadtest: LB=1 needs haproxy (apt-get install haproxy)" >&2; exit 1; }
+  local lb_api lb_sock
+  lb_api=127.0.0.1:$(free_port); lb_sock=127.0.0.1:$(free_port)
+  # Two descriptors per proxied connection must fit the 20,000 open files of a process.
+  LB_API_BIND="$lb_api" LB_SOCKET_BIND="$lb_sock" LB_MAXCONN="${LB_MAXCONN:-9500}" \
+    haproxy -f deploy/haproxy/haproxy.cfg -db >"$RUN_DIR/haproxy.log" 2>&1 &
+  pids+=($!)
+  local keep=()
+  for ((k = 0; k < ${#node_args[@]}; k += 2)); do
+    [ "${node_args[k]}" = --server-pid ] && keep+=(--server-pid "${node_args[k + 1]}")
+  done
+  node_args=(--api "http://$lb_api" --socket "$lb_sock" "${keep[@]}")
+  for _ in $(seq 1 50); do (exec 3<>"/dev/tcp/${lb_sock%:*}/${lb_sock#*:}") 2>/dev/null && break; sleep 0.1; done
+}
