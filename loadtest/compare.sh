@@ -6,7 +6,8 @@
 # nothing lost.
 #
 #   bash loadtest/compare.sh                      (3 nodes each, 10 rooms x 1,000 members)
-#   NODES=3 RATES=20,40,60,80,100 bash loadtest/compare.sh --duration 10
+#   NODES=3 RATES=20,40,60,80,100 DURATION=10 bash loadtest/compare.sh
+#   TASKSET_SERVER=0 TASKSET_LOAD=1 bash loadtest/compare.sh   (all nodes on core 0, load on 1)
 #
 # Extra arguments go to classchat-load for both runs. The JSON reports are kept in
 # $OUT (default: a new directory under /tmp).
@@ -14,18 +15,22 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export NODES="${NODES:-3}"
 RATES="${RATES:-20,40,60,80,100,120,140}"
+DURATION="${DURATION:-8}"
 OUT="${OUT:-$(mktemp -d /tmp/classchat-compare.XXXXXX)}"
-args=(fanout --rooms 10 --members 1000 --rate "$RATES" --duration 8 --source-ips 20 --concurrency 512 "$@")
+args=(fanout --rooms 10 --members 1000 --rate "$RATES" --duration "$DURATION" --source-ips 20 --concurrency 512 "$@")
 
 echo "classchat, $NODES nodes ..." >&2
-bash loadtest/run.sh "${args[@]}" 2>"$OUT/classchat.log" | tail -n 1 >"$OUT/classchat.json"
+bash loadtest/run.sh "${args[@]}" 2>"$OUT/classchat.log" >"$OUT/classchat.json" ||
+  { tail -n 5 "$OUT/classchat.log" >&2; exit 1; }
 echo "Node.js Socket.IO, $NODES nodes ..." >&2
-bash loadtest/peers/run-node.sh "${args[@]}" 2>"$OUT/node.log" | tail -n 1 >"$OUT/node.json"
+bash loadtest/peers/run-node.sh "${args[@]}" 2>"$OUT/node.log" >"$OUT/node.json" ||
+  { tail -n 5 "$OUT/node.log" >&2; exit 1; }
 
 python3 - "$OUT" <<'PY'
 import json, sys
 out = sys.argv[1]
-runs = {name: json.load(open(f"{out}/{name}.json")) for name in ("classchat", "node")}
+runs = {name: json.loads(open(f"{out}/{name}.json").read().strip().splitlines()[-1])
+        for name in ("classchat", "node")}
 print(f"{'rate msg/s':>10} | {'classchat del/s':>15} {'p99 ms':>8} {'us/del':>7} | {'node del/s':>10} {'p99 ms':>8} {'us/del':>7}")
 # "Held": the highest step such that it and every step below it had p99 < 50 ms, no
 # send errors, and the run lost nothing.
