@@ -81,6 +81,9 @@ pub struct Config {
     pub jwt_audience: Option<String>,
     pub node_id: String,
     pub typing_timeout: Duration,
+    /// Socket.IO heartbeat: a ping this often, the pong due within the timeout.
+    pub ping_interval: Duration,
+    pub ping_timeout: Duration,
     pub presence_ttl: Duration,
     pub db_max_connections: u32,
     /// SIGTERM: time between `/readyz` turning 503 and closing the listeners.
@@ -235,6 +238,8 @@ impl Config {
             jwt_audience: var("CLASSCHAT_JWT_AUDIENCE"),
             node_id,
             typing_timeout: Duration::from_millis(positive("CLASSCHAT_TYPING_TIMEOUT_MS", 3000)?),
+            ping_interval: Duration::from_millis(positive("CLASSCHAT_PING_INTERVAL_MS", 25_000)?),
+            ping_timeout: Duration::from_millis(positive("CLASSCHAT_PING_TIMEOUT_MS", 20_000)?),
             presence_ttl: Duration::from_secs(positive("CLASSCHAT_PRESENCE_TTL_SECS", 30)?),
             db_max_connections: positive("CLASSCHAT_DB_MAX_CONNECTIONS", 16)? as u32,
             drain_delay: Duration::from_millis(parse("CLASSCHAT_DRAIN_DELAY_MS", 2000)?),

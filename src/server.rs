@@ -68,8 +68,8 @@ pub async fn start(config: Config) -> Result<Running, String> {
     .map_err(|e| format!("CLASSCHAT_JWT_PUBLIC_KEY_FILE: {e}"))?;
 
     let io = crate::sio::Server::new(crate::sio::Config {
-        ping_interval: Duration::from_secs(25),
-        ping_timeout: Duration::from_secs(20),
+        ping_interval: config.ping_interval,
+        ping_timeout: config.ping_timeout,
         connect_timeout: Duration::from_secs(45),
         max_payload: config.limits.max_socket_payload_bytes as usize,
         handshake: crate::realtime::handshake,

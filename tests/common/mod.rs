@@ -67,6 +67,8 @@ pub fn test_config(dir: PathBuf, database_url: Option<String>) -> Config {
         jwt_audience: None,
         node_id: "test-node".into(),
         typing_timeout: Duration::from_secs(3),
+        ping_interval: Duration::from_secs(25),
+        ping_timeout: Duration::from_secs(20),
         presence_ttl: Duration::from_secs(30),
         db_max_connections: 5,
         drain_delay: Duration::from_millis(0),
