@@ -1,6 +1,11 @@
 # Shared by loadtest/run.sh and loadtest/peers/run-node.sh (sourced): a PostgreSQL server
 # and, with LB=1, HAProxy in front of three nodes.
 
+# Everything started is stopped at exit (see cleanup).
+pids=()
+DB=""
+trap cleanup EXIT INT TERM
+
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 # Sets PG_SERVER to a PostgreSQL server that answers: the one given (default
@@ -39,6 +44,42 @@ stop_pg() {
     "${run[@]}" "$PG_BIN/pg_ctl" -D "$PG_TMP/data" -m fast stop >/dev/null 2>&1 || true
     rm -rf "$PG_TMP"
   fi
+}
+
+# A fresh database on PG_SERVER (dropped at exit).
+new_database() {
+  DB="$1"
+  psql "$PG_SERVER/postgres" -qc "create database $DB" >/dev/null
+}
+
+# At exit: every process started (pids), the database, a throwaway PostgreSQL, RUN_DIR.
+cleanup() {
+  # SIGTERM each process started (the nodes close their pools), then wait for them.
+  [ ${#pids[@]} -gt 0 ] && kill "${pids[@]}" 2>/dev/null || true
+  wait 2>/dev/null || true
+  [ -z "$DB" ] || psql "$PG_SERVER/postgres" -qc "drop database if exists $DB with (force)" >/dev/null 2>&1 || true
+  stop_pg
+  rm -rf "$RUN_DIR"
+}
+
+# For more than one node (or REDIS=1): a redis-server of its own on a free port, and
+# REDIS_URL pointing at it.
+start_redis() {
+  [ "$NODES" -gt 1 ] || [ "${REDIS:-0}" = 1 ] || return 0
+  local port
+  port=$(free_port)
+  redis-server --port "$port" --bind 127.0.0.1 --save "" --appendonly no --logfile "$RUN_DIR/redis.log" &
+  pids+=($!)
+  export REDIS_URL="redis://127.0.0.1:$port"
+  for _ in $(seq 1 50); do redis-cli -p "$port" ping >/dev/null 2>&1 && break; sleep 0.1; done
+}
+
+# taskset prefixes from TASKSET_SERVER and TASKSET_LOAD.
+pins() {
+  server_pin=(); load_pin=()
+  [ -n "${TASKSET_SERVER:-}" ] && server_pin=(taskset -c "$TASKSET_SERVER")
+  [ -n "${TASKSET_LOAD:-}" ] && load_pin=(taskset -c "$TASKSET_LOAD")
+  return 0
 }
 
 # With LB=1 and three nodes (NODE{1,2,3}_API / _SOCKET exported): starts HAProxy with

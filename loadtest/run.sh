@@ -22,34 +22,16 @@ ensure_pg
 
 cargo build --release --quiet --workspace
 TARGET="${CARGO_TARGET_DIR:-target}/release"
-DB="classchat_load_$$"
-psql "$PG_SERVER/postgres" -qc "create database $DB" >/dev/null
-pids=()
-cleanup() {
-  kill "${pids[@]}" 2>/dev/null || true
-  wait 2>/dev/null || true
-  psql "$PG_SERVER/postgres" -qc "drop database if exists $DB with (force)" >/dev/null 2>&1 || true
-  stop_pg
-  rm -rf "$RUN_DIR"
-}
-trap cleanup EXIT INT TERM
+new_database "classchat_load_$$"
 
 export CLASSCHAT_JWT_SECRET="$SECRET" DATABASE_URL="$PG_SERVER/$DB" RUST_LOG=warn
 for v in SEND TYPING CONNECT; do
   export "CLASSCHAT_RATE_${v}_PER_SEC=1000000" "CLASSCHAT_RATE_${v}_BURST=1000000"
   export "CLASSCHAT_RATE_${v}_PER_SEC_PER_IP=1000000" "CLASSCHAT_RATE_${v}_BURST_PER_IP=1000000"
 done
-if [ "$NODES" -gt 1 ] || [ "${REDIS:-0}" = 1 ]; then
-  rport=$(free_port)
-  redis-server --port "$rport" --bind 127.0.0.1 --save "" --appendonly no --logfile "$RUN_DIR/redis.log" &
-  pids+=($!)
-  export REDIS_URL="redis://127.0.0.1:$rport"
-  sleep 0.3
-fi
+start_redis
 "$TARGET/classchat" migrate >/dev/null
-server_pin=(); load_pin=()
-[ -n "${TASKSET_SERVER:-}" ] && server_pin=(taskset -c "$TASKSET_SERVER")
-[ -n "${TASKSET_LOAD:-}" ] && load_pin=(taskset -c "$TASKSET_LOAD")
+pins
 node_args=()
 for i in $(seq 1 "$NODES"); do
   api=127.0.0.1:$(free_port); sock=127.0.0.1:$(free_port); met=127.0.0.1:$(free_port)

@@ -25,30 +25,11 @@ LOAD="${CARGO_TARGET_DIR:-target}/release/classchat-load"
 [ -x "$LOAD" ] || cargo build --release --quiet -p classchat-load
 [ -d "$PEER_DIR/node_modules" ] || (cd "$PEER_DIR" && npm ci --no-audit --no-fund --loglevel=error) >&2
 
-DB="classchat_peer_node_$$"
-psql "$PG_SERVER/postgres" -qc "create database $DB" >/dev/null
-pids=()
-cleanup() {
-  # SIGTERM each process we started (the nodes shut down their pools), then wait for them.
-  [ ${#pids[@]} -gt 0 ] && kill "${pids[@]}" 2>/dev/null || true
-  wait 2>/dev/null || true
-  psql "$PG_SERVER/postgres" -qc "drop database if exists $DB with (force)" >/dev/null 2>&1 || true
-  stop_pg
-  rm -rf "$RUN_DIR"
-}
-trap cleanup EXIT INT TERM
+new_database "classchat_peer_node_$$"
 
 export CLASSCHAT_JWT_SECRET="$SECRET" DATABASE_URL="$PG_SERVER/$DB" NODE_ENV=production
-if [ "$NODES" -gt 1 ] || [ "${REDIS:-0}" = 1 ]; then
-  rport=$(free_port)
-  redis-server --port "$rport" --bind 127.0.0.1 --save "" --appendonly no --logfile "$RUN_DIR/redis.log" &
-  pids+=($!)
-  export REDIS_URL="redis://127.0.0.1:$rport"
-  for _ in $(seq 1 50); do redis-cli -p "$rport" ping >/dev/null 2>&1 && break; sleep 0.1; done
-fi
-server_pin=(); load_pin=()
-[ -n "${TASKSET_SERVER:-}" ] && server_pin=(taskset -c "$TASKSET_SERVER")
-[ -n "${TASKSET_LOAD:-}" ] && load_pin=(taskset -c "$TASKSET_LOAD")
+start_redis
+pins
 node_args=()
 ulimit -n 20000 2>/dev/null || true
 for i in $(seq 1 "$NODES"); do
