@@ -104,7 +104,10 @@ pub async fn serve(listener: TcpListener, app: axum::Router, mut stopped: watch:
                 req.map(axum::body::Body::new)
             });
             let svc = TowerToHyperService::new(svc.map_err(|e: Infallible| e));
+            // A client that never finishes its request headers is dropped.
             let conn = hyper::server::conn::http1::Builder::new()
+                .timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(std::time::Duration::from_secs(10))
                 .serve_connection(TokioIo::new(stream), svc)
                 .with_upgrades();
             if let Err(e) = conn.await {
