@@ -107,8 +107,26 @@ pub fn router(state: Arc<AppState>) -> Router {
             )
         })
         .layer(axum::middleware::from_fn(track))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            close_when_draining,
+        ))
         .layer(cors)
         .with_state(state)
+}
+
+/// While the node drains, every response says `Connection: close`: a load balancer's
+/// keep-alive connection ends after an answered request instead of sitting idle until
+/// the listener closes it, which would race with a request sent on it.
+async fn close_when_draining(State(s): State<Arc<AppState>>, req: Request, next: Next) -> Response {
+    let mut resp = next.run(req).await;
+    if s.chat.draining.load(std::sync::atomic::Ordering::Acquire) {
+        resp.headers_mut().insert(
+            axum::http::header::CONNECTION,
+            axum::http::HeaderValue::from_static("close"),
+        );
+    }
+    resp
 }
 
 /// Request count and duration by route template (never by id).

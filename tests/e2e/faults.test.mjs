@@ -88,7 +88,7 @@ async function probe(url, { method = "GET", token, body, timeoutMs = 30_000 } = 
       json = { raw: text.slice(0, 200) };
     }
     const end = Date.now();
-    return { status: res.status, body: json, error: null, ms: end - start, start, end };
+    return { status: res.status, body: json, error: null, ms: end - start, start, end, connection: res.headers.get("connection") };
   } catch (e) {
     const end = Date.now();
     return { status: 0, body: null, error: `${e.name}: ${e.message}${e.cause ? ` (${e.cause.code ?? e.cause.message})` : ""}`, ms: end - start, start, end };
@@ -460,6 +460,9 @@ describe("SIGTERM drain behind the load balancer", () => {
         );
         console.log(`node 1 /readyz answered 503 ${ready.end - sigtermAt} ms after SIGTERM (${ready.body?.error?.code})`);
         assert.equal(ready.body?.error?.code, "not_ready");
+        // Its answers during the drain end the connection, so no idle keep-alive
+        // connection of the load balancer is left for the closing listener to race with.
+        assert.equal(ready.connection, "close", "a draining node answers with Connection: close");
 
         // The process exits on its own within the grace period.
         const exit = await Promise.race([A.exited, sleep(GRACE_SECS * 1000 + 5000).then(() => null)]);

@@ -66,6 +66,10 @@ describe("classchat-load scenarios against two nodes", () => {
     const r = await load("presence-churn", "--members", "10", "--duration", "3");
     assert.ok(r.cycles > 0);
     assert.equal(r.connectErrors, 0);
+    assert.ok(r.statusSet > 0, "statuses were set");
+    assert.equal(r.statusErrors, 0);
+    assert.equal(r.busySeen, r.statusSet, "the watcher saw each busy status once");
+    assert.ok(r.statusUpdatesSeen >= 2 * r.cycles + r.statusSet, "an online and an offline update per visit");
     assert.equal(r.usersLeftOnline, 0);
   });
 

@@ -1,8 +1,9 @@
 //! presence-churn and typing-storm.
 //!
-//! presence-churn: users in one room with a watcher connect and leave over and over; the
-//! watcher must end up seeing each user's last state (offline), and every cycle costs
-//! one online and one offline update.
+//! presence-churn: users in one room with a watcher connect and leave over and over,
+//! setting status `busy` every other visit; the watcher must end up seeing each user's
+//! last state (offline), and each visit costs one online and one offline update (and one
+//! busy update when the status was set).
 //! typing-storm: members of rooms send `chat-typing` at a total rate; everyone else in
 //! the room receives `chat-user-typing` (and the server's auto-stop).
 
@@ -29,18 +30,23 @@ pub async fn presence_churn(args: &Args, st: &Arc<Stats>) -> Result<Value, Strin
     let (node, ip) = args.place(0);
     let w = Socket::connect(node, ip, &args.token(&watcher, "student"), wtx).await?;
     let updates = Arc::new(AtomicU64::new(0));
+    let busy_seen = Arc::new(AtomicU64::new(0));
     let last_state = Arc::new(std::sync::Mutex::new(std::collections::HashMap::<
         String,
         String,
     >::new()));
     {
-        let (updates, last_state) = (updates.clone(), last_state.clone());
+        let (updates, busy_seen) = (updates.clone(), busy_seen.clone());
+        let last_state = last_state.clone();
         tokio::spawn(async move {
             while let Some(ev) = wrx.recv().await {
                 if ev.name == "chat-user-status-update" {
                     updates.fetch_add(1, Relaxed);
                     let d = &ev.data["data"];
                     if let (Some(u), Some(s)) = (d["userId"].as_str(), d["status"].as_str()) {
+                        if s == "busy" {
+                            busy_seen.fetch_add(1, Relaxed);
+                        }
                         last_state
                             .lock()
                             .unwrap_or_else(|e| e.into_inner())
@@ -53,17 +59,33 @@ pub async fn presence_churn(args: &Args, st: &Arc<Stats>) -> Result<Value, Strin
     let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
     progress(st.clone(), done.clone());
     let cycles = Arc::new(AtomicU64::new(0));
+    let busy = Arc::new(AtomicU64::new(0));
     let end = Instant::now() + Duration::from_secs(args.duration);
     let mut tasks = Vec::new();
     for (i, u) in users.iter().enumerate() {
         let (token, cycles, st) = (args.token(u, "student"), cycles.clone(), st.clone());
         let (node, ip) = args.place(i + 1);
+        let busy = busy.clone();
         tasks.push(tokio::spawn(async move {
+            let mut n = 0u64;
             while Instant::now() < end {
                 match Socket::connect(node, ip, &token, Ignore).await {
                     Ok(s) => {
-                        tokio::time::sleep(Duration::from_millis(200 + (i as u64 * 37) % 300))
-                            .await;
+                        let pause = Duration::from_millis(100 + (i as u64 * 37) % 150);
+                        tokio::time::sleep(pause).await;
+                        // Every other visit the user also sets a status before leaving.
+                        n += 1;
+                        if n.is_multiple_of(2) {
+                            let a = s
+                                .emit_ack("update-chat-status", json!({ "status": "busy" }))
+                                .await;
+                            if a.as_ref().is_some_and(|a| a["ok"] == true) {
+                                busy.fetch_add(1, Relaxed);
+                            } else {
+                                st.send_errors.fetch_add(1, Relaxed);
+                            }
+                        }
+                        tokio::time::sleep(pause).await;
                         s.close();
                         cycles.fetch_add(1, Relaxed);
                     }
@@ -96,6 +118,8 @@ pub async fn presence_churn(args: &Args, st: &Arc<Stats>) -> Result<Value, Strin
     let c = cycles.load(Relaxed);
     Ok(json!({
         "users": users.len(), "cycles": c, "cyclesPerSecond": c as f64 / args.duration as f64,
+        "statusSet": busy.load(Relaxed), "statusErrors": st.send_errors.load(Relaxed),
+        "busySeen": busy_seen.load(Relaxed),
         "statusUpdatesSeen": updates.load(Relaxed), "usersLeftOnline": stale,
         "connectErrors": st.connect_errors.load(Relaxed),
     }))
