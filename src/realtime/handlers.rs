@@ -88,7 +88,10 @@ async fn join(state: &Arc<AppState>, session: &Session, job: &Job) -> AppResult<
             if !job.conn.in_room(&name) {
                 // Subscribed before joined: nothing published after the confirmation is missed.
                 chat.backplane.subscribe(Target::Room(id.clone())).await;
-                chat.io.join(&job.conn, &name);
+                if !chat.io.join(&job.conn, &name) {
+                    // It closed meanwhile: nothing will release this subscription later.
+                    chat.backplane.unsubscribe(Target::Room(id.clone()));
+                }
             }
             joined.push(id);
         } else {

@@ -200,7 +200,7 @@ impl Conn {
     /// Writes frames now if nothing waits before them, else queues them; a queue over
     /// the limit (or a broken socket) closes the output, and the reader closes the
     /// socket. Starts the drain task when something is left.
-    fn write_frames<'f>(
+    pub(super) fn write_frames<'f>(
         self: &Arc<Self>,
         mut out: MutexGuard<'_, Out>,
         frames: impl Iterator<Item = &'f Bytes> + Clone,
@@ -255,7 +255,7 @@ impl Conn {
     /// The output is gone: the reader (or the heartbeat, for long-polling) closes the
     /// socket.
     fn fail(&self, mut out: MutexGuard<'_, Out>) -> Result<(), SendError> {
-        *out = Out::Closed;
+        end(&mut out, None);
         drop(out);
         self.wake.notify_one();
         self.closing.notify_one();
@@ -266,6 +266,20 @@ impl Conn {
     pub(super) fn out_closed(&self) -> bool {
         matches!(*lock(&self.out), Out::Closed)
     }
+}
+
+/// Ends an output. A WebSocket gets `close` (a close frame) unless a frame is half
+/// written before it; one with output still queued is shut down, so the drain task,
+/// waiting for a client that may never read again, wakes and lets the socket go.
+pub(super) fn end(out: &mut Out, close: Option<&[u8]>) {
+    if let Out::Ws { stream, queue, .. } = &*out {
+        if !queue.is_empty() {
+            let _ = socket2::SockRef::from(&**stream).shutdown(std::net::Shutdown::Both);
+        } else if let Some(close) = close {
+            let _ = stream.try_write(close);
+        }
+    }
+    *out = Out::Closed;
 }
 
 /// Drains a WebSocket's queue as the socket becomes writable.

@@ -73,8 +73,20 @@ pub(super) async fn entry(State(server): State<Server>, req: Request) -> Respons
 impl Server {
     /// The routes of the Socket.IO port: `/socket.io/`, and `fallback` for anything else.
     pub fn router(&self, fallback: axum::Router) -> axum::Router {
+        // Browser pages on another origin may long-poll: the origin is mirrored and
+        // credentials allowed, so `withCredentials: true` (the load balancer's sticky
+        // cookie) works. Authentication is the JWT, never a cookie.
+        let cors = tower_http::cors::CorsLayer::new()
+            .allow_origin(tower_http::cors::AllowOrigin::mirror_request())
+            .allow_credentials(true)
+            .allow_methods([Method::GET, Method::POST])
+            .allow_headers([
+                axum::http::header::AUTHORIZATION,
+                axum::http::header::CONTENT_TYPE,
+            ]);
         axum::Router::new()
             .route("/socket.io/", axum::routing::any(entry))
+            .layer(cors)
             .with_state(self.clone())
             .merge(fallback)
     }

@@ -14,6 +14,9 @@ use super::Server;
 
 /// At most this many requests may wait per socket; beyond it an event is refused.
 pub const MAX_QUEUED: usize = 256;
+/// And at most this much of their text (one request of any allowed size always fits):
+/// a client streaming large events at a slow handler cannot pile up memory.
+pub const MAX_QUEUED_BYTES: usize = 1 << 20;
 
 /// What the application does with a socket.
 pub trait Handler: Send + Sync + 'static {
@@ -43,14 +46,18 @@ pub enum Job {
 
 #[derive(Default)]
 pub struct Queue {
-    jobs: VecDeque<Job>,
+    /// Each job with the size of the text it came in.
+    jobs: VecDeque<(Job, usize)>,
+    bytes: usize,
     running: bool,
 }
 
-/// Queues a job; starts the socket's runner if none is running.
-pub fn push(server: &Server, conn: &Arc<Conn>, job: Job) {
+/// Queues a job (`size`: the bytes of its packet); starts the socket's runner if none is
+/// running.
+pub fn push(server: &Server, conn: &Arc<Conn>, job: Job, size: usize) {
     let mut q = lock(&conn.jobs);
-    if q.jobs.len() >= MAX_QUEUED {
+    let too_big = !q.jobs.is_empty() && q.bytes + size > MAX_QUEUED_BYTES;
+    if q.jobs.len() >= MAX_QUEUED || too_big {
         drop(q);
         metrics::counter!("classchat_socket_events_refused_total", "reason" => "queue_full")
             .increment(1);
@@ -59,22 +66,40 @@ pub fn push(server: &Server, conn: &Arc<Conn>, job: Job) {
         }
         return;
     }
-    q.jobs.push_back(job);
+    q.jobs.push_back((job, size));
+    q.bytes += size;
     if !q.running {
         q.running = true;
         tokio::spawn(run(server.clone(), conn.clone()));
     }
 }
 
+/// Lets another runner start if a handler panics (tokio catches the panic; without this
+/// the socket would answer `busy` to everything from then on).
+struct Unwedge<'a>(&'a Conn);
+
+impl Drop for Unwedge<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            lock(&self.0.jobs).running = false;
+        }
+    }
+}
+
 async fn run(server: Server, conn: Arc<Conn>) {
     let Some(handler) = server.handler() else {
+        lock(&conn.jobs).running = false;
         return;
     };
+    let _unwedge = Unwedge(&conn);
     loop {
         let job = {
             let mut q = lock(&conn.jobs);
             match q.jobs.pop_front() {
-                Some(j) => j,
+                Some((j, size)) => {
+                    q.bytes -= size;
+                    j
+                }
                 None => {
                     q.running = false;
                     return;

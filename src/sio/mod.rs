@@ -137,7 +137,7 @@ impl Server {
         };
         match p {
             Socket::Connect { nsp, auth } if nsp == "/" => {
-                jobs::push(self, conn, jobs::Job::Connect(auth));
+                jobs::push(self, conn, jobs::Job::Connect(auth), text.len());
             }
             Socket::Connect { nsp, .. } => {
                 let body = serde_json::json!({ "message": "Invalid namespace" });
@@ -165,7 +165,8 @@ impl Server {
                     payload
                 };
                 if nsp == "/" {
-                    jobs::push(self, conn, jobs::Job::Event { name, payload, ack });
+                    let job = jobs::Job::Event { name, payload, ack };
+                    jobs::push(self, conn, job, text.len());
                 }
             }
             Socket::Ack { attachments } => {
@@ -190,11 +191,8 @@ impl Server {
             return;
         };
         {
-            let mut out = lock(&conn.out);
-            if let Out::Ws { stream, .. } = &*out {
-                let _ = stream.try_write(&frame::close(frame::CLOSE_NORMAL));
-            }
-            *out = Out::Closed;
+            let close = frame::close(frame::CLOSE_NORMAL);
+            conn::end(&mut lock(&conn.out), Some(&close));
         }
         conn.wake.notify_one();
         conn.closing.notify_one();
@@ -217,7 +215,8 @@ impl Server {
         }
     }
 
-    pub fn join(&self, conn: &Arc<Conn>, room: &str) {
+    /// True if the socket joined (false: it closed, or was in the room already).
+    pub fn join(&self, conn: &Arc<Conn>, room: &str) -> bool {
         self.inner.rooms.join(conn, room)
     }
 

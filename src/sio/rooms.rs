@@ -33,10 +33,11 @@ impl Rooms {
     }
 
     /// Puts the socket in the room (no-op if it is already there or closed).
-    pub fn join(&self, conn: &Arc<Conn>, room: &str) {
+    /// Puts the socket in the room; false if it closed or already was in it.
+    pub fn join(&self, conn: &Arc<Conn>, room: &str) -> bool {
         let mut rooms = lock(&conn.rooms);
         if conn.is_closed() || rooms.iter().any(|r| &**r == room) {
-            return;
+            return false;
         }
         let mut map = self.write();
         let key: Arc<str> = match map.get_key_value(room) {
@@ -49,6 +50,7 @@ impl Rooms {
         next.push(conn.clone());
         *members = Arc::new(next);
         rooms.push(key);
+        true
     }
 
     /// Takes the socket out of the room; true if it was in it.

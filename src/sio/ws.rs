@@ -17,6 +17,10 @@ use super::frame::{self, Fatal, Message, Reader};
 use super::http::{bad_request, unknown_session};
 use super::{packet, Server};
 
+/// How long a long-polling session may take between the WebSocket probe and `5`
+/// (Engine.IO's own server allows 10 s).
+const UPGRADE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 fn header_has(req: &Request, name: header::HeaderName, token: &str) -> bool {
     req.headers().get_all(name).iter().any(|v| {
         v.to_str()
@@ -40,6 +44,9 @@ pub(super) fn upgrade(server: Server, mut req: Request, sid: Option<String>) -> 
     ) else {
         return bad_request();
     };
+    let Some(on_upgrade) = req.extensions_mut().remove::<hyper::upgrade::OnUpgrade>() else {
+        return bad_request();
+    };
     let existing = match &sid {
         None => None,
         Some(sid) => match server.get(sid) {
@@ -52,9 +59,6 @@ pub(super) fn upgrade(server: Server, mut req: Request, sid: Option<String>) -> 
                 Some(c)
             }
         },
-    };
-    let Some(on_upgrade) = req.extensions_mut().remove::<hyper::upgrade::OnUpgrade>() else {
-        return bad_request();
     };
     let (parts, _) = req.into_parts();
     let handshake = existing
@@ -139,20 +143,23 @@ async fn upgrade_session(
     conn.upgrading.store(false, Ordering::Release);
 }
 
-/// Switches the session's output to this WebSocket; false if it closed meanwhile.
+/// Switches the session's output to this WebSocket; false if it closed meanwhile. What
+/// waited for a poll is written (or queued) before the lock is released, so nothing
+/// sent meanwhile can overtake it.
 fn switch(conn: &Arc<Conn>, stream: &Arc<TcpStream>) -> bool {
-    let queued = {
-        let mut out = lock(&conn.out);
-        let Out::Polling { queue, .. } = &mut *out else {
-            return false;
-        };
-        let queued = std::mem::take(queue);
-        *out = ws_out(stream);
-        queued
+    let mut out = lock(&conn.out);
+    let Out::Polling { queue, .. } = &mut *out else {
+        return false;
     };
+    let frames: Vec<Bytes> = std::mem::take(queue)
+        .iter()
+        .map(|p| frame::text(p))
+        .collect();
+    *out = ws_out(stream);
+    let ok = conn.write_frames(out, frames.iter()).is_ok();
     // The pending GET (if any) answers with a noop now.
     conn.wake.notify_one();
-    queued.iter().all(|p| conn.send(p).is_ok())
+    ok
 }
 
 /// Reads messages until the socket closes. `upgrading`: the session is not ours yet.
@@ -165,14 +172,19 @@ async fn read(
 ) {
     let max = server.config().max_payload;
     let mut reader = Reader::default();
+    // A probe that never completes gives the session back to long-polling.
+    let upgrade_deadline = tokio::time::Instant::now() + UPGRADE_TIMEOUT;
     loop {
         loop {
             let msg = match reader.next(&mut buf, max) {
                 Ok(Some(m)) => m,
                 Ok(None) => break,
                 Err(Fatal(code)) => {
-                    let _ = stream.try_write(&frame::close(code));
-                    if !upgrading {
+                    let close = frame::close(code);
+                    if upgrading {
+                        let _ = stream.try_write(&close);
+                    } else {
+                        super::conn::end(&mut lock(&conn.out), Some(&close));
                         server.close(conn);
                     }
                     return;
@@ -190,6 +202,11 @@ async fn read(
                             return;
                         }
                         upgrading = false;
+                        // The heartbeat pings this session again, from now.
+                        let interval = server.config().ping_interval.as_millis() as u64;
+                        conn.ping_due
+                            .store(server.now_ms() + interval, Ordering::Release);
+                        conn.upgrading.store(false, Ordering::Release);
                     }
                     _ => return,
                 },
@@ -230,6 +247,7 @@ async fn read(
         tokio::select! {
             r = stream.readable() => if r.is_err() { break },
             _ = closing => continue,
+            _ = tokio::time::sleep_until(upgrade_deadline), if upgrading => return,
         }
         buf.reserve(1024);
         match stream.try_read_buf(&mut buf) {

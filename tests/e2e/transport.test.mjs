@@ -6,6 +6,7 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import WebSocket from "ws";
+import { readFileSync, readdirSync, readlinkSync } from "node:fs";
 
 import { startServer, withServerLogs } from "./lib/server.mjs";
 import { ackOk, closeAll, connectUser, join, sleep } from "./lib/client.mjs";
@@ -44,6 +45,25 @@ async function raw(user, { pong = true } = {}) {
   for (let i = 0; i < 200 && !c.msgs.some((m) => m.startsWith("40")); i++) await sleep(10);
   assert.ok(c.msgs.some((m) => m.startsWith("40")), "namespace connect");
   return c;
+}
+
+/** Whether process `pid` holds a TCP socket whose peer is local port `peerPort`. */
+function serverHolds(pid, peerPort) {
+  const inodes = new Set();
+  for (const f of readdirSync(`/proc/${pid}/fd`)) {
+    try {
+      const l = readlinkSync(`/proc/${pid}/fd/${f}`);
+      if (l.startsWith("socket:[")) inodes.add(l.slice(8, -1));
+    } catch {
+      // closed meanwhile
+    }
+  }
+  const port = `:${peerPort.toString(16).toUpperCase().padStart(4, "0")}`;
+  return readFileSync("/proc/net/tcp", "utf8")
+    .split("\n")
+    .slice(1)
+    .map((l) => l.trim().split(/\s+/))
+    .some((f) => f.length > 9 && f[2].endsWith(port) && inodes.has(f[9]));
 }
 
 async function until(pred, ms) {
@@ -98,6 +118,49 @@ describe("transport", () => {
   });
 });
 
+describe("transport: heartbeat after the upgrade, and browsers on another origin", () => {
+  before(async () => {
+    server = await startServer({ env: { CLASSCHAT_PING_INTERVAL_MS: "300", CLASSCHAT_PING_TIMEOUT_MS: "300" } });
+  });
+  after(async () => {
+    closeAll(clients);
+    await server?.stop();
+  });
+
+  it("a session that upgraded from long-polling is pinged on its WebSocket and stays connected", async () => {
+    const c = await connectUser(server, server.user(uid("upgraded")), { transports: ["polling", "websocket"] });
+    clients.push(c);
+    const engine = c.socket.io.engine;
+    assert.ok(await until(() => engine.transport.name === "websocket", 5000), "upgraded");
+    let pings = 0;
+    engine.on("ping", () => (pings += 1));
+    let disconnected = null;
+    c.socket.on("disconnect", (reason) => (disconnected = reason));
+    // Several times the client's own ping deadline (interval + timeout = 600 ms).
+    await sleep(3000);
+    assert.equal(disconnected, null, "the upgraded session was dropped");
+    assert.ok(pings >= 4, `pinged ${pings} times in 3 s after the upgrade`);
+  });
+
+  it("long-polling answers a page on another origin with its origin and credentials allowed, preflight included", async () => {
+    const origin = "http://school.example";
+    const base = `http://${server.socketAddr}/socket.io/?EIO=4&transport=polling`;
+    const open = await fetch(base, { headers: { origin } });
+    assert.equal(open.status, 200);
+    assert.equal(open.headers.get("access-control-allow-origin"), origin);
+    assert.equal(open.headers.get("access-control-allow-credentials"), "true");
+    assert.match(await open.text(), /^0\{.*"sid":/);
+    const pre = await fetch(base, {
+      method: "OPTIONS",
+      headers: { origin, "access-control-request-method": "POST", "access-control-request-headers": "content-type" },
+    });
+    assert.ok(pre.status === 200 || pre.status === 204, `preflight status ${pre.status}`);
+    assert.equal(pre.headers.get("access-control-allow-origin"), origin);
+    assert.match(pre.headers.get("access-control-allow-methods") ?? "", /POST/);
+    assert.match(pre.headers.get("access-control-allow-headers") ?? "", /content-type/i);
+  });
+});
+
 // With the default heartbeat (a paused client cannot answer pings, and a short interval
 // would close it first).
 describe("transport: slow readers", () => {
@@ -144,5 +207,34 @@ describe("transport: slow readers", () => {
     assert.equal(seqs.length, N);
     assert.ok(seqs.every((q, i) => i === 0 || q === seqs[i - 1] + 1), "in order, none missing");
     assert.ok(server.alive());
+  });
+
+  it("a client that stops reading for good is let go: the server releases its connection", async () => {
+    const t = server.user(uid("teacher"), "teacher");
+    const gone = server.user(uid("gone"));
+    const g = await server.group(t, [gone]);
+    const sender = await connectUser(server, t);
+    clients.push(sender);
+    const slowClosed = async () => {
+      const text = await (await fetch(`http://${server.metricsAddr}/metrics`)).text();
+      return Number(/^classchat_socket_slow_closed_total (\d+)/m.exec(text)?.[1] ?? 0);
+    };
+    const closedBefore = await slowClosed();
+    const s = await raw(gone);
+    s.ws.send(`421["join-chat-rooms",${JSON.stringify({ roomIds: [g.id] })}]`);
+    assert.ok(await until(() => s.msgs.some((m) => m.startsWith("431")), 3000), "joined");
+    const port = s.ws._socket.localPort;
+    assert.ok(serverHolds(server.proc.pid, port), "the server holds the connection while it is in use");
+    // It never reads again, and keeps its TCP connection open.
+    s.ws._socket.pause();
+    const content = "y".repeat(3900);
+    for (let i = 0; i < 8000 && (await slowClosed()) === closedBefore; i += 50) {
+      const batch = [];
+      for (let k = 0; k < 50; k++) batch.push(ackOk(sender.socket, "send-chat-message", { roomId: g.id, content }));
+      await Promise.all(batch);
+    }
+    assert.ok((await slowClosed()) > closedBefore, "closed for its backed-up output");
+    assert.ok(await until(() => !serverHolds(server.proc.pid, port), 5000), "the server still holds the connection");
+    s.ws.terminate();
   });
 });
