@@ -33,7 +33,8 @@ pub struct CatchUp {
 
 /// Replays, on this socket, what each joined room holds after the client's `lastSeq`.
 /// Runs after the socket joined the rooms, so nothing falls between the replay and
-/// live delivery (a message at the boundary may come twice: clients dedupe by id).
+/// live delivery (a message at the boundary may come twice: clients dedupe by id); the
+/// join holds the socket's live traffic meanwhile, so it follows the replay.
 pub async fn replay(
     chat: &Chat,
     conn: &Arc<Conn>,

@@ -80,6 +80,9 @@ pub struct Conn {
     /// The rooms this socket is in.
     pub(super) rooms: Mutex<Vec<Arc<str>>>,
     pub(super) jobs: Mutex<super::jobs::Queue>,
+    /// Broadcasts held back while a replay goes out (see `hold`), and whether any are.
+    pub(super) held: Mutex<Option<Vec<(Bytes, Bytes)>>>,
+    pub(super) holding: AtomicBool,
     data: OnceLock<Arc<dyn Any + Send + Sync>>,
 }
 
@@ -115,6 +118,8 @@ impl Conn {
             upgrading: AtomicBool::new(false),
             rooms: Mutex::new(Vec::new()),
             jobs: Mutex::new(Default::default()),
+            held: Mutex::new(None),
+            holding: AtomicBool::new(false),
             data: OnceLock::new(),
         }
     }
@@ -260,6 +265,11 @@ impl Conn {
         self.wake.notify_one();
         self.closing.notify_one();
         Err(SendError::Closed)
+    }
+
+    /// Ends the output (the reader, or the heartbeat, closes the socket).
+    pub(super) fn close_output(&self) -> Result<(), SendError> {
+        self.fail(lock(&self.out))
     }
 
     /// Whether the output is gone (the socket is closing).

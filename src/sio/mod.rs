@@ -5,6 +5,7 @@
 
 mod conn;
 mod frame;
+mod hold;
 mod http;
 mod jobs;
 pub mod packet;

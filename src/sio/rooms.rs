@@ -125,7 +125,7 @@ impl Rooms {
         let conns = self.targets(rooms, except);
         let mut sent = 0;
         for (i, conn) in conns.as_slice().iter().enumerate() {
-            if conn.send_many(&[(packet, &frame)]).is_ok() {
+            if conn.deliver(&[(packet, &frame)]).is_ok() {
                 sent += 1;
             }
             if (i + 1) % YIELD_EVERY == 0 {
@@ -162,7 +162,7 @@ impl Rooms {
                     .iter()
                     .map(|&i| (&batch[i].packet, &frames[i]))
                     .collect();
-                let _ = conn.send_many(&items);
+                let _ = conn.deliver(&items);
             }
             if (n + 1) % YIELD_EVERY == 0 {
                 tokio::task::yield_now().await;

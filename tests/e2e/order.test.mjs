@@ -5,7 +5,7 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 
 import { startServer, withServerLogs } from "./lib/server.mjs";
-import { ack, closeAll, connectUser, join } from "./lib/client.mjs";
+import { ack, ackOk, closeAll, connectUser, join } from "./lib/client.mjs";
 import { quiet, uid } from "./lib/util.mjs";
 
 let server;
@@ -155,5 +155,33 @@ describe("ordering", () => {
     t.diagnostic(
       `cross-sender arrivals out of seq order: ${misordered.length}${misordered.length ? ` (e.g. ${misordered.slice(0, 3).join("; ")})` : ""}`,
     );
+  });
+
+  it("sockets rejoining with lastSeq while messages keep coming see each one in seq order: the replay, then live", async () => {
+    const teacher = server.user(uid("teacher"), "teacher");
+    const students = [server.user(uid("r1")), server.user(uid("r2")), server.user(uid("r3"))];
+    const g = await server.group(teacher, students);
+    const ct = await connect(teacher);
+    const first = (await burst(ct, g.id, 30, "history")).map((x) => x.data.seq);
+    const cs = [];
+    for (const s of students) cs.push(await connect(s));
+    // A stream of sends; the students rejoin at different points of it, from seq 1 on.
+    const stream = burst(ct, g.id, 150, "stream"); // 180 in all: within one replay (200)
+    const rejoined = cs.map(async (c, i) => {
+      await new Promise((r) => setTimeout(r, 20 + 40 * i));
+      return ackOk(c.socket, "join-chat-rooms", { roomIds: [g.id], lastSeq: { [g.id]: first[0] } });
+    });
+    const acks = await stream;
+    assert.deepEqual(acks.filter((x) => x.ok !== true), [], "every send is acked ok");
+    await Promise.all(rejoined);
+    const last = acks.at(-1).data.seq;
+    for (const [i, c] of cs.entries()) {
+      await c.rec.waitFor("new-chat-message", (d) => d.seq === last, { timeout: 20_000 });
+      const seqs = c.rec.data("new-chat-message", (d) => d.roomId === g.id).map((d) => d.seq);
+      const firstSeen = seqs.filter((q, k) => seqs.indexOf(q) === k);
+      assertIncreasing(firstSeen, `student ${i}'s messages by first arrival`);
+      assert.equal(firstSeen[0], first[0] + 1, "from the one after lastSeq");
+      assert.equal(firstSeen.length, last - first[0], "none missing");
+    }
   });
 });

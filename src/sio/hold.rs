@@ -1,0 +1,52 @@
+//! Holding a socket's room traffic for a moment: while a rejoining socket is sent what it
+//! missed, live broadcasts to it wait, then follow the replay, so it sees one room's
+//! messages in `seq` order (a message at the boundary may come twice; clients dedupe by
+//! id). Direct sends to the socket (the replay, acks) are never held.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+use super::conn::{lock, Conn, SendError, MAX_QUEUED_PACKETS};
+
+impl Conn {
+    /// Starts holding broadcasts to this socket (until `release`).
+    pub fn hold(&self) {
+        let mut held = lock(&self.held);
+        if held.is_none() {
+            *held = Some(Vec::new());
+        }
+        self.holding.store(true, Ordering::Release);
+    }
+
+    /// Sends what was held, then lets broadcasts through again. A broadcast racing this
+    /// waits for the held ones to be written first.
+    pub fn release(self: &Arc<Self>) {
+        let mut held = lock(&self.held);
+        let Some(items) = held.take() else { return };
+        self.holding.store(false, Ordering::Release);
+        let refs: Vec<(&Bytes, &Bytes)> = items.iter().map(|(p, f)| (p, f)).collect();
+        let _ = self.send_many(&refs);
+    }
+
+    /// A broadcast's packets (with their frames) for this socket: held while `hold` is
+    /// on, else sent. Too much held closes the socket, like any output that backs up.
+    pub(super) fn deliver(self: &Arc<Self>, items: &[(&Bytes, &Bytes)]) -> Result<(), SendError> {
+        if self.holding.load(Ordering::Acquire) {
+            let mut held = lock(&self.held);
+            if let Some(v) = held.as_mut() {
+                if v.len() + items.len() > MAX_QUEUED_PACKETS {
+                    *held = None;
+                    self.holding.store(false, Ordering::Release);
+                    drop(held);
+                    metrics::counter!("classchat_socket_slow_closed_total").increment(1);
+                    return self.close_output();
+                }
+                v.extend(items.iter().map(|(p, f)| ((*p).clone(), (*f).clone())));
+                return Ok(());
+            }
+        }
+        self.send_many(items)
+    }
+}
