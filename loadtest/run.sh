@@ -7,6 +7,7 @@
 #   NODES=1 bash loadtest/run.sh connect --sockets-total 10000 --source-ips 20
 #   NODES=3 TASKSET_SERVER=0 TASKSET_LOAD=1 bash loadtest/run.sh fanout ...   (pin with taskset)
 #   NODES=3 LB=1 bash loadtest/run.sh fanout ...        (through deploy/haproxy/haproxy.cfg)
+#   CLASSCHAT_SERVER_BIN=/tmp/classchat-old bash loadtest/run.sh ...   (another build)
 #
 # With NODES=1 and no REDIS=1 the node runs single-node (in-process backplane).
 # Rate limits are lifted on the nodes: the scenario decides the load.
@@ -22,6 +23,8 @@ ensure_pg
 
 cargo build --release --quiet --workspace
 TARGET="${CARGO_TARGET_DIR:-target}/release"
+# CLASSCHAT_SERVER_BIN: another classchat build to measure (A/B against this one).
+SERVER_BIN="${CLASSCHAT_SERVER_BIN:-$TARGET/classchat}"
 new_database "classchat_load_$$"
 
 export CLASSCHAT_JWT_SECRET="$SECRET" DATABASE_URL="$PG_SERVER/$DB" RUST_LOG=warn
@@ -30,13 +33,13 @@ for v in SEND TYPING CONNECT; do
   export "CLASSCHAT_RATE_${v}_PER_SEC_PER_IP=1000000" "CLASSCHAT_RATE_${v}_BURST_PER_IP=1000000"
 done
 start_redis
-"$TARGET/classchat" migrate >/dev/null
+"$SERVER_BIN" migrate >/dev/null
 pins
 node_args=()
 for i in $(seq 1 "$NODES"); do
   api=127.0.0.1:$(free_port); sock=127.0.0.1:$(free_port); met=127.0.0.1:$(free_port)
   CLASSCHAT_NODE_ID="load-$i" CLASSCHAT_API_ADDR="$api" CLASSCHAT_SOCKET_ADDR="$sock" CLASSCHAT_METRICS_ADDR="$met" \
-    CLASSCHAT_DATA_DIR="$RUN_DIR/node-$i" "${server_pin[@]}" "$TARGET/classchat" serve >"$RUN_DIR/node-$i.out" 2>"$RUN_DIR/node-$i.log" &
+    CLASSCHAT_DATA_DIR="$RUN_DIR/node-$i" "${server_pin[@]}" "$SERVER_BIN" serve >"$RUN_DIR/node-$i.out" 2>"$RUN_DIR/node-$i.log" &
   pid=$!
   pids+=("$pid")
   node_args+=(--api "http://$api" --socket "$sock" --server-pid "$pid")
