@@ -93,7 +93,11 @@ pub fn parse_socket(text: &str) -> Option<Socket> {
         nsp = &rest[..end];
         rest = rest.get(end + 1..).unwrap_or("");
     }
-    let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+    // Only events and acks carry an id: a CONNECT's digits are its auth (a number).
+    let digits = match kind {
+        "2" | "3" | "5" | "6" => rest.bytes().take_while(u8::is_ascii_digit).count(),
+        _ => 0,
+    };
     let ack = if digits > 0 {
         // An id that does not fit is malformed, not a different id.
         Some(rest[..digits].parse::<u64>().ok()?)
@@ -345,6 +349,15 @@ mod tests {
             Some(Socket::Event { attachments: 1, .. })
         ));
         assert!(matches!(parse_socket("1"), Some(Socket::Disconnect { .. })));
+        // A number as auth is auth the application refuses, not an ack id to overflow.
+        assert!(matches!(
+            parse_socket("0100000000000000000000"),
+            Some(Socket::Connect { auth: Some(a), .. }) if a.is_number()
+        ));
+        assert!(matches!(
+            parse_socket("05"),
+            Some(Socket::Connect { auth: Some(a), .. }) if a == json!(5)
+        ));
     }
 
     #[test]
