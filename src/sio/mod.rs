@@ -11,6 +11,8 @@ mod jobs;
 pub mod packet;
 mod polling;
 mod rooms;
+#[cfg(test)]
+mod tests;
 mod ws;
 
 use std::sync::atomic::{AtomicBool, AtomicIsize, Ordering};
