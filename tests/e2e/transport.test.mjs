@@ -209,6 +209,35 @@ describe("transport: slow readers", () => {
     assert.ok(server.alive());
   });
 
+  it("a WebSocket probe that never sends 5 is closed after about 10 s, and the session goes on over long-polling", async () => {
+    const user = server.user(uid("prober"));
+    const base = `http://${server.socketAddr}/socket.io/?EIO=4&transport=polling`;
+    const sid = JSON.parse((await (await fetch(base)).text()).slice(1)).sid;
+    const poll = () => fetch(`${base}&sid=${sid}`).then((r) => r.text());
+    const post = (body) => fetch(`${base}&sid=${sid}`, { method: "POST", body }).then((r) => r.status);
+    assert.equal(await post("40" + JSON.stringify({ token: user.token })), 200);
+    assert.match(await poll(), /^40\{"sid"/);
+    const ws = new WebSocket(`ws://${server.socketAddr}/socket.io/?EIO=4&transport=websocket&sid=${sid}`);
+    const got = [];
+    ws.on("message", (d) => got.push(d.toString()));
+    const closed = new Promise((res) => ws.on("close", () => res(Date.now())));
+    await new Promise((res, rej) => {
+      ws.once("open", res);
+      ws.once("error", rej);
+    });
+    const probedAt = Date.now();
+    ws.send("2probe");
+    assert.ok(await until(() => got.includes("3probe"), 3000), "probe answered");
+    const closedAt = await Promise.race([closed, sleep(20_000).then(() => null)]);
+    assert.ok(closedAt, "the unfinished probe was never closed");
+    const after = closedAt - probedAt;
+    assert.ok(after >= 5000 && after <= 15_000, `probe closed ${after} ms after it started`);
+    // Still a long-polling session: the noop that ended the poll, then an event's ack.
+    assert.equal(await poll(), "6");
+    assert.equal(await post(`421["update-chat-status",{"status":"away"}]`), 200);
+    assert.match(await poll(), /^431\[\{.*"ok":true/);
+  });
+
   it("a client that stops reading for good is let go: the server releases its connection", async () => {
     const t = server.user(uid("teacher"), "teacher");
     const gone = server.user(uid("gone"));
