@@ -115,12 +115,13 @@ pub fn router(state: Arc<AppState>) -> Router {
         .with_state(state)
 }
 
-/// While the node drains, every response says `Connection: close`: a load balancer's
-/// keep-alive connection ends after an answered request instead of sitting idle until
-/// the listener closes it, which would race with a request sent on it.
+/// While the node is not ready (draining, or still starting), every response says
+/// `Connection: close`: a load balancer's keep-alive connection ends after an answered
+/// request instead of sitting idle until the listener closes it, which would race with
+/// a request sent on it. The same flag as `/readyz`, so its 503 always carries it.
 async fn close_when_draining(State(s): State<Arc<AppState>>, req: Request, next: Next) -> Response {
     let mut resp = next.run(req).await;
-    if s.chat.draining.load(std::sync::atomic::Ordering::Acquire) {
+    if !s.ready.load(std::sync::atomic::Ordering::Acquire) {
         resp.headers_mut().insert(
             axum::http::header::CONNECTION,
             axum::http::HeaderValue::from_static("close"),
