@@ -109,7 +109,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .layer(axum::middleware::from_fn(track))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
-            close_when_draining,
+            close_unless_ready,
         ))
         .layer(cors)
         .with_state(state)
@@ -119,7 +119,7 @@ pub fn router(state: Arc<AppState>) -> Router {
 /// `Connection: close`: a load balancer's keep-alive connection ends after an answered
 /// request instead of sitting idle until the listener closes it, which would race with
 /// a request sent on it. The same flag as `/readyz`, so its 503 always carries it.
-async fn close_when_draining(State(s): State<Arc<AppState>>, req: Request, next: Next) -> Response {
+async fn close_unless_ready(State(s): State<Arc<AppState>>, req: Request, next: Next) -> Response {
     let mut resp = next.run(req).await;
     if !s.ready.load(std::sync::atomic::Ordering::Acquire) {
         resp.headers_mut().insert(

@@ -13,7 +13,6 @@ use crate::domain::requests::{
 };
 use crate::error::{AppError, AppResult};
 use crate::http::AppState;
-use crate::sio::Conn;
 
 fn payload(job: &Job) -> AppResult<Value> {
     job.payload.clone().ok_or_else(|| {
@@ -84,7 +83,7 @@ async fn join(state: &Arc<AppState>, session: &Session, job: &Job) -> AppResult<
     let mut joined = Vec::with_capacity(ok.len());
     let mut rejected = Vec::new();
     // With a catch-up, live traffic waits until the replay is out (in seq order).
-    let hold = (!req.last_seq.is_empty()).then(|| Held::new(&job.conn));
+    let hold = (!req.last_seq.is_empty()).then(|| job.conn.hold());
     for id in ids {
         if ok.contains(&id) {
             let name = keys::room(&id);
@@ -178,20 +177,4 @@ async fn typing(state: &Arc<AppState>, session: &Session, job: &Job) -> AppResul
     chat.emit(target, Some(&p.user_id), CHAT_USER_TYPING, &data)
         .await;
     Ok(json!({ "roomId": req.room_id, "isTyping": req.is_typing }))
-}
-
-/// Holds a socket's broadcasts while it lives (released on every path out of a join).
-struct Held<'a>(&'a Arc<Conn>);
-
-impl<'a> Held<'a> {
-    fn new(conn: &'a Arc<Conn>) -> Self {
-        conn.hold();
-        Held(conn)
-    }
-}
-
-impl Drop for Held<'_> {
-    fn drop(&mut self) {
-        self.0.release();
-    }
 }

@@ -175,8 +175,7 @@ impl Conn {
             Out::Closed => Err(SendError::Closed),
             Out::Polling { queue, .. } => {
                 if queue.len() + items.len() > MAX_QUEUED_PACKETS {
-                    metrics::counter!("classchat_socket_slow_closed_total").increment(1);
-                    return self.fail(out);
+                    return self.too_slow(out);
                 }
                 queue.extend(items.iter().map(|(p, _)| (*p).clone()));
                 drop(out);
@@ -247,8 +246,7 @@ impl Conn {
             return Ok(());
         }
         if *queued > MAX_QUEUED_BYTES {
-            metrics::counter!("classchat_socket_slow_closed_total").increment(1);
-            return self.fail(out);
+            return self.too_slow(out);
         }
         if !*flushing {
             *flushing = true;
@@ -267,9 +265,11 @@ impl Conn {
         Err(SendError::Closed)
     }
 
-    /// Ends the output (the reader, or the heartbeat, closes the socket).
-    pub(super) fn close_output(&self) -> Result<(), SendError> {
-        self.fail(lock(&self.out))
+    /// The client reads slower than it is sent to: its output is closed (it reconnects
+    /// and catches up) rather than buffered without bound.
+    pub(super) fn too_slow(&self, out: MutexGuard<'_, Out>) -> Result<(), SendError> {
+        metrics::counter!("classchat_socket_slow_closed_total").increment(1);
+        self.fail(out)
     }
 
     /// Whether the output is gone (the socket is closing).

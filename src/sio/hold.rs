@@ -10,19 +10,30 @@ use bytes::Bytes;
 
 use super::conn::{lock, Conn, SendError, MAX_QUEUED_PACKETS};
 
+/// Broadcasts to a socket wait while this lives; dropping it sends them (see
+/// `Conn::hold`).
+pub struct Hold<'a>(&'a Arc<Conn>);
+
+impl Drop for Hold<'_> {
+    fn drop(&mut self) {
+        self.0.release();
+    }
+}
+
 impl Conn {
-    /// Starts holding broadcasts to this socket (until `release`).
-    pub fn hold(&self) {
+    /// Holds broadcasts to this socket until the returned guard is dropped.
+    pub fn hold(self: &Arc<Self>) -> Hold<'_> {
         let mut held = lock(&self.held);
         if held.is_none() {
             *held = Some(Vec::new());
         }
         self.holding.store(true, Ordering::Release);
+        Hold(self)
     }
 
     /// Sends what was held, then lets broadcasts through again. A broadcast racing this
     /// waits for the held ones to be written first.
-    pub fn release(self: &Arc<Self>) {
+    fn release(self: &Arc<Self>) {
         let mut held = lock(&self.held);
         let Some(items) = held.take() else { return };
         self.holding.store(false, Ordering::Release);
@@ -30,8 +41,8 @@ impl Conn {
         let _ = self.send_many(&refs);
     }
 
-    /// A broadcast's packets (with their frames) for this socket: held while `hold` is
-    /// on, else sent. Too much held closes the socket, like any output that backs up.
+    /// A broadcast's packets (with their frames) for this socket: held while a `Hold`
+    /// lives, else sent. Too much held closes the socket, like any output that backs up.
     pub(super) fn deliver(self: &Arc<Self>, items: &[(&Bytes, &Bytes)]) -> Result<(), SendError> {
         if self.holding.load(Ordering::Acquire) {
             let mut held = lock(&self.held);
@@ -40,8 +51,7 @@ impl Conn {
                     *held = None;
                     self.holding.store(false, Ordering::Release);
                     drop(held);
-                    metrics::counter!("classchat_socket_slow_closed_total").increment(1);
-                    return self.close_output();
+                    return self.too_slow(lock(&self.out));
                 }
                 v.extend(items.iter().map(|(p, f)| ((*p).clone(), (*f).clone())));
                 return Ok(());

@@ -24,6 +24,7 @@ use dashmap::DashMap;
 use serde::Serialize;
 
 pub use conn::{Conn, Handshake, SendError};
+pub use hold::Hold;
 pub use http::serve;
 pub use jobs::Handler;
 pub use packet::Payload;

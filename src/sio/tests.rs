@@ -140,12 +140,12 @@ async fn broadcasts_held_during_a_replay_follow_it_in_order() {
     let (server, _) = server();
     let conn = connected(&server).await;
     assert!(server.join(&conn, "r"));
-    conn.hold();
+    let hold = conn.hold();
     server.broadcast(&["r"], None, "live", &json!(1)).await;
     conn.send(&Bytes::from_static(br#"42["replay",0]"#))
         .unwrap();
     assert_eq!(take(&conn), vec![r#"42["replay",0]"#], "the live one waits");
-    conn.release();
+    drop(hold);
     server.broadcast(&["r"], None, "live", &json!(2)).await;
     assert_eq!(take(&conn), vec![r#"42["live",1]"#, r#"42["live",2]"#]);
 }
