@@ -10,7 +10,6 @@ pub mod metrics;
 pub mod realtime;
 pub mod server;
 pub mod service;
-pub mod sio;
 pub mod storage;
 pub mod telemetry;
 

@@ -67,12 +67,13 @@ pub async fn start(config: Config) -> Result<Running, String> {
     )
     .map_err(|e| format!("CLASSCHAT_JWT_PUBLIC_KEY_FILE: {e}"))?;
 
-    let io = crate::sio::Server::new(crate::sio::Config {
+    let io = socketio_server::Server::new(socketio_server::Config {
         ping_interval: config.ping_interval,
         ping_timeout: config.ping_timeout,
         connect_timeout: Duration::from_secs(45),
         max_payload: config.limits.max_socket_payload_bytes as usize,
         handshake: crate::realtime::handshake,
+        metrics_prefix: "classchat".into(),
     });
     let (backplane, presence, redis) = match &config.redis_url {
         None => (
@@ -123,7 +124,7 @@ pub async fn start(config: Config) -> Result<Running, String> {
     }));
     let servers = vec![
         serve(api, crate::http::router(state.clone()), stopped.clone()),
-        tokio::spawn(crate::sio::serve(sock, socket_app, stopped.clone())),
+        tokio::spawn(socketio_server::serve(sock, socket_app, stopped.clone())),
         serve(met, crate::metrics::router(prometheus), stopped.clone()),
     ];
     let pruner = chat.clone();

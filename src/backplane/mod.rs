@@ -74,7 +74,7 @@ pub struct Backplane {
 
 impl Backplane {
     /// Single node: envelopes go straight to local sockets.
-    pub fn local(io: crate::sio::Server) -> Self {
+    pub fn local(io: socketio_server::Server) -> Self {
         let interest = Interest::spawn(None);
         Backplane {
             relay: Arc::new(Relay::spawn(io, interest)),
@@ -84,7 +84,7 @@ impl Backplane {
 
     /// Cluster mode. Also returns a Redis client for presence.
     pub async fn redis(
-        io: crate::sio::Server,
+        io: socketio_server::Server,
         url: &str,
         prefix: &str,
     ) -> Result<(Self, fred::clients::Client), String> {

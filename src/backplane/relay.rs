@@ -16,7 +16,7 @@ use super::interest::Interest;
 use super::members::Members;
 use super::order::SeqOrder;
 use super::{keys, Envelope, Payload, Target};
-use crate::sio::{packet, Outgoing, Server};
+use socketio_server::{packet, Outgoing, Server};
 
 /// The copies of one contacts event (one per room of its subject) arrive within this.
 const CONTACTS_WINDOW: Duration = Duration::from_secs(10);

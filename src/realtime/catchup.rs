@@ -13,7 +13,7 @@ use super::events::NEW_CHAT_MESSAGE;
 use crate::domain::HistoryQueryDir;
 use crate::error::AppResult;
 use crate::service::{event_body, Chat};
-use crate::sio::Conn;
+use socketio_server::Conn;
 
 /// Most messages replayed per room; more must be paged over REST.
 pub const REPLAY_MAX: i64 = 200;

@@ -15,7 +15,15 @@ use crate::auth::bearer;
 use crate::backplane::{keys, Target};
 use crate::error::AppError;
 use crate::http::AppState;
-use crate::sio::{Conn, Handler, Handshake, Payload};
+use socketio_server::{Conn, Handler, Handshake, Payload};
+
+/// What the application keeps of a Socket.IO handshake request.
+pub struct Client {
+    /// The client's address (the load balancer's `X-Forwarded-For`, else the peer).
+    pub addr: String,
+    /// A token from `?token=` or an `Authorization: Bearer` header, if any.
+    pub token: Option<String>,
+}
 use session::Session;
 
 /// The `connect_error` body of a refused connection: socket.io-client shows
@@ -41,10 +49,10 @@ pub fn handshake(parts: &axum::http::request::Parts) -> Handshake {
         let h = parts.headers.get("authorization")?.to_str().ok()?;
         bearer(h).map(str::to_string)
     };
-    Handshake {
+    Box::new(Client {
         addr: crate::http::client_addr(parts),
         token: from_query.or_else(from_header),
-    }
+    })
 }
 
 /// The socket handler: connect, events, disconnect.
@@ -65,14 +73,17 @@ async fn connect(
     auth: Option<Value>,
 ) -> Result<(), AppError> {
     let chat = &state.chat;
-    let addr = conn.handshake.addr.clone();
+    let client = conn
+        .handshake::<Client>()
+        .ok_or_else(|| AppError::internal("no handshake"))?;
+    let addr = client.addr.clone();
     chat.rate.connect_from(&addr)?;
     let token = auth
         .as_ref()
         .and_then(|a| a.get("token"))
         .and_then(Value::as_str)
         .map(str::to_string)
-        .or_else(|| conn.handshake.token.clone())
+        .or_else(|| client.token.clone())
         .ok_or_else(|| {
             AppError::unauthorized("a token is required: io(url, { auth: { token } })")
         })?;

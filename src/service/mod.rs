@@ -35,7 +35,7 @@ pub struct Chat {
     pub node_id: String,
     pub rate: RateLimits,
     pub typing: TypingTimers,
-    pub io: crate::sio::Server,
+    pub io: socketio_server::Server,
     /// Set on SIGTERM: presence is handed over (see `HANDOVER`) instead of dropped.
     pub draining: std::sync::atomic::AtomicBool,
     /// Name and role last written per user, so tokens cost a write only on change.
@@ -62,7 +62,7 @@ impl Chat {
         presence: Arc<Presence>,
         limits: Limits,
         node_id: String,
-        io: crate::sio::Server,
+        io: socketio_server::Server,
         typing_timeout: std::time::Duration,
     ) -> Self {
         let (writer, reader) = (store.clone(), store.clone());

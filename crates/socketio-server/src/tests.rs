@@ -44,10 +44,8 @@ fn server() -> (Server, Arc<TestHandler>) {
         ping_timeout: Duration::from_secs(20),
         connect_timeout: Duration::from_secs(45),
         max_payload: 1 << 20,
-        handshake: |_| Handshake {
-            addr: String::new(),
-            token: None,
-        },
+        handshake: |_| Box::new(()),
+        metrics_prefix: "test".into(),
     });
     let handler = Arc::new(TestHandler {
         gate: Arc::new(Semaphore::new(0)),
@@ -63,10 +61,7 @@ async fn connected(server: &Server) -> Arc<Conn> {
         queue: Vec::new(),
         waiting: false,
     };
-    let hs = Handshake {
-        addr: String::new(),
-        token: None,
-    };
+    let hs: Handshake = Box::new(());
     let conn = server.create(hs, out).expect("open");
     assert!(server.on_text(&conn, "40"));
     until(|| conn.connected()).await;

@@ -59,8 +59,7 @@ pub fn push(server: &Server, conn: &Arc<Conn>, job: Job, size: usize) {
     let too_big = !q.jobs.is_empty() && q.bytes + size > MAX_QUEUED_BYTES;
     if q.jobs.len() >= MAX_QUEUED || too_big {
         drop(q);
-        metrics::counter!("classchat_socket_events_refused_total", "reason" => "queue_full")
-            .increment(1);
+        server.inner.metrics.refused_queue_full.increment(1);
         if let (Job::Event { ack: Some(id), .. }, Some(h)) = (&job, server.handler()) {
             let _ = conn.send(&packet::ack(*id, &h.busy()));
         }

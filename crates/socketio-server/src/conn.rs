@@ -32,13 +32,8 @@ const OPEN: u8 = 0;
 const CONNECTED: u8 = 1;
 const CLOSED: u8 = 2;
 
-/// What the handshake told about the client.
-pub struct Handshake {
-    /// The client's address (the load balancer's `X-Forwarded-For`, else the peer).
-    pub addr: String,
-    /// A token from `?token=` or an `Authorization: Bearer` header, if any.
-    pub token: Option<String>,
-}
+/// What the application kept of the handshake request (see `Config::handshake`).
+pub type Handshake = Box<dyn Any + Send + Sync>;
 
 pub(super) enum Out {
     Polling {
@@ -61,7 +56,7 @@ pub(super) enum Out {
 pub struct Conn {
     /// The session id (Engine.IO `sid`, also the Socket.IO socket id).
     pub id: Arc<str>,
-    pub handshake: Handshake,
+    handshake: Handshake,
     state: AtomicU8,
     pub(super) out: Mutex<Out>,
     /// Wakes the waiting long-poll GET.
@@ -84,6 +79,7 @@ pub struct Conn {
     pub(super) held: Mutex<Option<Vec<(Bytes, Bytes)>>>,
     pub(super) holding: AtomicBool,
     data: OnceLock<Arc<dyn Any + Send + Sync>>,
+    slow_closed: metrics::Counter,
 }
 
 pub(super) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -103,6 +99,7 @@ impl Conn {
         out: Out,
         now_ms: u64,
         ping_ms: u64,
+        slow_closed: metrics::Counter,
     ) -> Self {
         Conn {
             id,
@@ -121,7 +118,13 @@ impl Conn {
             held: Mutex::new(None),
             holding: AtomicBool::new(false),
             data: OnceLock::new(),
+            slow_closed,
         }
+    }
+
+    /// What the application kept of the handshake request, if it is a `T`.
+    pub fn handshake<T: Any>(&self) -> Option<&T> {
+        self.handshake.downcast_ref()
     }
 
     /// Attaches the application's data (once, at connect).
@@ -268,7 +271,7 @@ impl Conn {
     /// The client reads slower than it is sent to: its output is closed (it reconnects
     /// and catches up) rather than buffered without bound.
     pub(super) fn too_slow(&self, out: MutexGuard<'_, Out>) -> Result<(), SendError> {
-        metrics::counter!("classchat_socket_slow_closed_total").increment(1);
+        self.slow_closed.increment(1);
         self.fail(out)
     }
 

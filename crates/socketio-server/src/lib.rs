@@ -8,6 +8,7 @@ mod frame;
 mod hold;
 mod http;
 mod jobs;
+mod metrics;
 pub mod packet;
 mod polling;
 mod rooms;
@@ -42,12 +43,16 @@ pub struct Config {
     pub connect_timeout: Duration,
     /// Largest message (WebSocket) or request body (polling) a client may send.
     pub max_payload: usize,
-    /// What the handshake request tells about the client.
+    /// What the application keeps of the handshake request (its client address, a
+    /// token from a header, …); read back with `Conn::handshake`.
     pub handshake: fn(&axum::http::request::Parts) -> Handshake,
+    /// Prefix of the transport's metric names (`<prefix>_socket_timeouts_total`, …).
+    pub metrics_prefix: String,
 }
 
 struct Inner {
     config: Config,
+    metrics: metrics::Metrics,
     conns: DashMap<Arc<str>, Arc<Conn>>,
     rooms: rooms::Rooms,
     handler: OnceLock<Arc<dyn Handler>>,
@@ -68,6 +73,7 @@ impl Server {
     pub fn new(config: Config) -> Server {
         let server = Server {
             inner: Arc::new(Inner {
+                metrics: metrics::Metrics::new(&config.metrics_prefix),
                 config,
                 conns: DashMap::new(),
                 rooms: rooms::Rooms::default(),
@@ -105,7 +111,15 @@ impl Server {
         }
         let id: Arc<str> = Arc::from(new_sid());
         let ping = self.config().ping_interval.as_millis() as u64;
-        let conn = Arc::new(Conn::new(id.clone(), handshake, out, self.now_ms(), ping));
+        let slow = self.inner.metrics.slow_closed.clone();
+        let conn = Arc::new(Conn::new(
+            id.clone(),
+            handshake,
+            out,
+            self.now_ms(),
+            ping,
+            slow,
+        ));
         self.inner.conns.insert(id, conn.clone());
         Some(conn)
     }
@@ -135,7 +149,7 @@ impl Server {
 
     fn on_socket(&self, conn: &Arc<Conn>, text: &str) -> bool {
         let Some(p) = packet::parse_socket(text) else {
-            metrics::counter!("classchat_socket_bad_packets_total").increment(1);
+            self.inner.metrics.bad_packets.increment(1);
             self.close(conn);
             return false;
         };
@@ -335,7 +349,7 @@ async fn heartbeat(inner: std::sync::Weak<Inner>) {
             }
         }
         for c in doomed {
-            metrics::counter!("classchat_socket_timeouts_total").increment(1);
+            server.inner.metrics.timeouts.increment(1);
             server.close(&c);
         }
     }
