@@ -7,8 +7,8 @@ use jsonwebtoken::{decode, encode, Algorithm, DecodingKey, EncodingKey, Header, 
 use serde::{Deserialize, Serialize};
 
 use crate::config::{Config, JwtKey};
+use crate::domain::error::AppError;
 use crate::domain::{Principal, Role};
-use crate::error::AppError;
 
 #[derive(Debug, Serialize, Deserialize)]
 struct Claims {

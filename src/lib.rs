@@ -1,10 +1,10 @@
 //! classchat: a real-time chat backend (REST on :4500, Socket.IO on :4501, metrics on :9464).
 
+pub mod app;
 pub mod auth;
 pub mod backplane;
 pub mod config;
 pub mod domain;
-pub mod error;
 pub mod http;
 pub mod metrics;
 pub mod realtime;

@@ -25,6 +25,7 @@ pub fn install() -> PrometheusHandle {
                 .install_recorder()
                 .expect("the metrics recorder is installed once");
             describe();
+            zero_series();
             handle
         })
         .clone()
@@ -72,7 +73,7 @@ fn describe() {
     );
     describe_counter!(
         "classchat_broadcasts_total",
-        "Broadcasts delivered to this node's sockets, by event"
+        "Broadcasts delivered to this node's sockets, by target kind (room, user, members)"
     );
     describe_histogram!(
         "classchat_broadcast_fanout_sockets",
@@ -91,6 +92,21 @@ fn describe() {
         "classchat_rate_limited_total",
         "Requests refused by a rate limit, by kind"
     );
+}
+
+/// The labelled series of the contract's events start at zero, so dashboards and
+/// `rate()` see them from the first scrape.
+fn zero_series() {
+    use crate::domain::events::{ClientEventName, SERVER_EVENTS};
+    for event in SERVER_EVENTS {
+        metrics::counter!("classchat_events_emitted_total", "event" => *event).increment(0);
+    }
+    for event in ClientEventName::ALL {
+        metrics::counter!("classchat_socket_events_total", "event" => event.as_str()).increment(0);
+    }
+    for kind in ["room", "user", "members"] {
+        metrics::counter!("classchat_broadcasts_total", "kind" => kind).increment(0);
+    }
 }
 
 /// The metrics router (`GET /metrics`).

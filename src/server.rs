@@ -9,12 +9,12 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use crate::app::AppState;
 use crate::auth::{resolve_key, Verifier};
 use crate::backplane::keys::Keys;
 use crate::backplane::presence::{LocalPresence, RedisPresence};
 use crate::backplane::{Backplane, Presence};
 use crate::config::Config;
-use crate::http::AppState;
 use crate::service::Chat;
 use crate::storage::Store;
 
@@ -120,7 +120,7 @@ pub async fn start(config: Config) -> Result<Running, String> {
 
     let (stop, stopped) = watch::channel(false);
     let socket_app = io.router(axum::Router::new().fallback(|| async {
-        crate::error::AppError::new(404, "not_found", "Socket.IO lives at /socket.io/")
+        crate::domain::error::AppError::new(404, "not_found", "Socket.IO lives at /socket.io/")
     }));
     let servers = vec![
         serve(api, crate::http::router(state.clone()), stopped.clone()),

@@ -1,55 +1,37 @@
-//! Wire format of backplane messages: one JSON object, versioned, with the publish time
-//! for latency metrics. The target is the channel, so it is not repeated in the body.
+//! Wire format of backplane messages: a one-line JSON header (format version, publish
+//! time for latency metrics, routing fields), a newline, then the encoded Socket.IO
+//! packet as it goes to sockets. The packet is never parsed here; the target is the
+//! channel, so it is not repeated.
 
+use bytes::{BufMut, Bytes, BytesMut};
 use serde::{Deserialize, Serialize};
-use serde_json::value::RawValue;
 
 use super::{Envelope, Payload, Target};
-use crate::realtime::events;
 
 /// Current format version; a node ignores messages of versions it does not know.
-pub const VERSION: u8 = 1;
+/// (Version 1 carried event names and JSON bodies.)
+pub const VERSION: u8 = 2;
 
-#[derive(Serialize)]
-struct Out<'a> {
+#[derive(Serialize, Deserialize, Default)]
+struct Header {
     v: u8,
     /// Publish time, Unix microseconds.
     t: i64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    x: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    e: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    b: Option<&'a serde_json::Value>,
-    /// Contacts event: its id and subject.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    i: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    s: Option<&'a str>,
-    /// Membership control: the room left (`l`) or joined (`a`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    l: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    a: Option<&'a str>,
-}
-
-#[derive(Deserialize)]
-struct In<'a> {
-    v: u8,
-    t: i64,
-    #[serde(default)]
+    /// Skip this user's sockets.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     x: Option<String>,
-    #[serde(default, borrow)]
-    e: Option<&'a str>,
-    #[serde(default, borrow)]
-    b: Option<&'a RawValue>,
-    #[serde(default)]
+    /// A room message's `seq`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    q: Option<i64>,
+    /// Contacts event: its id and subject.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     i: Option<u64>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     s: Option<String>,
-    #[serde(default)]
+    /// Membership control: the room left (`l`) or joined (`a`); no packet follows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     l: Option<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     a: Option<String>,
 }
 
@@ -61,78 +43,70 @@ pub fn now_micros() -> i64 {
 }
 
 /// Encodes an envelope (without its target, which is the channel).
-pub fn encode(env: &Envelope) -> Vec<u8> {
-    let mut out = Out {
+pub fn encode(env: &Envelope) -> Bytes {
+    let mut h = Header {
         v: VERSION,
         t: now_micros(),
-        x: env.except_user.as_deref(),
-        e: None,
-        b: None,
-        i: None,
-        s: None,
-        l: None,
-        a: None,
+        x: env.except_user.clone(),
+        ..Header::default()
     };
-    match &env.payload {
-        Payload::Event { name, body } => {
-            out.e = Some(name);
-            out.b = Some(body);
+    let packet = match &env.payload {
+        Payload::Packet { packet, seq } => {
+            h.q = *seq;
+            Some(packet)
         }
         Payload::Contacts {
             id,
             subject,
-            name,
-            body,
+            packet,
         } => {
-            out.e = Some(name);
-            out.b = Some(body);
-            out.i = Some(*id);
-            out.s = Some(subject);
+            h.i = Some(*id);
+            h.s = Some(subject.clone());
+            Some(packet)
         }
         Payload::Membership { room_id, member } => {
-            let room = Some(room_id.as_str());
+            let room = Some(room_id.clone());
             if *member {
-                out.a = room;
+                h.a = room;
             } else {
-                out.l = room;
+                h.l = room;
             }
+            None
         }
+    };
+    // Compact JSON escapes every newline inside strings: the first '\n' ends the header.
+    let head = serde_json::to_vec(&h).unwrap_or_default();
+    let mut out = BytesMut::with_capacity(head.len() + 1 + packet.map_or(0, |p| p.len()));
+    out.put_slice(&head);
+    out.put_u8(b'\n');
+    if let Some(p) = packet {
+        out.put_slice(p);
     }
-    serde_json::to_vec(&out).unwrap_or_default()
+    out.freeze()
 }
 
-/// Decodes a message received on `target`'s channel; `None` for unknown versions or events.
-/// Also returns the publish time (Unix µs).
-pub fn decode(target: Target, bytes: &[u8]) -> Option<(Envelope, i64)> {
-    let m: In = serde_json::from_slice(bytes).ok()?;
-    if m.v != VERSION {
+/// Decodes a message received on `target`'s channel (the packet is a view of `bytes`,
+/// not a copy); `None` for unknown versions or malformed messages. Also returns the
+/// publish time (Unix µs).
+pub fn decode(target: Target, bytes: Bytes) -> Option<(Envelope, i64)> {
+    let nl = bytes.iter().position(|b| *b == b'\n')?;
+    let h: Header = serde_json::from_slice(&bytes[..nl]).ok()?;
+    if h.v != VERSION {
         return None;
     }
-    let event = |name: &str, body: &RawValue| -> Option<(&'static str, serde_json::Value)> {
-        Some((
-            events::server_event(name)?,
-            serde_json::from_str(body.get()).ok()?,
-        ))
-    };
-    let payload = match (m.e, m.b, m.i, m.s, m.l, m.a) {
-        (Some(name), Some(body), None, None, None, None) => {
-            let (name, body) = event(name, body)?;
-            Payload::Event { name, body }
-        }
-        (Some(name), Some(body), Some(id), Some(subject), None, None) => {
-            let (name, body) = event(name, body)?;
-            Payload::Contacts {
-                id,
-                subject,
-                name,
-                body,
-            }
-        }
-        (None, None, None, None, Some(room_id), None) => Payload::Membership {
+    let packet = bytes.slice(nl + 1..);
+    let payload = match (h.i, h.s, h.l, h.a) {
+        (None, None, None, None) if !packet.is_empty() => Payload::Packet { packet, seq: h.q },
+        (Some(id), Some(subject), None, None) if !packet.is_empty() => Payload::Contacts {
+            id,
+            subject,
+            packet,
+        },
+        (None, None, Some(room_id), None) => Payload::Membership {
             room_id,
             member: false,
         },
-        (None, None, None, None, None, Some(room_id)) => Payload::Membership {
+        (None, None, None, Some(room_id)) => Payload::Membership {
             room_id,
             member: true,
         },
@@ -141,59 +115,57 @@ pub fn decode(target: Target, bytes: &[u8]) -> Option<(Envelope, i64)> {
     Some((
         Envelope {
             target,
-            except_user: m.x,
+            except_user: h.x,
             payload,
         },
-        m.t,
+        h.t,
     ))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+
+    fn room() -> Target {
+        Target::Room("r1".into())
+    }
 
     #[test]
-    fn envelopes_round_trip() {
+    fn packets_of_any_event_round_trip_untouched() {
+        // An event no node knows by name still crosses: the backplane reads no names.
+        let packet = Bytes::from_static(b"42[\"some-future-event\",{\"a\":\"line\\nbreak\"}]");
         let env = Envelope {
-            target: Target::Room("r1".into()),
+            target: room(),
             except_user: Some("u1".into()),
-            payload: Payload::Event {
-                name: events::CHAT_USER_TYPING,
-                body: json!({ "data": { "a": 1 } }),
+            payload: Payload::Packet {
+                packet: packet.clone(),
+                seq: Some(7),
             },
         };
-        let (back, t) = decode(Target::Room("r1".into()), &encode(&env)).unwrap();
+        let (back, t) = decode(room(), encode(&env)).unwrap();
         assert!(t > 0);
         assert_eq!(back.except_user.as_deref(), Some("u1"));
         match back.payload {
-            Payload::Event { name, body } => {
-                assert_eq!(name, events::CHAT_USER_TYPING);
-                assert_eq!(body, json!({ "data": { "a": 1 } }));
-            }
+            Payload::Packet { packet: p, seq } => assert_eq!((p, seq), (packet, Some(7))),
             _ => panic!("wrong payload"),
         }
     }
 
     #[test]
-    fn contacts_events_and_membership_controls_round_trip() {
+    fn contacts_packets_and_membership_controls_round_trip() {
         let env = Envelope {
             target: Target::Members("r1".into()),
             except_user: None,
             payload: Payload::Contacts {
                 id: u64::MAX,
-                subject: "u1".into(),
-                name: events::CHAT_USER_STATUS_UPDATE,
-                body: json!({ "data": { "status": "online" } }),
+                subject: "u\n1".into(),
+                packet: Bytes::from_static(b"42[\"x\",{}]"),
             },
         };
-        let (back, _) = decode(Target::Members("r1".into()), &encode(&env)).unwrap();
+        let (back, _) = decode(Target::Members("r1".into()), encode(&env)).unwrap();
         match back.payload {
-            Payload::Contacts {
-                id, subject, name, ..
-            } => {
-                assert_eq!((id, subject.as_str()), (u64::MAX, "u1"));
-                assert_eq!(name, events::CHAT_USER_STATUS_UPDATE);
+            Payload::Contacts { id, subject, .. } => {
+                assert_eq!((id, subject.as_str()), (u64::MAX, "u\n1"))
             }
             _ => panic!("wrong payload"),
         }
@@ -206,19 +178,25 @@ mod tests {
                     member,
                 },
             };
-            let (back, _) = decode(Target::User("u".into()), &encode(&env)).unwrap();
+            let (back, _) = decode(Target::User("u".into()), encode(&env)).unwrap();
             assert!(matches!(back.payload, Payload::Membership { member: m, .. } if m == member));
         }
     }
 
     #[test]
-    fn unknown_versions_and_events_are_ignored() {
-        assert!(decode(Target::User("u".into()), br#"{"v":9,"t":1,"l":"r"}"#).is_none());
+    fn unknown_versions_and_malformed_messages_are_ignored() {
+        let user = || Target::User("u".into());
         assert!(decode(
-            Target::User("u".into()),
-            br#"{"v":1,"t":1,"e":"nope","b":{}}"#
+            user(),
+            Bytes::from_static(b"{\"v\":9,\"t\":1,\"l\":\"r\"}\n")
         )
         .is_none());
-        assert!(decode(Target::User("u".into()), b"garbage").is_none());
+        assert!(decode(
+            user(),
+            Bytes::from_static(b"{\"v\":1,\"t\":1,\"e\":\"x\",\"b\":{}}")
+        )
+        .is_none());
+        assert!(decode(user(), Bytes::from_static(b"{\"v\":2,\"t\":1}\n")).is_none());
+        assert!(decode(user(), Bytes::from_static(b"garbage")).is_none());
     }
 }

@@ -12,7 +12,7 @@ mod relay;
 
 use std::sync::Arc;
 
-use serde_json::Value;
+use bytes::Bytes;
 
 use interest::{Channels, Interest};
 pub use presence::Presence;
@@ -39,19 +39,20 @@ impl Target {
     }
 }
 
-/// What a broadcast carries.
+/// What a broadcast carries: packets already encoded for the wire, never event bodies
+/// (the backplane neither reads nor names events).
 #[derive(Clone, Debug)]
 pub enum Payload {
-    /// A server→client event: name and the already wrapped `{ data, timestamp }`.
-    Event { name: &'static str, body: Value },
-    /// An event for the contacts of `subject`: every local member of the target room but
+    /// A Socket.IO packet for the target's sockets; `seq` for a room's new messages,
+    /// which each node delivers in `seq` order.
+    Packet { packet: Bytes, seq: Option<i64> },
+    /// A packet for the contacts of `subject`: every local member of the target room but
     /// the subject. A change is published once per room of the subject; `id` lets a node
     /// tell each contact once, however many of those rooms they share.
     Contacts {
         id: u64,
         subject: String,
-        name: &'static str,
-        body: Value,
+        packet: Bytes,
     },
     /// Control: the target user's membership of a room changed. On removal their
     /// sockets also leave the chat room.
@@ -149,13 +150,7 @@ impl Backplane {
     }
 
     /// Tells the contacts of `subject` (members of any of `rooms`), each once.
-    pub async fn to_contacts(
-        &self,
-        subject: &str,
-        rooms: Vec<String>,
-        name: &'static str,
-        body: Value,
-    ) {
+    pub async fn to_contacts(&self, subject: &str, rooms: Vec<String>, packet: Bytes) {
         let id = rand::random::<u64>();
         for room in rooms {
             self.publish(Envelope {
@@ -164,8 +159,7 @@ impl Backplane {
                 payload: Payload::Contacts {
                     id,
                     subject: subject.to_string(),
-                    name,
-                    body: body.clone(),
+                    packet: packet.clone(),
                 },
             })
             .await;

@@ -8,7 +8,6 @@ use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 
 use super::{Envelope, Payload, Target};
-use crate::realtime::events::NEW_CHAT_MESSAGE;
 
 /// How long a message waits for a missing predecessor.
 const HOLD: Duration = Duration::from_millis(150);
@@ -36,9 +35,7 @@ pub struct SeqOrder {
 
 fn message_seq(env: &Envelope) -> Option<(&str, i64)> {
     match (&env.target, &env.payload) {
-        (Target::Room(room), Payload::Event { name, body }) if *name == NEW_CHAT_MESSAGE => {
-            body["data"]["seq"].as_i64().map(|s| (room.as_str(), s))
-        }
+        (Target::Room(room), Payload::Packet { seq: Some(seq), .. }) => Some((room.as_str(), *seq)),
         _ => None,
     }
 }
@@ -109,15 +106,14 @@ fn take_consecutive(order: &mut RoomOrder, out: &mut Vec<Envelope>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
 
     fn msg(seq: i64) -> Envelope {
         Envelope {
             target: Target::Room("r".into()),
             except_user: None,
-            payload: Payload::Event {
-                name: NEW_CHAT_MESSAGE,
-                body: json!({ "data": { "seq": seq } }),
+            payload: Payload::Packet {
+                packet: bytes::Bytes::from(format!("42[\"m\",{seq}]")),
+                seq: Some(seq),
             },
         }
     }

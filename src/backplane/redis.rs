@@ -147,7 +147,7 @@ pub fn spawn_relay(subscriber: &SubscriberClient, keys: Keys, relay: Arc<Relay>)
                 continue;
             };
             let kind = kind(&target);
-            let Some(bytes) = msg.value.as_bytes() else {
+            let Some(bytes) = msg.value.into_bytes() else {
                 continue;
             };
             let Some((env, sent_at)) = codec::decode(target, bytes) else {

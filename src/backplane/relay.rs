@@ -16,7 +16,7 @@ use super::interest::Interest;
 use super::members::Members;
 use super::order::SeqOrder;
 use super::{keys, Envelope, Payload, Target};
-use socketio_server::{packet, Outgoing, Server};
+use socketio_server::{Outgoing, Server};
 
 /// The copies of one contacts event (one per room of its subject) arrive within this.
 const CONTACTS_WINDOW: Duration = Duration::from_secs(10);
@@ -142,6 +142,7 @@ impl Worker {
     /// them; the events in between go out together.
     async fn deliver(&mut self, ready: Vec<Envelope>) {
         let mut batch: Vec<(Outgoing, &'static str)> = Vec::new();
+        let kind = |t: &Target| super::redis::kind(t);
         for env in ready {
             match env.payload {
                 Payload::Membership { room_id, member } => {
@@ -149,19 +150,18 @@ impl Worker {
                     let (io, interest, members) = (&self.io, &self.interest, &self.members);
                     apply_membership(io, interest, members, &env.target, &room_id, member);
                 }
-                Payload::Event { name, body } => batch.push((
+                Payload::Packet { packet, .. } => batch.push((
                     Outgoing {
                         rooms: vec![env.target.socket_room()],
                         except: env.except_user.as_deref().map(keys::user),
-                        packet: packet::event(name, &body),
+                        packet,
                     },
-                    name,
+                    kind(&env.target),
                 )),
                 Payload::Contacts {
                     id,
                     subject,
-                    name,
-                    body,
+                    packet,
                 } => {
                     let Target::Members(room) = &env.target else {
                         continue;
@@ -177,9 +177,9 @@ impl Worker {
                             Outgoing {
                                 rooms: contacts.iter().map(|u| keys::user(u)).collect(),
                                 except: None,
-                                packet: packet::event(name, &body),
+                                packet,
                             },
-                            name,
+                            kind(&env.target),
                         ));
                     }
                 }
@@ -189,7 +189,7 @@ impl Worker {
     }
 
     async fn flush(&self, batch: Vec<(Outgoing, &'static str)>) {
-        let (out, names): (Vec<Outgoing>, Vec<&'static str>) = batch.into_iter().unzip();
+        let (out, kinds): (Vec<Outgoing>, Vec<&'static str>) = batch.into_iter().unzip();
         let reached = match out.as_slice() {
             [] => return,
             [one] => {
@@ -202,8 +202,8 @@ impl Worker {
             }
             many => self.io.broadcast_many(many).await,
         };
-        for (name, fanout) in names.iter().zip(reached) {
-            metrics::counter!("classchat_broadcasts_total", "event" => *name).increment(1);
+        for (kind, fanout) in kinds.iter().zip(reached) {
+            metrics::counter!("classchat_broadcasts_total", "kind" => *kind).increment(1);
             metrics::histogram!("classchat_broadcast_fanout_sockets").record(fanout as f64);
         }
     }

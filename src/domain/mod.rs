@@ -1,5 +1,8 @@
 //! Types and rules of the chat domain: no web framework, database or Redis in here.
 
+pub mod error;
+pub mod events;
+pub mod limits;
 pub mod model;
 pub mod paging;
 pub mod permissions;

@@ -1,6 +1,6 @@
 //! Paging inputs: history cursors by `seq` and list limits from the query string.
 
-use crate::error::{AppError, AppResult};
+use crate::domain::error::{AppError, AppResult};
 
 /// Which way a history page goes from its cursor.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

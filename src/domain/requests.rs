@@ -4,9 +4,9 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::Value;
 
+use super::limits::Limits;
 use super::model::Status;
-use crate::config::Limits;
-use crate::error::{AppError, AppResult};
+use crate::domain::error::{AppError, AppResult};
 
 /// Parses a JSON value into a request type, naming the offending field on failure.
 pub fn parse<T: DeserializeOwned>(v: Value) -> AppResult<T> {

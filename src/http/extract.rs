@@ -8,10 +8,10 @@ use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use super::AppState;
+use crate::app::AppState;
 use crate::auth::bearer;
+use crate::domain::error::AppError;
 use crate::domain::Principal;
-use crate::error::AppError;
 
 /// The authenticated caller, from `Authorization: Bearer <jwt>`.
 pub struct Caller(pub Principal);
@@ -91,7 +91,7 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, AppError> {
-        Ok(ClientAddr(super::client_addr(parts)))
+        Ok(ClientAddr(crate::app::client_addr(parts)))
     }
 }
 

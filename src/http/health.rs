@@ -7,7 +7,7 @@ use axum::Json;
 use serde_json::json;
 
 use super::AppS;
-use crate::error::AppError;
+use crate::domain::error::AppError;
 
 /// Alive: the process answers.
 pub async fn healthz() -> Response {

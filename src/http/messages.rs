@@ -5,10 +5,10 @@ use axum::response::Response;
 
 use super::extract::{Caller, ClientAddr, Ids, JsonBody, Params};
 use super::{data, page_body, AppS};
+use crate::domain::error::AppResult;
 use crate::domain::paging::parse_limit;
 use crate::domain::requests::parse;
 use crate::domain::HistoryQueryDir;
-use crate::error::AppResult;
 
 pub async fn send(
     State(s): AppS,

@@ -1,4 +1,4 @@
-//! The REST API on :4500: router, shared state, request metrics.
+//! The REST API on :4500: router, response shapes, request metrics.
 
 mod extract;
 mod health;
@@ -6,7 +6,6 @@ mod messages;
 mod rooms;
 mod status;
 
-use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -18,16 +17,8 @@ use axum::{Json, Router};
 use serde::Serialize;
 use serde_json::json;
 
-use crate::auth::Verifier;
-use crate::error::AppError;
-use crate::service::Chat;
-
-pub struct AppState {
-    pub chat: Arc<Chat>,
-    pub verifier: Verifier,
-    /// False while starting and once draining.
-    pub ready: AtomicBool,
-}
+use crate::app::AppState;
+use crate::domain::error::AppError;
 
 /// `{ "data": … }` with a status.
 pub fn data<T: Serialize>(status: u16, v: &T) -> Response {
@@ -38,28 +29,6 @@ pub fn data<T: Serialize>(status: u16, v: &T) -> Response {
 /// `{ "data": [ … ], "nextCursor": … }`.
 pub fn page_body<T: Serialize>(items: &[T], next: Option<String>) -> Response {
     Json(json!({ "data": items, "nextCursor": next })).into_response()
-}
-
-/// The client's address: the last `X-Forwarded-For` hop (the one our load balancer
-/// appended; earlier hops are the client's word), else the TCP peer. Used for per-address
-/// rate limits, by REST and at the Socket.IO handshake alike.
-pub fn client_addr(parts: &axum::http::request::Parts) -> String {
-    // HAProxy's `option forwardfor` adds its own header line after any the client sent.
-    if let Some(last) = parts
-        .headers
-        .get_all("x-forwarded-for")
-        .iter()
-        .next_back()
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.rsplit(',').next())
-    {
-        return last.trim().to_string();
-    }
-    parts
-        .extensions
-        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-        .map(|c| c.0.ip().to_string())
-        .unwrap_or_default()
 }
 
 pub fn router(state: Arc<AppState>) -> Router {
@@ -149,3 +118,19 @@ async fn track(req: Request, next: Next) -> Response {
 }
 
 pub(crate) type AppS = State<Arc<AppState>>;
+
+/// The REST shape of an error: its status, `{ error: { code, message } }`, and
+/// `Retry-After` when rate limited.
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        use axum::http::{HeaderValue, StatusCode};
+        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let mut resp = (status, axum::Json(self.to_body())).into_response();
+        if let Some(s) = self.retry_after {
+            if let Ok(v) = HeaderValue::from_str(&s.to_string()) {
+                resp.headers_mut().insert("retry-after", v);
+            }
+        }
+        resp
+    }
+}

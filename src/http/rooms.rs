@@ -5,9 +5,9 @@ use axum::response::Response;
 
 use super::extract::{Caller, Ids, JsonBody, Params};
 use super::{data, page_body, AppS};
+use crate::domain::error::AppResult;
 use crate::domain::paging::parse_limit;
 use crate::domain::requests::parse;
-use crate::error::AppResult;
 use crate::service::format_cursor;
 
 pub async fn open_personal(

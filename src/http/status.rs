@@ -5,8 +5,8 @@ use axum::response::Response;
 
 use super::extract::{Caller, Ids, JsonBody};
 use super::{data, AppS};
+use crate::domain::error::AppResult;
 use crate::domain::requests::{parse, SetStatus};
-use crate::error::AppResult;
 
 pub async fn set(State(s): AppS, Caller(p): Caller, JsonBody(b): JsonBody) -> AppResult<Response> {
     let req: SetStatus = parse(b)?;

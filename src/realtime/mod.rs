@@ -1,21 +1,23 @@
-//! The Socket.IO server on :4501: authentication at connect, event dispatch, handlers.
+//! The Socket.IO adapter on :4501: authentication at connect, then each event handed to
+//! the shared services (`handlers`), and what a socket held released at disconnect.
 
-mod catchup;
-mod dispatch;
-pub mod events;
 mod handlers;
+mod join;
 mod session;
 
 use std::sync::Arc;
 
 use futures_util::future::BoxFuture;
-use serde_json::{json, Value};
+use serde::Serialize;
+use serde_json::Value;
+use socketio_server::{Conn, Handler, Handshake, Payload, SendError};
 
+use crate::app::AppState;
 use crate::auth::bearer;
 use crate::backplane::{keys, Target};
-use crate::error::AppError;
-use crate::http::AppState;
-use socketio_server::{Conn, Handler, Handshake, Payload};
+use crate::domain::error::AppError;
+use crate::domain::events::ServerEvent;
+use session::Session;
 
 /// What the application keeps of a Socket.IO handshake request.
 pub struct Client {
@@ -24,15 +26,35 @@ pub struct Client {
     /// A token from `?token=` or an `Authorization: Bearer` header, if any.
     pub token: Option<String>,
 }
-use session::Session;
 
 /// The `connect_error` body of a refused connection: socket.io-client shows
 /// `err.message` and `err.data = { code, message }`.
+#[derive(Serialize)]
+struct Refused<'a> {
+    message: &'a str,
+    data: RefusedData<'a>,
+}
+
+#[derive(Serialize)]
+struct RefusedData<'a> {
+    code: &'a str,
+    message: &'a str,
+}
+
 fn refused(e: AppError) -> Value {
-    json!({
-        "message": e.message,
-        "data": { "code": e.code, "message": e.message },
-    })
+    let body = Refused {
+        message: &e.message,
+        data: RefusedData {
+            code: e.code,
+            message: &e.message,
+        },
+    };
+    serde_json::to_value(body).unwrap_or_default()
+}
+
+/// Sends a server event to one socket (not through the backplane).
+pub(crate) fn send<E: ServerEvent>(conn: &Arc<Conn>, event: &E) -> Result<(), SendError> {
+    conn.send(&crate::service::encode(event))
 }
 
 /// What the handshake request tells: the client's address, and a token from `?token=`
@@ -50,7 +72,7 @@ pub fn handshake(parts: &axum::http::request::Parts) -> Handshake {
         bearer(h).map(str::to_string)
     };
     Box::new(Client {
-        addr: crate::http::client_addr(parts),
+        addr: crate::app::client_addr(parts),
         token: from_query.or_else(from_header),
     })
 }
@@ -106,14 +128,13 @@ async fn connect(
         }
     };
     backplane.socket_opened(&user_id, rooms).await;
-    conn.set_data(Session::new(principal, addr));
+    let session = Session::new(principal, addr);
+    conn.set_data(session.clone());
     chat.io.join(&conn, &keys::user(&user_id));
     metrics::gauge!("classchat_socket_connections").increment(1.0);
     metrics::counter!("classchat_socket_connects_total").increment(1);
-    if let Some(session) = conn.data::<Session>() {
-        if let Err(e) = chat.user_connected(&session.principal).await {
-            tracing::warn!(error = %e, "presence update on connect failed");
-        }
+    if let Err(e) = chat.user_connected(&session.principal).await {
+        tracing::warn!(error = %e, "presence update on connect failed");
     }
     Ok(())
 }
@@ -129,7 +150,7 @@ impl Handler for Realtime {
     }
 
     fn event(&self, conn: Arc<Conn>, name: String, payload: Payload) -> BoxFuture<'static, Value> {
-        Box::pin(dispatch::event(self.state.clone(), conn, name, payload))
+        Box::pin(handlers::event(self.state.clone(), conn, name, payload))
     }
 
     fn busy(&self) -> Value {

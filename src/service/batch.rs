@@ -9,7 +9,7 @@ use std::hash::Hash;
 
 use tokio::sync::{mpsc, oneshot};
 
-use crate::error::{AppError, AppResult};
+use crate::domain::error::{AppError, AppResult};
 
 /// Most keys in one batch.
 const MAX_BATCH: usize = 500;

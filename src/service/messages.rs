@@ -1,32 +1,19 @@
 //! Messages: send (idempotent), history, soft delete, read receipts and seen-by.
 
 use serde::Serialize;
-use serde_json::json;
 
 use super::rooms::new_id;
 use super::Chat;
 use crate::backplane::Target;
+use crate::domain::error::{AppError, AppResult};
+use crate::domain::events::{
+    By, ChatMessageDeleted, ChatNotification, MessagesSeen, NewChatMessage,
+};
 use crate::domain::permissions;
 use crate::domain::requests::{MarkSeen, SendMessage};
-use crate::domain::time::{now_ms, ser_ms, ser_opt_ms};
+use crate::domain::time::{now_ms, ser_opt_ms};
 use crate::domain::{HistoryQueryDir, Message, Principal};
-use crate::error::{AppError, AppResult};
-use crate::realtime::events::{
-    notification, CHAT_MESSAGE_DELETED, CHAT_NOTIFICATION, MESSAGES_SEEN, NEW_CHAT_MESSAGE,
-};
 use crate::storage::{HistoryPage, InsertOutcome, NewMessage};
-
-/// The `messages-seen` payload, also returned to the caller.
-#[derive(Serialize, Debug, Clone)]
-#[serde(rename_all = "camelCase")]
-pub struct SeenOutcome {
-    pub room_id: String,
-    pub user_id: String,
-    pub up_to_seq: i64,
-    pub message_ids: Vec<String>,
-    #[serde(serialize_with = "ser_ms")]
-    pub seen_at: i64,
-}
 
 #[derive(Serialize, Debug)]
 #[serde(rename_all = "camelCase")]
@@ -93,19 +80,18 @@ impl Chat {
         self.emit(
             Target::Room(room_id.to_string()),
             None,
-            NEW_CHAT_MESSAGE,
-            &message,
+            &NewChatMessage(&message),
         )
         .await;
         if !message.mentions.is_empty() {
             let room = self.store.get_room(room_id).await?;
+            let mention = ChatNotification::Mention {
+                room: room.as_ref(),
+                message: &message,
+                by: By::of(p),
+            };
             for m in &message.mentions {
-                let data = json!({
-                    "type": notification::MENTION, "room": room, "message": message,
-                    "by": { "userId": p.user_id, "name": p.display_name() },
-                });
-                self.emit(Target::User(m.clone()), None, CHAT_NOTIFICATION, &data)
-                    .await;
+                self.emit(Target::User(m.clone()), None, &mention).await;
             }
         }
         Ok((message, true))
@@ -155,14 +141,13 @@ impl Chat {
                 .map(|(m, _)| m)
                 .ok_or_else(AppError::message_not_found);
         };
-        let data = json!({ "roomId": room_id, "messageId": message_id, "deletedBy": p.user_id });
-        self.emit(
-            Target::Room(room_id.to_string()),
-            None,
-            CHAT_MESSAGE_DELETED,
-            &data,
-        )
-        .await;
+        let deleted_event = ChatMessageDeleted {
+            room_id: room_id.to_string(),
+            message_id: message_id.to_string(),
+            deleted_by: p.user_id.clone(),
+        };
+        self.emit(Target::Room(room_id.to_string()), None, &deleted_event)
+            .await;
         Ok(deleted)
     }
 
@@ -172,7 +157,7 @@ impl Chat {
         p: &Principal,
         room_id: &str,
         req: MarkSeen,
-    ) -> AppResult<SeenOutcome> {
+    ) -> AppResult<MessagesSeen> {
         req.validate()?;
         let (room, membership) = self.access(p, room_id).await?;
         if membership.is_none() {
@@ -206,7 +191,7 @@ impl Chat {
         } else {
             self.store.read_pointer(room_id, &p.user_id).await?
         };
-        let out = SeenOutcome {
+        let out = MessagesSeen {
             room_id: room_id.to_string(),
             user_id: p.user_id.clone(),
             up_to_seq: up_to,
@@ -214,7 +199,7 @@ impl Chat {
             seen_at: now,
         };
         if moved {
-            self.emit(Target::Room(room_id.to_string()), None, MESSAGES_SEEN, &out)
+            self.emit(Target::Room(room_id.to_string()), None, &out)
                 .await;
         }
         Ok(out)

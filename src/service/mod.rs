@@ -9,19 +9,18 @@ pub mod typing;
 
 use std::sync::Arc;
 
+use bytes::Bytes;
 use dashmap::DashMap;
-use serde::Serialize;
-use serde_json::json;
 
 use crate::backplane::{Backplane, Envelope, Payload, Presence, Target};
-use crate::config::Limits;
+use crate::domain::error::{AppError, AppResult};
+use crate::domain::events::{ServerEvent, Timestamped};
+use crate::domain::limits::Limits;
 use crate::domain::permissions;
-use crate::domain::time::{now_ms, now_rfc3339};
+use crate::domain::time::now_ms;
 use crate::domain::{Principal, Role, RoomRole, RoomSummary};
-use crate::error::{AppError, AppResult};
 use crate::storage::Store;
 
-pub use messages::SeenOutcome;
 pub use ratelimit::RateLimits;
 pub use rooms::format_cursor;
 pub use typing::TypingTimers;
@@ -50,9 +49,10 @@ pub struct Chat {
 /// client that reconnects to another node is never seen going offline.
 pub const HANDOVER: std::time::Duration = std::time::Duration::from_secs(3);
 
-/// A server→client event body: `{ data, timestamp }`.
-pub fn event_body<T: Serialize>(data: &T) -> serde_json::Value {
-    json!({ "data": data, "timestamp": now_rfc3339() })
+/// A server event as the Socket.IO packet sockets receive: encoded once, whatever the
+/// number of sockets and nodes it reaches.
+pub fn encode<E: ServerEvent>(event: &E) -> Bytes {
+    socketio_server::packet::event(E::NAME, &Timestamped::now(event))
 }
 
 impl Chat {
@@ -115,22 +115,16 @@ impl Chat {
         self.room_loads.get(user_id.to_string()).await
     }
 
-    /// Publishes a server→client event.
-    pub async fn emit<T: Serialize>(
-        &self,
-        target: Target,
-        except_user: Option<&str>,
-        name: &'static str,
-        data: &T,
-    ) {
-        metrics::counter!("classchat_events_emitted_total", "event" => name).increment(1);
+    /// Publishes a server→client event to its target's sockets on every node.
+    pub async fn emit<E: ServerEvent>(&self, target: Target, except_user: Option<&str>, event: &E) {
+        metrics::counter!("classchat_events_emitted_total", "event" => E::NAME).increment(1);
         self.backplane
             .publish(Envelope {
                 target,
                 except_user: except_user.map(Into::into),
-                payload: Payload::Event {
-                    name,
-                    body: event_body(data),
+                payload: Payload::Packet {
+                    packet: encode(event),
+                    seq: event.seq(),
                 },
             })
             .await;

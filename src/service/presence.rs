@@ -1,29 +1,33 @@
 //! Presence: connect/disconnect accounting, chosen status, last seen, room online users, stats.
 
 use serde::Serialize;
-use serde_json::json;
 
-use super::{event_body, Chat};
+use super::{encode, Chat};
 use crate::backplane::Presence;
+use crate::domain::error::{AppError, AppResult};
+use crate::domain::events::{ChatUserStatusUpdate, OnlineUser, RoomOnlineUsers, ServerEvent};
 use crate::domain::permissions;
 use crate::domain::time::now_ms;
 use crate::domain::{Principal, Status, UserStatus};
-use crate::error::{AppError, AppResult};
-use crate::realtime::events::CHAT_USER_STATUS_UPDATE;
 
-#[derive(Serialize)]
+/// `GET /chat/ws/stats`: the cluster, and each node (this one first).
+#[derive(Serialize, Debug)]
 #[serde(rename_all = "camelCase")]
-pub struct OnlineUser {
-    pub user_id: String,
-    pub name: Option<String>,
-    pub status: Status,
+pub struct ClusterStats {
+    pub mode: &'static str,
+    pub connections: u64,
+    pub online_users: u64,
+    pub active_rooms: u64,
+    pub nodes: Vec<NodeStats>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, Debug)]
 #[serde(rename_all = "camelCase")]
-pub struct RoomOnline {
-    pub room_id: String,
-    pub users: Vec<OnlineUser>,
+pub struct NodeStats {
+    pub node_id: String,
+    pub connections: u64,
+    pub online_users: u64,
+    pub active_rooms: u64,
 }
 
 impl Chat {
@@ -35,19 +39,19 @@ impl Chat {
         status: Status,
         last_seen: Option<i64>,
     ) -> AppResult<()> {
-        let data = UserStatus {
+        let update = ChatUserStatusUpdate(UserStatus {
             user_id: user_id.to_string(),
             status,
             last_seen,
-        };
+        });
         let rooms = match self.backplane.members().rooms_of(user_id) {
             Some(rooms) => rooms,
             None => self.rooms_of(user_id).await?,
         };
-        metrics::counter!("classchat_events_emitted_total", "event" => CHAT_USER_STATUS_UPDATE)
+        metrics::counter!("classchat_events_emitted_total", "event" => ChatUserStatusUpdate::NAME)
             .increment(1);
         self.backplane
-            .to_contacts(user_id, rooms, CHAT_USER_STATUS_UPDATE, event_body(&data))
+            .to_contacts(user_id, rooms, encode(&update))
             .await;
         Ok(())
     }
@@ -121,7 +125,11 @@ impl Chat {
     }
 
     /// Members of the room who are online (any status but offline), cluster-wide.
-    pub async fn room_online_users(&self, p: &Principal, room_id: &str) -> AppResult<RoomOnline> {
+    pub async fn room_online_users(
+        &self,
+        p: &Principal,
+        room_id: &str,
+    ) -> AppResult<RoomOnlineUsers> {
         self.access(p, room_id).await?;
         let members = self.store.members(room_id).await?;
         let ids: Vec<String> = members.iter().map(|m| m.user_id.clone()).collect();
@@ -136,7 +144,7 @@ impl Chat {
                 status,
             })
             .collect();
-        Ok(RoomOnline {
+        Ok(RoomOnlineUsers {
             room_id: room_id.to_string(),
             users,
         })
@@ -148,53 +156,45 @@ impl Chat {
     }
 
     /// Cluster-wide and per-node connections, online users and active rooms (admins).
-    pub async fn stats(&self, p: &Principal) -> AppResult<serde_json::Value> {
+    pub async fn stats(&self, p: &Principal) -> AppResult<ClusterStats> {
         if !permissions::can_view_stats(p) {
             return Err(AppError::forbidden("cluster stats are for admins"));
         }
-        let online_users = self.presence.online_users().await;
+        let online_users = self.presence.online_users().await as u64;
         let (connections, active_rooms) = self.local_figures();
-        let nodes: Vec<serde_json::Value> = match self.presence.as_ref() {
+        let this = |online_users: u64| NodeStats {
+            node_id: self.node_id.clone(),
+            connections: connections as u64,
+            online_users,
+            active_rooms: active_rooms as u64,
+        };
+        let nodes = match self.presence.as_ref() {
             Presence::Redis(r) => {
-                let mut nodes: Vec<serde_json::Value> = r
-                    .nodes()
-                    .await
-                    .into_iter()
-                    .filter(|n| n.0 != self.node_id)
-                    .map(|(id, c, u, a)| json!({ "nodeId": id, "connections": c, "onlineUsers": u, "activeRooms": a }))
-                    .collect();
-                let local_users = self.presence_local_users();
-                nodes.insert(
-                    0,
-                    json!({
-                        "nodeId": self.node_id, "connections": connections,
-                        "onlineUsers": local_users, "activeRooms": active_rooms,
-                    }),
-                );
-                nodes
+                let others = r.nodes().await.into_iter().filter(|n| n.0 != self.node_id);
+                std::iter::once(this(self.presence_local_users() as u64))
+                    .chain(
+                        others.map(|(node_id, connections, online_users, active_rooms)| {
+                            NodeStats {
+                                node_id,
+                                connections,
+                                online_users,
+                                active_rooms,
+                            }
+                        }),
+                    )
+                    .collect()
             }
-            Presence::Local(_) => vec![json!({
-                "nodeId": self.node_id, "connections": connections,
-                "onlineUsers": online_users, "activeRooms": active_rooms,
-            })],
+            Presence::Local(_) => vec![this(online_users)],
         };
-        let sum = |k: &str| {
-            nodes
-                .iter()
-                .map(|n| n[k].as_u64().unwrap_or(0))
-                .sum::<u64>()
-        };
-        let total_connections = sum("connections");
-        // Rooms active on several nodes count once per node here; the cluster figure is
-        // the largest per-node count at least, and at most the sum.
-        let total_rooms = sum("activeRooms");
-        Ok(json!({
-            "mode": self.backplane.mode(),
-            "connections": total_connections,
-            "onlineUsers": online_users,
-            "activeRooms": total_rooms,
-            "nodes": nodes,
-        }))
+        Ok(ClusterStats {
+            mode: self.backplane.mode(),
+            connections: nodes.iter().map(|n| n.connections).sum(),
+            online_users,
+            // Rooms active on several nodes count once per node here; the cluster figure
+            // is the largest per-node count at least, and at most the sum.
+            active_rooms: nodes.iter().map(|n| n.active_rooms).sum(),
+            nodes,
+        })
     }
 
     fn presence_local_users(&self) -> usize {

@@ -5,8 +5,8 @@ use std::num::NonZeroU32;
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
-use crate::config::{Limits, Rate};
-use crate::error::{AppError, AppResult};
+use crate::domain::error::{AppError, AppResult};
+use crate::domain::limits::{Limits, Rate};
 
 pub struct RateLimits {
     sends: DefaultKeyedRateLimiter<String>,

@@ -1,15 +1,13 @@
 //! Rooms: open 1:1, create group, list, detail, add and remove members, with notifications.
 
-use serde_json::json;
-
 use super::Chat;
 use crate::backplane::Target;
+use crate::domain::error::{AppError, AppResult};
+use crate::domain::events::{By, ChatNotification};
 use crate::domain::permissions;
 use crate::domain::requests::{AddMembers, CreateGroup, CreatePersonal};
 use crate::domain::time::now_ms;
 use crate::domain::{Principal, RoomDetail, RoomKind, RoomRole, RoomSummary};
-use crate::error::{AppError, AppResult};
-use crate::realtime::events::{notification, CHAT_NOTIFICATION, CHAT_USER_TYPING};
 use crate::storage::{NewRoom, RoomListPage};
 
 /// The stable key of a user pair, whatever the order.
@@ -33,18 +31,9 @@ pub fn new_id() -> String {
 }
 
 impl Chat {
-    fn by(p: &Principal) -> serde_json::Value {
-        json!({ "userId": p.user_id, "name": p.display_name() })
-    }
-
-    async fn notify(&self, user_id: &str, data: serde_json::Value) {
-        self.emit(
-            Target::User(user_id.to_string()),
-            None,
-            CHAT_NOTIFICATION,
-            &data,
-        )
-        .await;
+    async fn notify(&self, user_id: &str, notification: &ChatNotification<'_>) {
+        self.emit(Target::User(user_id.to_string()), None, notification)
+            .await;
     }
 
     /// The 1:1 room of the caller and `userId`; `(room, created)`.
@@ -80,9 +69,11 @@ impl Chat {
             for (id, _) in &new.members {
                 self.backplane.membership_changed(id, &room_id, true).await;
             }
-            let data =
-                json!({ "type": notification::NEW_CHAT, "room": detail.room, "by": Self::by(p) });
-            self.notify(&req.user_id, data).await;
+            let new_chat = ChatNotification::NewChat {
+                room: &detail.room,
+                by: By::of(p),
+            };
+            self.notify(&req.user_id, &new_chat).await;
         }
         Ok((detail, existing.is_none()))
     }
@@ -112,9 +103,12 @@ impl Chat {
         for (id, _) in &new.members {
             self.backplane.membership_changed(id, &new.id, true).await;
         }
+        let invite = ChatNotification::GroupInvite {
+            room: &detail.room,
+            by: By::of(p),
+        };
         for id in &invited {
-            let data = json!({ "type": notification::GROUP_INVITE, "room": detail.room, "by": Self::by(p) });
-            self.notify(id, data).await;
+            self.notify(id, &invite).await;
         }
         Ok(detail)
     }
@@ -177,16 +171,20 @@ impl Chat {
             for id in &added {
                 self.backplane.membership_changed(id, room_id, true).await;
             }
+            let invite = ChatNotification::GroupInvite {
+                room: &detail.room,
+                by: By::of(p),
+            };
             for id in &added {
-                let data = json!({ "type": notification::GROUP_INVITE, "room": detail.room, "by": Self::by(p) });
-                self.notify(id, data).await;
+                self.notify(id, &invite).await;
             }
+            let member_added = ChatNotification::MemberAdded {
+                room: &detail.room,
+                by: By::of(p),
+                user_ids: &added,
+            };
             for id in before.iter().filter(|id| **id != p.user_id) {
-                let data = json!({
-                    "type": notification::MEMBER_ADDED, "room": detail.room,
-                    "by": Self::by(p), "userIds": added,
-                });
-                self.notify(id, data).await;
+                self.notify(id, &member_added).await;
             }
         }
         Ok(detail)
@@ -217,22 +215,7 @@ impl Chat {
             return Err(AppError::forbidden("not allowed to remove this member"));
         }
         self.store.remove_member(room_id, user_id).await?;
-        if self.typing.stop(room_id, user_id) {
-            let name = self
-                .store
-                .get_user(user_id)
-                .await?
-                .and_then(|u| u.name)
-                .unwrap_or_else(|| user_id.to_string());
-            let data = json!({ "roomId": room_id, "userId": user_id, "userName": name, "isTyping": false });
-            self.emit(
-                Target::Room(room_id.to_string()),
-                Some(user_id),
-                CHAT_USER_TYPING,
-                &data,
-            )
-            .await;
-        }
+        self.stop_typing_of_removed(room_id, user_id).await?;
         self.backplane
             .membership_changed(user_id, room_id, false)
             .await;

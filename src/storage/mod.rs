@@ -9,6 +9,7 @@ mod users;
 use std::str::FromStr;
 use std::time::Duration;
 
+use crate::domain::error::AppError;
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
 
@@ -110,4 +111,49 @@ fn sqlite_parent_dir(url: &str) -> Option<std::path::PathBuf> {
 /// True when a database error is a unique-constraint violation.
 pub(crate) fn is_unique_violation(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
+}
+
+/// Database errors as clients see them: the server being away is a 503 they may retry,
+/// anything else a 500 (logged).
+impl From<sqlx::Error> for AppError {
+    fn from(e: sqlx::Error) -> Self {
+        // PostgreSQL SQLSTATE classes that mean "the server is not there right now":
+        // 08 connection exception, 53 insufficient resources, 57 operator intervention
+        // (shutdown, restart). SQLite's busy/locked are the same for a client.
+        let transient_db = match &e {
+            sqlx::Error::Database(d) => d.code().is_some_and(|c| {
+                c.starts_with("08")
+                    || c.starts_with("53")
+                    || c.starts_with("57")
+                    || c == "5"
+                    || c == "6"
+            }),
+            _ => false,
+        };
+        match &e {
+            _ if transient_db => {
+                tracing::warn!(error = %e, "database unavailable");
+                AppError::unavailable(
+                    "database_unavailable",
+                    "the database is unavailable, retry later",
+                )
+            }
+            sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::Io(_)
+            | sqlx::Error::Protocol(_)
+            | sqlx::Error::WorkerCrashed
+            | sqlx::Error::Tls(_) => {
+                tracing::warn!(error = %e, "database unavailable");
+                AppError::unavailable(
+                    "database_unavailable",
+                    "the database is unavailable, retry later",
+                )
+            }
+            _ => {
+                tracing::error!(error = %e, "database error");
+                AppError::internal("internal error")
+            }
+        }
+    }
 }

@@ -1,7 +1,7 @@
-//! The one error type: a status, a snake_case code and a message; renders as REST body or socket ack.
+//! The one error type: a status, a snake_case code and a message; the REST body and the
+//! socket ack are its two shapes (the HTTP response is made in `http`, the mapping of
+//! database errors in `storage`).
 
-use axum::http::{HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -83,59 +83,3 @@ impl std::fmt::Display for AppError {
 }
 
 impl std::error::Error for AppError {}
-
-impl From<sqlx::Error> for AppError {
-    fn from(e: sqlx::Error) -> Self {
-        // PostgreSQL SQLSTATE classes that mean "the server is not there right now":
-        // 08 connection exception, 53 insufficient resources, 57 operator intervention
-        // (shutdown, restart). SQLite's busy/locked are the same for a client.
-        let transient_db = match &e {
-            sqlx::Error::Database(d) => d.code().is_some_and(|c| {
-                c.starts_with("08")
-                    || c.starts_with("53")
-                    || c.starts_with("57")
-                    || c == "5"
-                    || c == "6"
-            }),
-            _ => false,
-        };
-        match &e {
-            _ if transient_db => {
-                tracing::warn!(error = %e, "database unavailable");
-                AppError::unavailable(
-                    "database_unavailable",
-                    "the database is unavailable, retry later",
-                )
-            }
-            sqlx::Error::PoolTimedOut
-            | sqlx::Error::PoolClosed
-            | sqlx::Error::Io(_)
-            | sqlx::Error::Protocol(_)
-            | sqlx::Error::WorkerCrashed
-            | sqlx::Error::Tls(_) => {
-                tracing::warn!(error = %e, "database unavailable");
-                AppError::unavailable(
-                    "database_unavailable",
-                    "the database is unavailable, retry later",
-                )
-            }
-            _ => {
-                tracing::error!(error = %e, "database error");
-                AppError::internal("internal error")
-            }
-        }
-    }
-}
-
-impl IntoResponse for AppError {
-    fn into_response(self) -> Response {
-        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        let mut resp = (status, axum::Json(self.to_body())).into_response();
-        if let Some(s) = self.retry_after {
-            if let Ok(v) = HeaderValue::from_str(&s.to_string()) {
-                resp.headers_mut().insert("retry-after", v);
-            }
-        }
-        resp
-    }
-}

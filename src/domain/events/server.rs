@@ -1,0 +1,209 @@
+//! Server→client event bodies: each type is one event of the contract and names itself
+//! (`ServerEvent::NAME`); `SERVER_EVENTS` lists them all, from the same declarations.
+
+use serde::Serialize;
+
+use super::ServerEvent;
+use crate::domain::time::ser_ms;
+use crate::domain::{Message, Principal, RoomSummary, Status, UserStatus};
+
+macro_rules! server_events {
+    ($($ty:ty = $name:literal $({ $($item:item)* })?,)+) => {
+        $(impl ServerEvent for $ty {
+            const NAME: &'static str = $name;
+            $($($item)*)?
+        })+
+
+        /// The name of every server→client event (metric series start from these).
+        pub const SERVER_EVENTS: &[&str] = &[$($name,)+];
+    };
+}
+
+server_events! {
+    ChatRoomsJoined = "chat-rooms-joined",
+    NewChatMessage<'_> = "new-chat-message" {
+        fn seq(&self) -> Option<i64> {
+            Some(self.0.seq)
+        }
+    },
+    ChatUserTyping = "chat-user-typing",
+    MessagesSeen = "messages-seen",
+    ChatMessageDeleted = "chat-message-deleted",
+    ChatUserStatusUpdate = "chat-user-status-update",
+    ChatNotification<'_> = "chat-notification",
+    RoomOnlineUsers = "room-online-users",
+}
+
+/// `chat-rooms-joined`, also the ack of `join-chat-rooms`.
+#[derive(Serialize, Debug)]
+#[serde(rename_all = "camelCase")]
+pub struct ChatRoomsJoined {
+    pub room_ids: Vec<String>,
+    pub rejected: Vec<Rejected>,
+    /// Present when the join asked for a catch-up (`lastSeq`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub catch_up: Option<Vec<CatchUp>>,
+}
+
+#[derive(Serialize, Debug)]
+#[serde(rename_all = "camelCase")]
+pub struct Rejected {
+    pub room_id: String,
+    pub code: &'static str,
+}
+
+/// What a rejoin's catch-up replayed in one room.
+#[derive(Serialize, Debug)]
+#[serde(rename_all = "camelCase")]
+pub struct CatchUp {
+    pub room_id: String,
+    /// The `lastSeq` the client sent.
+    pub after_seq: i64,
+    /// Messages replayed on this socket.
+    pub replayed: usize,
+    /// False when more were missed than replayed: page on from `nextAfter`.
+    pub complete: bool,
+    pub next_after: Option<i64>,
+}
+
+/// `new-chat-message`: the message itself.
+#[derive(Serialize, Debug)]
+#[serde(transparent)]
+pub struct NewChatMessage<'a>(pub &'a Message);
+
+#[derive(Serialize, Debug, Clone)]
+#[serde(rename_all = "camelCase")]
+pub struct ChatUserTyping {
+    pub room_id: String,
+    pub user_id: String,
+    pub user_name: String,
+    pub is_typing: bool,
+}
+
+/// `messages-seen`, also what a read receipt answers.
+#[derive(Serialize, Debug, Clone)]
+#[serde(rename_all = "camelCase")]
+pub struct MessagesSeen {
+    pub room_id: String,
+    pub user_id: String,
+    pub up_to_seq: i64,
+    pub message_ids: Vec<String>,
+    #[serde(serialize_with = "ser_ms")]
+    pub seen_at: i64,
+}
+
+#[derive(Serialize, Debug)]
+#[serde(rename_all = "camelCase")]
+pub struct ChatMessageDeleted {
+    pub room_id: String,
+    pub message_id: String,
+    pub deleted_by: String,
+}
+
+/// `chat-user-status-update`: the user's status as contacts see it.
+#[derive(Serialize, Debug)]
+#[serde(transparent)]
+pub struct ChatUserStatusUpdate(pub UserStatus);
+
+/// `room-online-users`, also the ack of `get-room-online-users`.
+#[derive(Serialize, Debug)]
+#[serde(rename_all = "camelCase")]
+pub struct RoomOnlineUsers {
+    pub room_id: String,
+    pub users: Vec<OnlineUser>,
+}
+
+#[derive(Serialize, Debug)]
+#[serde(rename_all = "camelCase")]
+pub struct OnlineUser {
+    pub user_id: String,
+    pub name: Option<String>,
+    pub status: Status,
+}
+
+/// `chat-notification`, by `type`.
+#[derive(Serialize, Debug)]
+#[serde(tag = "type", rename_all = "kebab-case")]
+pub enum ChatNotification<'a> {
+    NewChat {
+        room: &'a RoomSummary,
+        by: By,
+    },
+    GroupInvite {
+        room: &'a RoomSummary,
+        by: By,
+    },
+    #[serde(rename_all = "camelCase")]
+    MemberAdded {
+        room: &'a RoomSummary,
+        by: By,
+        user_ids: &'a [String],
+    },
+    Mention {
+        room: Option<&'a RoomSummary>,
+        message: &'a Message,
+        by: By,
+    },
+}
+
+/// Who did it: `{ userId, name }`.
+#[derive(Serialize, Debug, Clone)]
+#[serde(rename_all = "camelCase")]
+pub struct By {
+    pub user_id: String,
+    pub name: String,
+}
+
+impl By {
+    pub fn of(p: &Principal) -> Self {
+        By {
+            user_id: p.user_id.clone(),
+            name: p.display_name().to_string(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn notifications_carry_their_type_and_camel_case_fields() {
+        let room = RoomSummary {
+            id: "r".into(),
+            kind: crate::domain::RoomKind::Group,
+            name: Some("Physics".into()),
+            created_by: "t".into(),
+            created_at: 0,
+            last_activity_at: 0,
+            last_seq: 0,
+            last_message: None,
+            unread_count: None,
+        };
+        let by = By {
+            user_id: "t".into(),
+            name: "Teacher".into(),
+        };
+        let ids = vec!["a".to_string()];
+        let v = serde_json::to_value(ChatNotification::MemberAdded {
+            room: &room,
+            by,
+            user_ids: &ids,
+        })
+        .unwrap();
+        assert_eq!(v["type"], "member-added");
+        assert_eq!(v["userIds"], json!(["a"]));
+        assert_eq!(v["by"], json!({ "userId": "t", "name": "Teacher" }));
+        assert_eq!(v["room"]["id"], "r");
+    }
+
+    #[test]
+    fn every_server_event_is_listed_once() {
+        let mut names = SERVER_EVENTS.to_vec();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), SERVER_EVENTS.len());
+        assert!(SERVER_EVENTS.contains(&NewChatMessage::NAME));
+    }
+}

@@ -1,0 +1,53 @@
+//! The limits every client input and rate is held to (defaults here, set by configuration).
+
+/// A token bucket: sustained events per second, and the burst allowed at once.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Rate {
+    pub per_sec: u32,
+    pub burst: u32,
+}
+
+impl Rate {
+    pub const fn new(per_sec: u32, burst: u32) -> Self {
+        Rate { per_sec, burst }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Limits {
+    pub max_content_chars: usize,
+    pub max_join_rooms: usize,
+    pub max_members_per_add: usize,
+    pub max_group_name_chars: usize,
+    /// Message sends per user, and per client address.
+    pub send: Rate,
+    pub send_per_ip: Rate,
+    /// Typing events per user, and per client address.
+    pub typing: Rate,
+    pub typing_per_ip: Rate,
+    /// Socket.IO connections per user, and per client address.
+    pub connect: Rate,
+    pub connect_per_ip: Rate,
+    pub max_body_bytes: usize,
+    pub max_socket_payload_bytes: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_content_chars: 4000,
+            max_join_rooms: 100,
+            max_members_per_add: 50,
+            max_group_name_chars: 100,
+            send: Rate::new(10, 20),
+            send_per_ip: Rate::new(100, 1000),
+            typing: Rate::new(5, 10),
+            typing_per_ip: Rate::new(200, 2000),
+            connect: Rate::new(5, 30),
+            // Schools sit behind NAT: one address stands for many users.
+            connect_per_ip: Rate::new(200, 5000),
+            max_body_bytes: 64 * 1024,
+            max_socket_payload_bytes: 1024 * 1024,
+        }
+    }
+}
