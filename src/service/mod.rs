@@ -50,9 +50,12 @@ pub struct Chat {
 pub const HANDOVER: std::time::Duration = std::time::Duration::from_secs(3);
 
 /// A server event as the Socket.IO packet sockets receive: encoded once, whatever the
-/// number of sockets and nodes it reaches.
+/// number of sockets and nodes it reaches. The body passes through `serde_json::Value`
+/// so its keys come out in the same (sorted) order as in acks and REST answers, which
+/// do too: a client may compare an event's `data` with an ack's text for text.
 pub fn encode<E: ServerEvent>(event: &E) -> Bytes {
-    socketio_server::packet::event(E::NAME, &Timestamped::now(event))
+    let body = serde_json::to_value(Timestamped::now(event)).unwrap_or_default();
+    socketio_server::packet::event(E::NAME, &body)
 }
 
 impl Chat {
