@@ -271,85 +271,9 @@ fn header(buf: &[u8]) -> Result<Option<(usize, u64)>, Fatal> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
+#[path = "frame_tests.rs"]
+mod tests;
 
-    fn client_frame(fin: bool, opcode: u8, payload: &[u8]) -> Vec<u8> {
-        let mask = [1u8, 2, 3, 4];
-        let mut out = vec![(if fin { 0x80 } else { 0 }) | opcode];
-        let len = payload.len();
-        if len < 126 {
-            out.push(0x80 | len as u8);
-        } else if len <= 65535 {
-            out.push(0x80 | 126);
-            out.extend_from_slice(&(len as u16).to_be_bytes());
-        } else {
-            out.push(0x80 | 127);
-            out.extend_from_slice(&(len as u64).to_be_bytes());
-        }
-        out.extend_from_slice(&mask);
-        out.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i & 3]));
-        out
-    }
-
-    #[test]
-    fn messages_are_read_whole_however_the_bytes_arrive() {
-        let big = "x".repeat(70_000);
-        let mut wire = client_frame(true, OP_TEXT, b"42[\"a\"]");
-        wire.extend(client_frame(false, OP_TEXT, b"he"));
-        wire.extend(client_frame(true, OP_PING, b"p"));
-        wire.extend(client_frame(true, OP_CONT, b"llo"));
-        wire.extend(client_frame(true, OP_TEXT, big.as_bytes()));
-        let mut r = Reader::default();
-        let mut buf = BytesMut::new();
-        let mut got = Vec::new();
-        for chunk in wire.chunks(7) {
-            buf.extend_from_slice(chunk);
-            while let Some(m) = r.next(&mut buf, 1 << 20).unwrap() {
-                got.push(m);
-            }
-        }
-        assert_eq!(
-            got,
-            vec![
-                Message::Text("42[\"a\"]".into()),
-                Message::Ping(b"p".to_vec()),
-                Message::Text("hello".into()),
-                Message::Text(big),
-            ]
-        );
-        assert!(buf.is_empty());
-    }
-
-    #[test]
-    fn oversized_unmasked_and_invalid_frames_are_fatal() {
-        let mut r = Reader::default();
-        let mut buf = BytesMut::from(&client_frame(true, OP_TEXT, &[b'x'; 200])[..]);
-        assert_eq!(r.next(&mut buf, 100), Err(Fatal(CLOSE_TOO_BIG)));
-        let mut buf = BytesMut::from(&[0x81u8, 0x01, b'x'][..]);
-        assert_eq!(
-            Reader::default().next(&mut buf, 100),
-            Err(Fatal(CLOSE_PROTOCOL))
-        );
-        let mut buf = BytesMut::from(&client_frame(true, OP_TEXT, &[0xff, 0xfe])[..]);
-        assert_eq!(
-            Reader::default().next(&mut buf, 100),
-            Err(Fatal(CLOSE_INVALID_DATA))
-        );
-        let mut buf = BytesMut::from(&client_frame(true, OP_CONT, b"x")[..]);
-        assert_eq!(
-            Reader::default().next(&mut buf, 100),
-            Err(Fatal(CLOSE_PROTOCOL))
-        );
-    }
-
-    #[test]
-    fn server_frames_carry_their_length() {
-        assert_eq!(&text(b"2")[..], &[0x81, 1, b'2']);
-        assert_eq!(&text(&[b'a'; 300])[..4], &[0x81, 126, 1, 44]);
-        assert_eq!(
-            accept_key(b"dGhlIHNhbXBsZSBub25jZQ=="),
-            "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
-        );
-    }
-}
+#[cfg(test)]
+#[path = "frame_proptest.rs"]
+mod proptests;
