@@ -107,3 +107,9 @@ test('1.3.1 server frames use the shortest length encoding (7, 16 and 64 bits ar
   assert.deepEqual(c.violations, []);
   await c.close();
 });
+
+test('1.4.1 an unmasked client frame fails the connection with 1002 (RFC 6455 §5.1)', async () => {
+  const c = await Conn.open();
+  c.send(frame(OP.TEXT, sized(30).bytes, { mask: false }));
+  await c.expectClose([1002]);
+});
