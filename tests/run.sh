@@ -68,6 +68,11 @@ export CLASSCHAT_BIN="$TARGET_DIR/debug/classchat"
 log "cargo test (unit + integration, SQLite and PostgreSQL)"
 cargo test -- --test-threads=4
 
+# The plain `cargo test` above runs the root package only.
+log "socketio-server: unit and property tests, then RFC 6455 conformance (Autobahn sections 1-7, 9)"
+cargo test -p socketio-server
+bash crates/socketio-server/conformance/rfc6455/run.sh
+
 log "deployment files: Dockerfile, compose, k8s manifests, Prometheus rules, Grafana dashboard"
 bash deploy/check.sh
 

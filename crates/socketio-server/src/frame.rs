@@ -14,6 +14,8 @@ pub const OP_PONG: u8 = 0xA;
 /// Close codes the server sends.
 pub const CLOSE_NORMAL: u16 = 1000;
 pub const CLOSE_PROTOCOL: u16 = 1002;
+/// A text message (or a close reason) that is not UTF-8.
+pub const CLOSE_INVALID_DATA: u16 = 1007;
 pub const CLOSE_TOO_BIG: u16 = 1009;
 
 /// The accept key of the handshake's `Sec-WebSocket-Key`.
@@ -24,6 +26,15 @@ pub fn accept_key(key: &[u8]) -> String {
     h.update(key);
     h.update(b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11");
     base64::engine::general_purpose::STANDARD.encode(h.finalize())
+}
+
+/// Whether a `Sec-WebSocket-Key` is what RFC 6455 §4.1 asks for: 16 bytes in base64.
+pub fn valid_key(key: &[u8]) -> bool {
+    use base64::Engine as _;
+    key.len() == 24
+        && base64::engine::general_purpose::STANDARD
+            .decode(key)
+            .is_ok_and(|k| k.len() == 16)
 }
 
 /// One unmasked frame with this opcode and payload.
@@ -54,6 +65,17 @@ pub fn close(code: u16) -> Bytes {
     encode(OP_CLOSE, &code.to_be_bytes())
 }
 
+/// The answer to a client's close frame: its code echoed (RFC 6455 §5.5.1), or no code.
+pub fn close_reply(code: Option<u16>) -> Bytes {
+    code.map_or_else(|| encode(OP_CLOSE, &[]), close)
+}
+
+/// Close codes a peer may send (RFC 6455 §7.4 and the IANA registry): 1004–1006 and
+/// 1015 are reserved, never sent.
+pub fn valid_close_code(code: u16) -> bool {
+    matches!(code, 1000..=1003 | 1007..=1014 | 3000..=4999)
+}
+
 /// A whole message (or a control frame) read off the connection.
 #[derive(Debug, PartialEq)]
 pub enum Message {
@@ -61,23 +83,34 @@ pub enum Message {
     Binary(Vec<u8>),
     Ping(Vec<u8>),
     Pong,
-    Close,
+    /// A well-formed close frame, with its code if it had one.
+    Close(Option<u16>),
 }
 
 /// Why reading stopped: the connection must close with this code.
 #[derive(Debug, PartialEq)]
 pub struct Fatal(pub u16);
 
+/// A fragmented message in progress.
+struct Partial {
+    opcode: u8,
+    data: Vec<u8>,
+    /// How much of `data` (text) is known to be UTF-8; at most 3 bytes after it are the
+    /// start of a code point whose rest is in the next fragment.
+    checked: usize,
+}
+
 /// Reassembles messages from the bytes of one connection.
 #[derive(Default)]
 pub struct Reader {
-    /// A fragmented message in progress: its opcode and what has arrived.
-    partial: Option<(u8, Vec<u8>)>,
+    partial: Option<Partial>,
 }
 
 impl Reader {
     /// Takes the next message from the front of `buf` (consuming what it used), or `None`
-    /// if more bytes are needed. Messages beyond `max` bytes are fatal.
+    /// if more bytes are needed. A frame is judged by its header before its payload is
+    /// waited for; messages beyond `max` bytes are fatal, and nothing is allocated for
+    /// more than a message may hold.
     pub fn next(&mut self, buf: &mut BytesMut, max: usize) -> Result<Option<Message>, Fatal> {
         loop {
             let Some((head, len)) = header(buf)? else {
@@ -85,44 +118,110 @@ impl Reader {
             };
             let fin = buf[0] & 0x80 != 0;
             let opcode = buf[0] & 0x0F;
-            let sofar = self.partial.as_ref().map_or(0, |p| p.1.len());
-            if len > max as u64 || sofar as u64 + len > max as u64 {
-                return Err(Fatal(CLOSE_TOO_BIG));
+            match opcode {
+                OP_CONT if self.partial.is_none() => return Err(Fatal(CLOSE_PROTOCOL)),
+                OP_TEXT | OP_BINARY if self.partial.is_some() => return Err(Fatal(CLOSE_PROTOCOL)),
+                OP_CONT | OP_TEXT | OP_BINARY => {
+                    let sofar = self.partial.as_ref().map_or(0, |p| p.data.len());
+                    if len > max.saturating_sub(sofar) as u64 {
+                        return Err(Fatal(CLOSE_TOO_BIG));
+                    }
+                }
+                _ => {}
             }
+            // Data frames fit in `max` (checked above), control frames in 125 bytes.
             let len = len as usize;
             if buf.len() < head + len {
                 buf.reserve(head + len - buf.len());
                 return Ok(None);
             }
-            let mask: [u8; 4] = buf[head - 4..head]
-                .try_into()
-                .map_err(|_| Fatal(CLOSE_PROTOCOL))?;
+            let mut mask = [0u8; 4];
+            mask.copy_from_slice(&buf[head - 4..head]);
             let mut frame = buf.split_to(head + len);
             let payload = &mut frame[head..];
-            for (i, b) in payload.iter_mut().enumerate() {
-                *b ^= mask[i & 3];
-            }
+            unmask(payload, mask);
             match opcode {
                 OP_PING => return Ok(Some(Message::Ping(payload.to_vec()))),
                 OP_PONG => return Ok(Some(Message::Pong)),
-                OP_CLOSE => return Ok(Some(Message::Close)),
-                OP_TEXT | OP_BINARY if self.partial.is_none() => {
-                    if fin {
-                        return finish(opcode, payload.to_vec()).map(Some);
-                    }
-                    self.partial = Some((opcode, payload.to_vec()));
+                OP_CLOSE => return close_frame(payload).map(Some),
+                OP_TEXT | OP_BINARY if fin => return finish(opcode, payload.to_vec()).map(Some),
+                OP_TEXT | OP_BINARY => {
+                    let mut p = Partial {
+                        opcode,
+                        data: Vec::new(),
+                        checked: 0,
+                    };
+                    p.append(payload, max)?;
+                    self.partial = Some(p);
                 }
-                OP_CONT if self.partial.is_some() => {
-                    let (op, mut data) = self.partial.take().ok_or(Fatal(CLOSE_PROTOCOL))?;
-                    data.extend_from_slice(payload);
+                _ => {
+                    let mut p = self.partial.take().ok_or(Fatal(CLOSE_PROTOCOL))?;
+                    p.append(payload, max)?;
                     if fin {
-                        return finish(op, data).map(Some);
+                        return finish(p.opcode, p.data).map(Some);
                     }
-                    self.partial = Some((op, data));
+                    self.partial = Some(p);
                 }
-                _ => return Err(Fatal(CLOSE_PROTOCOL)),
             }
         }
+    }
+}
+
+impl Partial {
+    /// Adds a fragment; text is checked as it comes, so invalid UTF-8 fails before the
+    /// message ends (a code point cut between fragments waits for its rest).
+    fn append(&mut self, fragment: &[u8], max: usize) -> Result<(), Fatal> {
+        let want = self.data.len() + fragment.len();
+        if want > self.data.capacity() {
+            // Grows geometrically, never past what a message may hold.
+            let cap = (self.data.capacity() * 2).clamp(want, max.max(want));
+            self.data.reserve_exact(cap - self.data.len());
+        }
+        self.data.extend_from_slice(fragment);
+        if self.opcode == OP_TEXT {
+            match std::str::from_utf8(&self.data[self.checked..]) {
+                Ok(_) => self.checked = self.data.len(),
+                Err(e) if e.error_len().is_none() => self.checked += e.valid_up_to(),
+                Err(_) => return Err(Fatal(CLOSE_INVALID_DATA)),
+            }
+        }
+        Ok(())
+    }
+}
+
+/// XORs the client's mask into the payload, eight bytes at a time.
+fn unmask(payload: &mut [u8], mask: [u8; 4]) {
+    let mut m8 = [0u8; 8];
+    m8[..4].copy_from_slice(&mask);
+    m8[4..].copy_from_slice(&mask);
+    let m = u64::from_ne_bytes(m8);
+    let mut words = payload.chunks_exact_mut(8);
+    for w in &mut words {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(w);
+        w.copy_from_slice(&(u64::from_ne_bytes(b) ^ m).to_ne_bytes());
+    }
+    // The rest starts at a multiple of 8, so the mask starts over.
+    for (i, b) in words.into_remainder().iter_mut().enumerate() {
+        *b ^= mask[i & 3];
+    }
+}
+
+/// A close frame's payload: empty, or a valid code and a UTF-8 reason.
+fn close_frame(payload: &[u8]) -> Result<Message, Fatal> {
+    match payload {
+        [] => Ok(Message::Close(None)),
+        [hi, lo, reason @ ..] => {
+            let code = u16::from_be_bytes([*hi, *lo]);
+            if !valid_close_code(code) {
+                return Err(Fatal(CLOSE_PROTOCOL));
+            }
+            if std::str::from_utf8(reason).is_err() {
+                return Err(Fatal(CLOSE_INVALID_DATA));
+            }
+            Ok(Message::Close(Some(code)))
+        }
+        [_] => Err(Fatal(CLOSE_PROTOCOL)),
     }
 }
 
@@ -132,18 +231,23 @@ fn finish(opcode: u8, data: Vec<u8>) -> Result<Message, Fatal> {
     }
     String::from_utf8(data)
         .map(Message::Text)
-        // 1007: invalid payload data.
-        .map_err(|_| Fatal(1007))
+        .map_err(|_| Fatal(CLOSE_INVALID_DATA))
 }
 
 /// The header length and payload length of the frame at the front of `buf`, once the
-/// whole header is there. Client frames must be masked; control frames short and final.
+/// whole header is there. Client frames must be masked, without reserved bits or
+/// opcodes; control frames short and final; a 64-bit length must fit in 63 bits.
 fn header(buf: &[u8]) -> Result<Option<(usize, u64)>, Fatal> {
     if buf.len() < 2 {
         return Ok(None);
     }
-    if buf[0] & 0x70 != 0 || buf[1] & 0x80 == 0 {
-        // Reserved bits (no extension was agreed), or an unmasked client frame.
+    let opcode = buf[0] & 0x0F;
+    let known = matches!(
+        opcode,
+        OP_CONT | OP_TEXT | OP_BINARY | OP_CLOSE | OP_PING | OP_PONG
+    );
+    if buf[0] & 0x70 != 0 || buf[1] & 0x80 == 0 || !known {
+        // Reserved bits or opcodes (no extension was agreed), or an unmasked client frame.
         return Err(Fatal(CLOSE_PROTOCOL));
     }
     let (head, len) = match buf[1] & 0x7F {
@@ -156,8 +260,8 @@ fn header(buf: &[u8]) -> Result<Option<(usize, u64)>, Fatal> {
         126 | 127 => return Ok(None),
         n => (6, u64::from(n)),
     };
-    let control = buf[0] & 0x08 != 0;
-    if control && (len > 125 || buf[0] & 0x80 == 0) {
+    let control = opcode & 0x08 != 0;
+    if len >> 63 != 0 || (control && (len > 125 || buf[0] & 0x80 == 0)) {
         return Err(Fatal(CLOSE_PROTOCOL));
     }
     if buf.len() < head {
@@ -167,82 +271,9 @@ fn header(buf: &[u8]) -> Result<Option<(usize, u64)>, Fatal> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
+#[path = "frame_tests.rs"]
+mod tests;
 
-    fn client_frame(fin: bool, opcode: u8, payload: &[u8]) -> Vec<u8> {
-        let mask = [1u8, 2, 3, 4];
-        let mut out = vec![(if fin { 0x80 } else { 0 }) | opcode];
-        let len = payload.len();
-        if len < 126 {
-            out.push(0x80 | len as u8);
-        } else if len <= 65535 {
-            out.push(0x80 | 126);
-            out.extend_from_slice(&(len as u16).to_be_bytes());
-        } else {
-            out.push(0x80 | 127);
-            out.extend_from_slice(&(len as u64).to_be_bytes());
-        }
-        out.extend_from_slice(&mask);
-        out.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i & 3]));
-        out
-    }
-
-    #[test]
-    fn messages_are_read_whole_however_the_bytes_arrive() {
-        let big = "x".repeat(70_000);
-        let mut wire = client_frame(true, OP_TEXT, b"42[\"a\"]");
-        wire.extend(client_frame(false, OP_TEXT, b"he"));
-        wire.extend(client_frame(true, OP_PING, b"p"));
-        wire.extend(client_frame(true, OP_CONT, b"llo"));
-        wire.extend(client_frame(true, OP_TEXT, big.as_bytes()));
-        let mut r = Reader::default();
-        let mut buf = BytesMut::new();
-        let mut got = Vec::new();
-        for chunk in wire.chunks(7) {
-            buf.extend_from_slice(chunk);
-            while let Some(m) = r.next(&mut buf, 1 << 20).unwrap() {
-                got.push(m);
-            }
-        }
-        assert_eq!(
-            got,
-            vec![
-                Message::Text("42[\"a\"]".into()),
-                Message::Ping(b"p".to_vec()),
-                Message::Text("hello".into()),
-                Message::Text(big),
-            ]
-        );
-        assert!(buf.is_empty());
-    }
-
-    #[test]
-    fn oversized_unmasked_and_invalid_frames_are_fatal() {
-        let mut r = Reader::default();
-        let mut buf = BytesMut::from(&client_frame(true, OP_TEXT, &[b'x'; 200])[..]);
-        assert_eq!(r.next(&mut buf, 100), Err(Fatal(CLOSE_TOO_BIG)));
-        let mut buf = BytesMut::from(&[0x81u8, 0x01, b'x'][..]);
-        assert_eq!(
-            Reader::default().next(&mut buf, 100),
-            Err(Fatal(CLOSE_PROTOCOL))
-        );
-        let mut buf = BytesMut::from(&client_frame(true, OP_TEXT, &[0xff, 0xfe])[..]);
-        assert_eq!(Reader::default().next(&mut buf, 100), Err(Fatal(1007)));
-        let mut buf = BytesMut::from(&client_frame(true, OP_CONT, b"x")[..]);
-        assert_eq!(
-            Reader::default().next(&mut buf, 100),
-            Err(Fatal(CLOSE_PROTOCOL))
-        );
-    }
-
-    #[test]
-    fn server_frames_carry_their_length() {
-        assert_eq!(&text(b"2")[..], &[0x81, 1, b'2']);
-        assert_eq!(&text(&[b'a'; 300])[..4], &[0x81, 126, 1, 44]);
-        assert_eq!(
-            accept_key(b"dGhlIHNhbXBsZSBub25jZQ=="),
-            "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
-        );
-    }
-}
+#[cfg(test)]
+#[path = "frame_proptest.rs"]
+mod proptests;

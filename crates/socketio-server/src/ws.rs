@@ -14,12 +14,15 @@ use tokio::net::TcpStream;
 
 use super::conn::{lock, Conn, Out};
 use super::frame::{self, Fatal, Message, Reader};
-use super::http::{bad_request, unknown_session};
+use super::http::{bad_request, engine_error, unknown_session};
 use super::{packet, Server};
 
 /// How long a long-polling session may take between the WebSocket probe and `5`
 /// (Engine.IO's own server allows 10 s).
 const UPGRADE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+/// How long a closed socket keeps reading (and dropping) what the client still sends,
+/// waiting for it to close its side.
+const LINGER: std::time::Duration = std::time::Duration::from_secs(2);
 
 fn header_has(req: &Request, name: header::HeaderName, token: &str) -> bool {
     req.headers().get_all(name).iter().any(|v| {
@@ -29,21 +32,29 @@ fn header_has(req: &Request, name: header::HeaderName, token: &str) -> bool {
 }
 
 /// Answers the upgrade request with 101 and runs the socket once the connection is
-/// handed over.
+/// handed over. A version other than 13 gets 426 naming 13 (RFC 6455 §4.2.2); a request
+/// without the upgrade headers or a proper key gets 400.
 pub(super) fn upgrade(server: Server, mut req: Request, sid: Option<String>) -> Response {
     let key = req.headers().get(header::SEC_WEBSOCKET_KEY).cloned();
-    let version_ok = req
-        .headers()
-        .get(header::SEC_WEBSOCKET_VERSION)
-        .is_some_and(|v| v == "13");
-    let (Some(key), true, true, true) = (
-        key,
-        version_ok,
+    let (Some(key), true, true) = (
+        key.filter(|k| frame::valid_key(k.as_bytes())),
         header_has(&req, header::UPGRADE, "websocket"),
         header_has(&req, header::CONNECTION, "upgrade"),
     ) else {
         return bad_request();
     };
+    let version_ok = req
+        .headers()
+        .get(header::SEC_WEBSOCKET_VERSION)
+        .is_some_and(|v| v == "13");
+    if !version_ok {
+        let mut refused = engine_error(StatusCode::UPGRADE_REQUIRED, 3, "Bad request");
+        refused.headers_mut().insert(
+            header::SEC_WEBSOCKET_VERSION,
+            header::HeaderValue::from_static("13"),
+        );
+        return refused;
+    }
     let Some(on_upgrade) = req.extensions_mut().remove::<hyper::upgrade::OnUpgrade>() else {
         return bad_request();
     };
@@ -117,6 +128,7 @@ async fn open(
 ) {
     let Some(conn) = server.create(handshake, ws_out(&stream)) else {
         let _ = stream.try_write(&frame::close(frame::CLOSE_NORMAL));
+        linger(&stream).await;
         return;
     };
     let cfg = server.config();
@@ -129,6 +141,7 @@ async fn open(
     );
     let _ = conn.send(&open);
     read(&server, &conn, &stream, pending, false).await;
+    linger(&stream).await;
 }
 
 /// A long-polling session moving to this WebSocket. Until `5` arrives the session still
@@ -141,6 +154,43 @@ async fn upgrade_session(
 ) {
     read(&server, &conn, &stream, pending, true).await;
     conn.upgrading.store(false, Ordering::Release);
+    linger(&stream).await;
+}
+
+/// Ends a TCP connection whose close frame went out (RFC 6455 §7.1.1: the server closes
+/// first): our side at once (FIN), then what the client still sends (its close reply, or
+/// frames it sent before it saw ours) is read and dropped until it closes its side, for
+/// at most `LINGER`. Closing with unread bytes would make the kernel reset the
+/// connection, which can destroy the close frame before the client reads it.
+async fn linger(stream: &TcpStream) {
+    let _ = socket2::SockRef::from(stream).shutdown(std::net::Shutdown::Write);
+    let deadline = tokio::time::sleep(LINGER);
+    tokio::pin!(deadline);
+    // Allocated only now: idle sockets keep no buffer.
+    let mut sink = vec![0u8; 4096];
+    loop {
+        tokio::select! {
+            r = stream.readable() => if r.is_err() { return },
+            _ = &mut deadline => return,
+        }
+        match stream.try_read(&mut sink) {
+            Ok(0) => return,
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            Err(_) => return,
+        }
+    }
+}
+
+/// Sends the close frame that ends the socket (an answer to the client's, or the code
+/// of a protocol error) and closes the session, unless it is not ours yet.
+fn end_with(server: &Server, conn: &Arc<Conn>, stream: &TcpStream, upgrading: bool, close: &[u8]) {
+    if upgrading {
+        let _ = stream.try_write(close);
+    } else {
+        super::conn::end(&mut lock(&conn.out), Some(close));
+        server.close(conn);
+    }
 }
 
 /// Switches the session's output to this WebSocket; false if it closed meanwhile. What
@@ -180,13 +230,7 @@ async fn read(
                 Ok(Some(m)) => m,
                 Ok(None) => break,
                 Err(Fatal(code)) => {
-                    let close = frame::close(code);
-                    if upgrading {
-                        let _ = stream.try_write(&close);
-                    } else {
-                        super::conn::end(&mut lock(&conn.out), Some(&close));
-                        server.close(conn);
-                    }
+                    end_with(server, conn, stream, upgrading, &frame::close(code));
                     return;
                 }
             };
@@ -225,10 +269,8 @@ async fn read(
                     }
                 }
                 Message::Pong => {}
-                Message::Close => {
-                    if !upgrading {
-                        server.close(conn);
-                    }
+                Message::Close(code) => {
+                    end_with(server, conn, stream, upgrading, &frame::close_reply(code));
                     return;
                 }
             }
