@@ -14,15 +14,15 @@ use crate::backplane::{keys, Target};
 use crate::domain::error::{AppError, AppResult};
 use crate::domain::events::{ClientEvent, ClientEventName};
 
-/// The data of a successful ack.
+/// A successful ack: `{ ok: true, data }`.
 #[derive(Serialize)]
-struct Ok<T> {
+struct Done<T> {
     ok: bool,
     data: T,
 }
 
 fn ack<T: Serialize>(data: T) -> AppResult<Value> {
-    serde_json::to_value(Ok { ok: true, data }).map_err(|e| AppError::internal(e.to_string()))
+    serde_json::to_value(Done { ok: true, data }).map_err(|e| AppError::internal(e.to_string()))
 }
 
 #[derive(Serialize)]
