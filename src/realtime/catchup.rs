@@ -13,7 +13,7 @@ use super::events::NEW_CHAT_MESSAGE;
 use crate::domain::HistoryQueryDir;
 use crate::error::AppResult;
 use crate::service::{event_body, Chat};
-use socketio_server::Conn;
+use socketio_server::Socket as Conn;
 
 /// Most messages replayed per room; more must be paged over REST.
 pub const REPLAY_MAX: i64 = 200;

@@ -10,7 +10,7 @@ use super::handlers;
 use super::session::Session;
 use crate::error::AppError;
 use crate::http::AppState;
-use socketio_server::{Conn, Payload};
+use socketio_server::{Payload, Socket as Conn};
 
 /// Every client→server event of the contract.
 const EVENTS: [&str; 7] = [

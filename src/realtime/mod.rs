@@ -15,7 +15,7 @@ use crate::auth::bearer;
 use crate::backplane::{keys, Target};
 use crate::error::AppError;
 use crate::http::AppState;
-use socketio_server::{Conn, Handler, Handshake, Payload};
+use socketio_server::{Args, Event, Handler, Handshake, Payload, Socket as Conn};
 
 /// What the application keeps of a Socket.IO handshake request.
 pub struct Client {
@@ -128,8 +128,18 @@ impl Handler for Realtime {
         Box::pin(async move { connect(state, conn, auth).await.map_err(refused) })
     }
 
-    fn event(&self, conn: Arc<Conn>, name: String, payload: Payload) -> BoxFuture<'static, Value> {
-        Box::pin(dispatch::event(self.state.clone(), conn, name, payload))
+    fn event(&self, conn: Arc<Conn>, event: Event) -> BoxFuture<'static, Args> {
+        // Events carry no binary data here: one with attachments has no usable payload.
+        let payload = match event.attachments().is_empty() {
+            true => event.payload,
+            false => Payload::Invalid,
+        };
+        let state = self.state.clone();
+        Box::pin(async move {
+            dispatch::event(state, conn, event.name, payload)
+                .await
+                .into()
+        })
     }
 
     fn busy(&self) -> Value {

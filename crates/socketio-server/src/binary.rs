@@ -11,7 +11,10 @@ use super::socket::Socket;
 
 /// What waits for its attachments.
 pub(crate) enum Waiting {
-    Event { socket: Arc<Socket>, event: Event },
+    Event {
+        socket: Arc<Socket>,
+        event: Event,
+    },
     /// An ack from the client: the server asks for none, so it is dropped when whole.
     Ack,
 }

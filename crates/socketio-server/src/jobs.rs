@@ -141,7 +141,12 @@ async fn run(session: Arc<Session>) {
 }
 
 async fn connect(session: &Session, socket: Arc<Socket>, auth: Option<Value>) {
-    let Some(h) = socket.nsp.handler().filter(|_| !socket.is_closed()).cloned() else {
+    let Some(h) = socket
+        .nsp
+        .handler()
+        .filter(|_| !socket.is_closed())
+        .cloned()
+    else {
         return;
     };
     let nsp = socket.namespace().to_string();

@@ -114,8 +114,14 @@ impl Server {
             self.set_handler(handler);
             return self.root();
         }
-        let mut map = self.inner.namespaces.write().unwrap_or_else(|e| e.into_inner());
-        let nsp = map.entry(name.to_string()).or_insert_with(|| Nsp::new(name));
+        let mut map = self
+            .inner
+            .namespaces
+            .write()
+            .unwrap_or_else(|e| e.into_inner());
+        let nsp = map
+            .entry(name.to_string())
+            .or_insert_with(|| Nsp::new(name));
         nsp.set_handler(handler);
         Namespace { nsp: nsp.clone() }
     }
@@ -136,7 +142,11 @@ impl Server {
         let nsp = if name == "/" {
             self.inner.root.clone()
         } else {
-            let map = self.inner.namespaces.read().unwrap_or_else(|e| e.into_inner());
+            let map = self
+                .inner
+                .namespaces
+                .read()
+                .unwrap_or_else(|e| e.into_inner());
             map.get(name)?.clone()
         };
         nsp.handler().is_some().then_some(nsp)

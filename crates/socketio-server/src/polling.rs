@@ -13,10 +13,10 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use bytes::{BufMut, Bytes, BytesMut};
 
+use super::http::{bad_request, engine_error, unknown_session};
 use super::out::Out;
 use super::receive::Piece;
 use super::session::{lock, Session};
-use super::http::{bad_request, engine_error, unknown_session};
 use super::{packet, Server};
 
 const SEPARATOR: u8 = 0x1e;
@@ -82,9 +82,7 @@ impl Drop for Waiting {
 /// a 400 once it moved to WebSocket (the client polls no more by then).
 fn take(session: &Session) -> Option<Response> {
     match &mut *lock(&session.out) {
-        Out::Polling { queue, .. } if !queue.is_empty() => {
-            Some(text(join(std::mem::take(queue))))
-        }
+        Out::Polling { queue, .. } if !queue.is_empty() => Some(text(join(std::mem::take(queue)))),
         Out::Polling { .. } => None,
         Out::Ws { .. } => Some(bad_request()),
         Out::Closed if session.client_closed.load(Ordering::Acquire) => {
@@ -164,7 +162,13 @@ pub(super) async fn post(server: Server, sid: &str, req: Request) -> Response {
                     false
                 }
             },
-            None => server.on_text(&session, Piece { body: &body, text: p }),
+            None => server.on_text(
+                &session,
+                Piece {
+                    body: &body,
+                    text: p,
+                },
+            ),
         };
         if !go_on {
             break;

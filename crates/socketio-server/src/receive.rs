@@ -60,7 +60,8 @@ impl Server {
             Some(Engine::Pong(_)) => {
                 let interval = self.config().ping_interval.as_millis() as u64;
                 s.pong_due.store(0, Ordering::Release);
-                s.ping_due.store(self.now_ms() + interval, Ordering::Release);
+                s.ping_due
+                    .store(self.now_ms() + interval, Ordering::Release);
                 return true;
             }
             Some(Engine::Message(m)) => self.on_packet(s, m),

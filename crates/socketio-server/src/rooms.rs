@@ -9,9 +9,9 @@ use std::sync::{Arc, RwLock};
 
 use bytes::Bytes;
 
+use super::frame;
 use super::session::lock;
 use super::socket::Socket;
-use super::frame;
 
 /// Sockets written to between two yields to the scheduler, so a large broadcast does
 /// not hold other work (database replies, readers) back for long.

@@ -170,7 +170,11 @@ impl Session {
             }
             Out::Ws { .. } => {
                 let mut frames = vec![frame::text(packet)];
-                frames.extend(attachments.iter().map(|a| frame::encode(frame::OP_BINARY, a)));
+                frames.extend(
+                    attachments
+                        .iter()
+                        .map(|a| frame::encode(frame::OP_BINARY, a)),
+                );
                 self.write(out, frames.iter())
             }
         }

@@ -15,10 +15,10 @@ use bytes::{Bytes, BytesMut};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 
-use super::out::{self, Out};
-use super::session::{lock, Session};
 use super::frame::{self, Fatal, Message, Reader};
 use super::http::{bad_request, unknown_session};
+use super::out::{self, Out};
+use super::session::{lock, Session};
 use super::{packet, Server};
 
 /// How long a long-polling session may take between the WebSocket probe and `5`

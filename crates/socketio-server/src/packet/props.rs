@@ -21,7 +21,10 @@ fn json() -> impl Strategy<Value = Value> {
         any::<bool>().prop_map(Value::from),
         any::<i64>().prop_map(Value::from),
         any::<u64>().prop_map(Value::from),
-        prop::num::f64::NORMAL.prop_map(Value::from),
+        // Floats with few digits: serde_json (without `float_roundtrip`) may read long
+        // ones back a bit off, which says nothing of the packet parser.
+        (-100_000i32..100_000, 0..8u32)
+            .prop_map(|(m, k)| Value::from(f64::from(m) / f64::from(1u32 << k))),
         ".{0,12}".prop_map(Value::from),
     ];
     leaf.prop_recursive(3, 24, 4, |inner| {

@@ -78,11 +78,17 @@ fn malformed_packets_are_refused() {
 fn connects_namespaces_and_binary_headers_parse() {
     assert!(matches!(
         parse(r#"0{"token":"t"}"#),
-        Some(Packet::Connect { nsp: "/", auth: Some(_) })
+        Some(Packet::Connect {
+            nsp: "/",
+            auth: Some(_)
+        })
     ));
     assert!(matches!(
         parse("0/admin,"),
-        Some(Packet::Connect { nsp: "/admin", auth: None })
+        Some(Packet::Connect {
+            nsp: "/admin",
+            auth: None
+        })
     ));
     assert!(matches!(
         parse(r#"51-["x",{"_placeholder":true,"num":0}]"#),
@@ -103,7 +109,10 @@ fn connects_namespaces_and_binary_headers_parse() {
 #[test]
 fn server_packets_encode() {
     assert_eq!(&event("ev", &json!({"a":1}))[..], br#"42["ev",{"a":1}]"#);
-    assert_eq!(&ack("/", 3, &json!({"ok":true}).into())[..], br#"433[{"ok":true}]"#);
+    assert_eq!(
+        &ack("/", 3, &json!({"ok":true}).into())[..],
+        br#"433[{"ok":true}]"#
+    );
     assert_eq!(
         &connect_error("/x", &json!({"m":1}))[..],
         br#"44/x,{"m":1}"#
@@ -123,7 +132,10 @@ fn namespaces_ack_ids_and_attachments_encode_as_the_suite_expects() {
         &ack("/", 789, &two)[..],
         br#"462-789[{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}]"#
     );
-    assert_eq!(&event_in("/custom", "auth", &json!({}))[..], br#"42/custom,["auth",{}]"#);
+    assert_eq!(
+        &event_in("/custom", "auth", &json!({}))[..],
+        br#"42/custom,["auth",{}]"#
+    );
     assert_eq!(&connected("/custom", "x")[..], br#"40/custom,{"sid":"x"}"#);
     assert_eq!(&disconnect("/custom")[..], b"41/custom,");
     assert_eq!(&ack("/", 1, &Args::none())[..], b"431[]");
@@ -133,19 +145,48 @@ fn namespaces_ack_ids_and_attachments_encode_as_the_suite_expects() {
 fn acks_disconnects_and_binary_headers_are_checked() {
     assert!(matches!(
         parse("3/a,12[1,2]"),
-        Some(Packet::Ack { nsp: "/a", id: 12, attachments: 0 })
+        Some(Packet::Ack {
+            nsp: "/a",
+            id: 12,
+            attachments: 0
+        })
     ));
     assert!(matches!(
         parse("61-4[{\"_placeholder\":true,\"num\":0}]"),
-        Some(Packet::Ack { id: 4, attachments: 1, .. })
+        Some(Packet::Ack {
+            id: 4,
+            attachments: 1,
+            ..
+        })
     ));
-    for junk in ["3[1]", "312{}", "312[", "1x", "5-[\"a\"]", "5a-[\"a\"]", "51[\"a\"]", "4{}"] {
+    for junk in [
+        "3[1]",
+        "312{}",
+        "312[",
+        "1x",
+        "5-[\"a\"]",
+        "5a-[\"a\"]",
+        "51[\"a\"]",
+        "4{}",
+    ] {
         assert_eq!(parse(junk), None, "{junk:?} parsed");
     }
-    assert_eq!(parse("1/custom"), Some(Packet::Disconnect { nsp: "/custom" }));
+    assert_eq!(
+        parse("1/custom"),
+        Some(Packet::Disconnect { nsp: "/custom" })
+    );
     match parse(r#"52-/x,7["m",1,{"a":[2]}]"#) {
-        Some(Packet::Event { nsp: "/x", ack: Some(7), attachments: 2, array_at, .. }) => {
-            assert_eq!(&r#"52-/x,7["m",1,{"a":[2]}]"#[array_at..], r#"["m",1,{"a":[2]}]"#)
+        Some(Packet::Event {
+            nsp: "/x",
+            ack: Some(7),
+            attachments: 2,
+            array_at,
+            ..
+        }) => {
+            assert_eq!(
+                &r#"52-/x,7["m",1,{"a":[2]}]"#[array_at..],
+                r#"["m",1,{"a":[2]}]"#
+            )
         }
         other => panic!("{other:?}"),
     }
