@@ -22,6 +22,8 @@ mod socket;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
+mod tests_http;
+#[cfg(test)]
 mod tests_namespaces;
 mod ws;
 

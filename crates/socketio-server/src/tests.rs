@@ -153,3 +153,16 @@ async fn broadcasts_held_during_a_replay_follow_it_in_order() {
     server.broadcast(&["r"], None, "live", &json!(2)).await;
     assert_eq!(take(&conn), vec![r#"42["live",1]"#, r#"42["live",2]"#]);
 }
+
+#[tokio::test]
+async fn a_long_polling_session_whose_output_overflows_is_closed_by_the_heartbeat_at_once() {
+    let (server, _) = server();
+    let (s, socket) = connected(&server).await;
+    for i in 0..=super::out::MAX_QUEUED_PACKETS {
+        let _ = socket.emit("x", &i);
+    }
+    let start = std::time::Instant::now();
+    until(|| s.is_closed()).await;
+    assert!(start.elapsed() < Duration::from_millis(100));
+    assert!(socket.is_closed() && server.sessions() == 0);
+}
