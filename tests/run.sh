@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole classchat test suite, from a fresh Debian machine with the Rust toolchain:
-# formatting and lints, Rust unit + integration tests (SQLite and PostgreSQL), and the
-# end-to-end tests with the real socket.io-client under Node's test runner.
+# formatting and lints, Rust unit + integration tests (SQLite and PostgreSQL), the
+# Socket.IO crate's own tests and the official socket.io-protocol suite against it, and
+# the end-to-end tests with the real socket.io-client under Node's test runner.
 # It installs or starts what it needs (PostgreSQL, Node) when missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -67,6 +68,12 @@ export CLASSCHAT_BIN="$TARGET_DIR/debug/classchat"
 
 log "cargo test (unit + integration, SQLite and PostgreSQL)"
 cargo test -- --test-threads=4
+
+log "cargo test -p socketio-server (the Socket.IO transport crate)"
+cargo test -p socketio-server
+
+log "Socket.IO transport: the official socket.io-protocol test suite against the crate's echo example"
+bash crates/socketio-server/conformance/run.sh
 
 log "deployment files: Dockerfile, compose, k8s manifests, Prometheus rules, Grafana dashboard"
 bash deploy/check.sh

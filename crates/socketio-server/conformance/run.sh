@@ -38,5 +38,5 @@ done
 
 for i in $(seq 1 "$RUNS"); do
   [ "$RUNS" = 1 ] || echo "== run $i of $RUNS"
-  (cd "$SUITE" && URL="http://127.0.0.1:$PORT" npx --no-install mocha test-suite.js)
+  (cd "$SUITE" && URL="http://127.0.0.1:$PORT" ./node_modules/.bin/mocha test-suite.js)
 done

@@ -124,10 +124,17 @@ pub(crate) fn overdue(server: &Server, s: &Session, now: u64) -> bool {
 fn check(server: &Server, s: &std::sync::Arc<Session>) {
     const PING: Bytes = Bytes::from_static(b"2");
     s.next_check.store(u64::MAX, Ordering::Release);
+    let now = server.now_ms();
     if s.is_closed() {
+        // A session kept after the client closed it is let go once its moment is over.
+        let until = s.linger_until.load(Ordering::Acquire);
+        if now < until {
+            s.check_at(until);
+        } else {
+            server.forget(s);
+        }
         return;
     }
-    let now = server.now_ms();
     if overdue(server, s, now) || s.out_closed() {
         server.inner.metrics.timeouts.increment(1);
         server.close(s);

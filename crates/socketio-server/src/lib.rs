@@ -183,6 +183,10 @@ impl Server {
     /// closed here and then, even if the heartbeat has not come to it yet.
     fn get(&self, sid: &str) -> Option<Arc<Session>> {
         let s = self.inner.sessions.get(sid).map(|c| c.clone())?;
+        if s.is_closed() {
+            self.forget(&s);
+            return None;
+        }
         if heartbeat::overdue(self, &s, self.now_ms()) {
             self.inner.metrics.timeouts.increment(1);
             self.close(&s);
@@ -191,18 +195,55 @@ impl Server {
         Some(s)
     }
 
+    /// Whether `sid` is a session the client closed over long-polling with no poll
+    /// waiting; if so it is forgotten now (the poll asking answers with a noop).
+    fn lingered(&self, sid: &str) -> bool {
+        let closed = self.inner.sessions.get(sid).is_some_and(|s| s.is_closed());
+        closed && self.inner.sessions.remove(sid).is_some()
+    }
+
+    fn forget(&self, session: &Arc<Session>) {
+        self.inner
+            .sessions
+            .remove_if(&session.id, |_, s| Arc::ptr_eq(s, session));
+    }
+
     /// Closes a session: its output, then each of its sockets (see `Socket::close`).
     fn close(&self, session: &Arc<Session>) {
+        self.end(session, false);
+    }
+
+    /// The client closed the session. On long-polling its poll and its close travel on
+    /// two connections, either may come first: with no poll waiting, the session is
+    /// kept (closed) a moment, so the poll that comes next still gets its noop.
+    fn closed_by_client(&self, session: &Arc<Session>) {
+        session.client_closed.store(true, Ordering::Release);
+        let grace = self.config().ping_timeout.min(Duration::from_secs(1));
+        session
+            .linger_until
+            .store(self.now_ms() + grace.as_millis() as u64, Ordering::Release);
+        self.end(session, true);
+    }
+
+    /// Ends a session; `by_client`: on its close packet.
+    fn end(&self, session: &Arc<Session>, by_client: bool) {
         if !session.mark_closed() {
             return;
         }
-        {
-            let close = frame::close(frame::CLOSE_NORMAL);
-            out::end(&mut session::lock(&session.out), Some(&close));
-        }
+        let linger = {
+            let mut out = session::lock(&session.out);
+            // Decided with the output locked, so a poll cannot start waiting meanwhile.
+            let linger = by_client && matches!(&*out, Out::Polling { waiting: false, .. });
+            out::end(&mut out, Some(&frame::close(frame::CLOSE_NORMAL)));
+            linger
+        };
         session.wake.notify_one();
         session.closing.notify_one();
-        self.inner.sessions.remove(&session.id);
+        if linger {
+            session.check_at(session.linger_until.load(Ordering::Acquire));
+        } else {
+            self.forget(session);
+        }
         *session::lock(&session.binary) = None;
         let sockets = std::mem::take(&mut *session::lock(&session.sockets));
         for s in sockets {

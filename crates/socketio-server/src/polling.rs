@@ -94,6 +94,9 @@ fn take(session: &Session) -> Option<Response> {
 
 /// A GET: answers with what is queued, waiting for it if nothing is.
 pub(super) async fn poll(server: Server, sid: &str) -> Response {
+    if server.lingered(sid) {
+        return text(Bytes::from_static(b"6"));
+    }
     let Some(session) = server.get(sid) else {
         return unknown_session();
     };
@@ -113,7 +116,8 @@ pub(super) async fn poll(server: Server, sid: &str) -> Response {
                 *waiting = true;
             }
             Out::Ws { .. } => return bad_request(),
-            Out::Closed => return text(Bytes::from_static(b"1")),
+            // Closed since it was looked up: answered below, like a waiting poll.
+            Out::Closed => {}
         }
     }
     let guard = Waiting(session);
@@ -124,6 +128,10 @@ pub(super) async fn poll(server: Server, sid: &str) -> Response {
         tokio::pin!(woken);
         woken.as_mut().enable();
         if let Some(answer) = take(&guard.0) {
+            if guard.0.is_closed() {
+                // This was the poll a session closed by its client was kept for.
+                server.forget(&guard.0);
+            }
             return answer;
         }
         if tokio::time::timeout_at(deadline, woken).await.is_err() {

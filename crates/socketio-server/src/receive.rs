@@ -67,8 +67,7 @@ impl Server {
             Some(Engine::Message(m)) => self.on_packet(s, m),
             Some(Engine::Ping(_) | Engine::Upgrade | Engine::Noop) => return true,
             Some(Engine::Close) => {
-                s.client_closed.store(true, Ordering::Release);
-                self.close(s);
+                self.closed_by_client(s);
                 return false;
             }
             None => Action::Violation,

@@ -44,6 +44,9 @@ pub(crate) struct Session {
     pub probed: AtomicBool,
     /// The client sent the close packet (a waiting poll answers with a noop).
     pub client_closed: AtomicBool,
+    /// Until when a session the client closed is kept for its next poll (see
+    /// `Server::closed_by_client`).
+    pub linger_until: AtomicU64,
     /// A namespace accepted a socket of this session (the connect timeout is over).
     pub ever_connected: AtomicBool,
     /// Its namespace sockets: connected, or with their CONNECT waiting to run.
@@ -90,6 +93,7 @@ impl Session {
             upgrading: AtomicBool::new(false),
             probed: AtomicBool::new(false),
             client_closed: AtomicBool::new(false),
+            linger_until: AtomicU64::new(0),
             ever_connected: AtomicBool::new(false),
             sockets: Mutex::new(Vec::new()),
             binary: Mutex::new(None),

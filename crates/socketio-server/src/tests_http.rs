@@ -107,6 +107,19 @@ async fn a_client_close_ends_the_waiting_poll_with_a_noop_and_a_server_close_wit
     assert_eq!(poll.await.unwrap(), (200, "6".to_string()));
     assert_eq!(http(&addr, "GET", &sid(&s), "").await.0, 400);
 
+    // The close may overtake the poll sent with it: that poll still gets its noop.
+    let s = open(&addr).await;
+    assert_eq!(http(&addr, "POST", &sid(&s), "1").await.0, 200);
+    assert_eq!(
+        http(&addr, "GET", &sid(&s), "").await,
+        (200, "6".to_string())
+    );
+    assert_eq!(http(&addr, "GET", &sid(&s), "").await.0, 400);
+    let s = open(&addr).await;
+    assert_eq!(http(&addr, "POST", &sid(&s), "1").await.0, 200);
+    assert_eq!(http(&addr, "POST", &sid(&s), "40").await.0, 400);
+    assert_eq!(http(&addr, "GET", &sid(&s), "").await.0, 400);
+
     let s = open(&addr).await;
     let poll = tokio::spawn({
         let (addr, q) = (addr.clone(), sid(&s));
