@@ -1,6 +1,7 @@
 //! HTTP long-polling: the handshake GET opens a session; each later GET waits for the
 //! packets queued for it (a ping comes at least every ping interval); POST bodies carry
-//! the client's packets. Packets are separated by the record separator `\x1e`.
+//! the client's packets. Packets are separated by the record separator `\x1e`; a binary
+//! message travels as `b` and its base64.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;

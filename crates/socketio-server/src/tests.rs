@@ -13,7 +13,7 @@ use super::out::Out;
 use super::session::{lock, Session};
 use super::{Args, Config, Event, Handler, Handshake, Server, Socket};
 
-pub(crate) struct TestHandler {
+struct TestHandler {
     gate: Arc<Semaphore>,
     seen: Arc<Mutex<Vec<String>>>,
 }
@@ -40,7 +40,7 @@ impl Handler for TestHandler {
     fn disconnect(&self, _: Arc<Socket>, _: Vec<Arc<str>>) {}
 }
 
-pub(crate) fn server() -> (Server, Arc<TestHandler>) {
+fn server() -> (Server, Arc<TestHandler>) {
     let server = Server::new(Config {
         ping_interval: Duration::from_secs(25),
         ping_timeout: Duration::from_secs(20),
