@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole classchat test suite, from a fresh Debian machine with the Rust toolchain:
-# formatting and lints, Rust unit + integration tests (SQLite and PostgreSQL), and the
-# end-to-end tests with the real socket.io-client under Node's test runner.
+# formatting and lints, Rust unit + integration tests (SQLite and PostgreSQL), the
+# Socket.IO crate's own tests and the official socket.io-protocol suite against it, and
+# the end-to-end tests with the real socket.io-client under Node's test runner.
 # It installs or starts what it needs (PostgreSQL, Node) when missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -69,8 +70,13 @@ log "cargo test (unit + integration, SQLite and PostgreSQL)"
 cargo test -- --test-threads=4
 
 # The plain `cargo test` above runs the root package only.
-log "socketio-server: unit and property tests, then RFC 6455 conformance (Autobahn sections 1-7, 9)"
+log "socketio-server: unit and property tests"
 cargo test -p socketio-server
+
+log "socketio-server: the official socket.io-protocol test suite against the crate's echo example"
+bash crates/socketio-server/conformance/run.sh
+
+log "socketio-server: RFC 6455 conformance (Autobahn sections 1-7, 9) against the echo example"
 bash crates/socketio-server/conformance/rfc6455/run.sh
 
 log "deployment files: Dockerfile, compose, k8s manifests, Prometheus rules, Grafana dashboard"

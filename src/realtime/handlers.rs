@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use serde::Serialize;
 use serde_json::Value;
-use socketio_server::{Conn, Payload};
+use socketio_server::{Payload, Socket};
 
 use super::session::Session;
 use crate::app::AppState;
@@ -39,14 +39,19 @@ struct TypingSet {
 }
 
 /// Runs one event and answers with its ack body.
-pub async fn event(state: Arc<AppState>, conn: Arc<Conn>, name: String, payload: Payload) -> Value {
+pub async fn event(
+    state: Arc<AppState>,
+    socket: Arc<Socket>,
+    name: String,
+    payload: Payload,
+) -> Value {
     let Some(event) = ClientEventName::of(&name) else {
         metrics::counter!("classchat_socket_events_total", "event" => "unknown").increment(1);
         return AppError::bad_request("unknown_event", "no such event").to_ack();
     };
     let label = event.as_str();
     metrics::counter!("classchat_socket_events_total", "event" => label).increment(1);
-    let Some(session) = conn.data::<Session>() else {
+    let Some(session) = socket.data::<Session>() else {
         return AppError::unauthorized("not connected").to_ack();
     };
     let payload = match payload {
@@ -55,7 +60,7 @@ pub async fn event(state: Arc<AppState>, conn: Arc<Conn>, name: String, payload:
     };
     let start = std::time::Instant::now();
     let reply = match event.parse(payload) {
-        Ok(event) => handle(&state, &session, &conn, event).await,
+        Ok(event) => handle(&state, &session, &socket, event).await,
         Err(e) => Err(e),
     };
     let body = reply.unwrap_or_else(|e| {
@@ -72,15 +77,15 @@ pub async fn event(state: Arc<AppState>, conn: Arc<Conn>, name: String, payload:
 async fn handle(
     state: &Arc<AppState>,
     session: &Session,
-    conn: &Arc<Conn>,
+    socket: &Arc<Socket>,
     event: ClientEvent,
 ) -> AppResult<Value> {
     let chat = &state.chat;
     let p = &session.principal;
     match event {
-        ClientEvent::JoinChatRooms(req) => ack(super::join::join(chat, p, conn, req).await?),
+        ClientEvent::JoinChatRooms(req) => ack(super::join::join(chat, p, socket, req).await?),
         ClientEvent::LeaveChatRoom(req) => {
-            if chat.io.leave(conn, &keys::room(&req.room_id)) {
+            if chat.io.leave(socket, &keys::room(&req.room_id)) {
                 chat.backplane
                     .unsubscribe(Target::Room(req.room_id.clone()));
             }
@@ -102,7 +107,7 @@ async fn handle(
         ClientEvent::UpdateChatStatus(req) => ack(chat.set_status(p, req.status()?).await?),
         ClientEvent::GetRoomOnlineUsers(req) => {
             let online = chat.room_online_users(p, &req.room_id).await?;
-            let _ = super::send(conn, &online);
+            let _ = super::send(socket, &online);
             ack(online)
         }
         ClientEvent::SendChatMessage(req) => {

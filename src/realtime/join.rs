@@ -10,7 +10,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use socketio_server::Conn;
+use socketio_server::Socket;
 
 use crate::backplane::{keys, Target};
 use crate::domain::error::AppResult;
@@ -32,7 +32,7 @@ fn not_found(room_id: String) -> Rejected {
 pub async fn join(
     chat: &Chat,
     p: &Principal,
-    conn: &Arc<Conn>,
+    socket: &Arc<Socket>,
     req: JoinRooms,
 ) -> AppResult<ChatRoomsJoined> {
     req.validate(&chat.limits)?;
@@ -49,14 +49,14 @@ pub async fn join(
     let mut joined = Vec::with_capacity(ok.len());
     let mut rejected = Vec::new();
     // With a catch-up, live traffic waits until the replay is out (in seq order).
-    let hold = (!req.last_seq.is_empty()).then(|| conn.hold());
+    let hold = (!req.last_seq.is_empty()).then(|| socket.hold());
     for id in ids {
         if ok.contains(&id) {
             let name = keys::room(&id);
-            if !conn.in_room(&name) {
+            if !socket.in_room(&name) {
                 // Subscribed before joined: nothing published after the confirmation is missed.
                 chat.backplane.subscribe(Target::Room(id.clone())).await;
-                if !chat.io.join(conn, &name) {
+                if !chat.io.join(socket, &name) {
                     // It closed meanwhile: nothing will release this subscription later.
                     chat.backplane.unsubscribe(Target::Room(id.clone()));
                 }
@@ -76,7 +76,7 @@ pub async fn join(
         joined.retain(|id| {
             let keep = still.contains(id);
             if !keep {
-                if chat.io.leave(conn, &keys::room(id)) {
+                if chat.io.leave(socket, &keys::room(id)) {
                     chat.backplane.unsubscribe(Target::Room(id.clone()));
                 }
                 rejected.push(not_found(id.clone()));
@@ -84,14 +84,14 @@ pub async fn join(
             keep
         });
     }
-    let catch_up = replay(chat, conn, &joined, &req.last_seq).await?;
+    let catch_up = replay(chat, socket, &joined, &req.last_seq).await?;
     drop(hold);
     let answer = ChatRoomsJoined {
         room_ids: joined,
         rejected,
         catch_up: (!req.last_seq.is_empty()).then_some(catch_up),
     };
-    if super::send(conn, &answer).is_err() {
+    if super::send(socket, &answer).is_err() {
         tracing::debug!("chat-rooms-joined not sent: the socket closed");
     }
     Ok(answer)
@@ -103,7 +103,7 @@ pub async fn join(
 /// join holds the socket's live traffic meanwhile, so it follows the replay.
 async fn replay(
     chat: &Chat,
-    conn: &Arc<Conn>,
+    socket: &Arc<Socket>,
     joined: &[String],
     last_seq: &HashMap<String, i64>,
 ) -> AppResult<Vec<CatchUp>> {
@@ -119,7 +119,7 @@ async fn replay(
         let mut sent = 0;
         for m in &page.messages {
             // A socket too slow to take the replay is closed (its client reconnects).
-            if super::send(conn, &NewChatMessage(m)).is_err() {
+            if super::send(socket, &NewChatMessage(m)).is_err() {
                 break;
             }
             sent += 1;

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use futures_util::future::BoxFuture;
 use serde::Serialize;
 use serde_json::Value;
-use socketio_server::{Conn, Handler, Handshake, Payload, SendError};
+use socketio_server::{Args, Event, Handler, Handshake, Payload, SendError, Socket};
 
 use crate::app::AppState;
 use crate::auth::bearer;
@@ -53,8 +53,8 @@ fn refused(e: AppError) -> Value {
 }
 
 /// Sends a server event to one socket (not through the backplane).
-pub(crate) fn send<E: ServerEvent>(conn: &Arc<Conn>, event: &E) -> Result<(), SendError> {
-    conn.send(&crate::service::encode(event))
+pub(crate) fn send<E: ServerEvent>(socket: &Arc<Socket>, event: &E) -> Result<(), SendError> {
+    socket.send(&crate::service::encode(event))
 }
 
 /// What the handshake request tells: the client's address, and a token from `?token=`
@@ -91,11 +91,11 @@ impl Realtime {
 /// Authenticates, then puts the socket in its user's channel and presence.
 async fn connect(
     state: Arc<AppState>,
-    conn: Arc<Conn>,
+    socket: Arc<Socket>,
     auth: Option<Value>,
 ) -> Result<(), AppError> {
     let chat = &state.chat;
-    let client = conn
+    let client = socket
         .handshake::<Client>()
         .ok_or_else(|| AppError::internal("no handshake"))?;
     let addr = client.addr.clone();
@@ -129,8 +129,8 @@ async fn connect(
     };
     backplane.socket_opened(&user_id, rooms).await;
     let session = Session::new(principal, addr);
-    conn.set_data(session.clone());
-    chat.io.join(&conn, &keys::user(&user_id));
+    socket.set_data(session.clone());
+    chat.io.join(&socket, &keys::user(&user_id));
     metrics::gauge!("classchat_socket_connections").increment(1.0);
     metrics::counter!("classchat_socket_connects_total").increment(1);
     if let Err(e) = chat.user_connected(&session.principal).await {
@@ -142,15 +142,26 @@ async fn connect(
 impl Handler for Realtime {
     fn connect(
         &self,
-        conn: Arc<Conn>,
+        socket: Arc<Socket>,
         auth: Option<Value>,
     ) -> BoxFuture<'static, Result<(), Value>> {
         let state = self.state.clone();
-        Box::pin(async move { connect(state, conn, auth).await.map_err(refused) })
+        Box::pin(async move { connect(state, socket, auth).await.map_err(refused) })
     }
 
-    fn event(&self, conn: Arc<Conn>, name: String, payload: Payload) -> BoxFuture<'static, Value> {
-        Box::pin(handlers::event(self.state.clone(), conn, name, payload))
+    fn event(&self, socket: Arc<Socket>, event: Event) -> BoxFuture<'static, Args> {
+        // No event of the contract takes binary data: one that carries some has no
+        // usable payload.
+        let payload = match event.attachments().is_empty() {
+            true => event.payload,
+            false => Payload::Invalid,
+        };
+        let state = self.state.clone();
+        Box::pin(async move {
+            handlers::event(state, socket, event.name, payload)
+                .await
+                .into()
+        })
     }
 
     fn busy(&self) -> Value {
@@ -159,8 +170,8 @@ impl Handler for Realtime {
 
     /// Releases what the socket held: its channels, its place in the member index and
     /// presence (handed over after a delay while the node drains).
-    fn disconnect(&self, conn: Arc<Conn>, rooms: Vec<Arc<str>>) {
-        let Some(session) = conn.data::<Session>() else {
+    fn disconnect(&self, socket: Arc<Socket>, rooms: Vec<Arc<str>>) {
+        let Some(session) = socket.data::<Session>() else {
             return;
         };
         let chat = self.state.chat.clone();

@@ -8,11 +8,13 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
-use super::conn::{lock, Conn, SendError, MAX_QUEUED_PACKETS};
+use super::out::MAX_QUEUED_PACKETS;
+use super::session::{lock, SendError};
+use super::socket::Socket;
 
 /// Broadcasts to a socket wait while this lives; dropping it sends them (see
-/// `Conn::hold`).
-pub struct Hold<'a>(&'a Arc<Conn>);
+/// `Socket::hold`).
+pub struct Hold<'a>(&'a Arc<Socket>);
 
 impl Drop for Hold<'_> {
     fn drop(&mut self) {
@@ -20,7 +22,7 @@ impl Drop for Hold<'_> {
     }
 }
 
-impl Conn {
+impl Socket {
     /// Holds broadcasts to this socket until the returned guard is dropped.
     pub fn hold(self: &Arc<Self>) -> Hold<'_> {
         let mut held = lock(&self.held);
@@ -38,7 +40,7 @@ impl Conn {
         let Some(items) = held.take() else { return };
         self.holding.store(false, Ordering::Release);
         let refs: Vec<(&Bytes, &Bytes)> = items.iter().map(|(p, f)| (p, f)).collect();
-        let _ = self.send_many(&refs);
+        let _ = self.session.send_many(&refs);
     }
 
     /// A broadcast's packets (with their frames) for this socket: held while a `Hold`
@@ -51,12 +53,12 @@ impl Conn {
                     *held = None;
                     self.holding.store(false, Ordering::Release);
                     drop(held);
-                    return self.too_slow(lock(&self.out));
+                    return self.session.too_slow(lock(&self.session.out));
                 }
                 v.extend(items.iter().map(|(p, f)| ((*p).clone(), (*f).clone())));
                 return Ok(());
             }
         }
-        self.send_many(items)
+        self.session.send_many(items)
     }
 }

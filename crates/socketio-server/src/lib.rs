@@ -1,50 +1,68 @@
-//! A Socket.IO v4 server (Engine.IO protocol 4, Socket.IO protocol 5, namespace `/`)
-//! built for fan-out: WebSocket and HTTP long-polling with the upgrade between them, an
-//! engine-wide heartbeat instead of a timer per socket, rooms of local sockets, and
-//! broadcasts encoded once and written straight to each socket.
+//! A Socket.IO v4 server (Engine.IO protocol 4, Socket.IO protocol 5) built for fan-out:
+//! WebSocket and HTTP long-polling with the upgrade between them, namespaces, binary
+//! attachments, an engine-wide heartbeat instead of a timer per session, rooms of local
+//! sockets, and broadcasts encoded once and written straight to each socket.
 
-mod conn;
+mod binary;
+mod closing;
+mod event;
 mod frame;
+mod heartbeat;
 mod hold;
 mod http;
 mod jobs;
 mod metrics;
+mod namespace;
+mod out;
 pub mod packet;
 mod polling;
+mod receive;
 mod rooms;
+mod session;
+mod socket;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_http;
+#[cfg(test)]
+mod tests_namespaces;
 mod ws;
 
-use std::sync::atomic::{AtomicBool, AtomicIsize, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use dashmap::DashMap;
 use serde::Serialize;
 
-pub use conn::{Conn, Handshake, SendError};
+pub use event::Event;
 pub use hold::Hold;
 pub use http::serve;
 pub use jobs::Handler;
-pub use packet::Payload;
+pub use namespace::Namespace;
+pub use packet::{Args, Payload};
 pub use rooms::Outgoing;
+pub use session::{Handshake, SendError};
+pub use socket::Socket;
 
-use conn::{lock, Out};
-use packet::{Engine, Socket};
+use namespace::Nsp;
+use out::Out;
+use session::Session;
 
 /// Protocol settings.
 #[derive(Clone)]
 pub struct Config {
     pub ping_interval: Duration,
     pub ping_timeout: Duration,
-    /// A session that has not connected to the namespace by then is closed.
+    /// A session that has not connected to a namespace by then is closed.
     pub connect_timeout: Duration,
-    /// Largest message (WebSocket) or request body (polling) a client may send.
+    /// Largest message (WebSocket) or request body (polling) a client may send; also
+    /// the most the binary attachments of one packet may add up to.
     pub max_payload: usize,
     /// What the application keeps of the handshake request (its client address, a
-    /// token from a header, …); read back with `Conn::handshake`.
+    /// token from a header, …); read back with `Socket::handshake`.
     pub handshake: fn(&axum::http::request::Parts) -> Handshake,
     /// Prefix of the transport's metric names (`<prefix>_socket_timeouts_total`, …).
     pub metrics_prefix: String,
@@ -53,16 +71,16 @@ pub struct Config {
 struct Inner {
     config: Config,
     metrics: metrics::Metrics,
-    conns: DashMap<Arc<str>, Arc<Conn>>,
-    rooms: rooms::Rooms,
-    handler: OnceLock<Arc<dyn Handler>>,
+    sessions: DashMap<Arc<str>, Arc<Session>>,
+    root: Arc<Nsp>,
+    namespaces: RwLock<HashMap<String, Arc<Nsp>>>,
+    timers: Arc<heartbeat::Timers>,
     epoch: Instant,
     closing: AtomicBool,
-    /// Sockets connected to the namespace.
-    connected: AtomicIsize,
 }
 
-/// The server; cheap to clone.
+/// The server; cheap to clone. Its methods on rooms and broadcasts act on namespace `/`
+/// (see `of` for the others).
 #[derive(Clone)]
 pub struct Server {
     inner: Arc<Inner>,
@@ -75,25 +93,66 @@ impl Server {
             inner: Arc::new(Inner {
                 metrics: metrics::Metrics::new(&config.metrics_prefix),
                 config,
-                conns: DashMap::new(),
-                rooms: rooms::Rooms::default(),
-                handler: OnceLock::new(),
+                sessions: DashMap::new(),
+                root: Nsp::new("/"),
+                namespaces: RwLock::new(HashMap::new()),
+                timers: Default::default(),
                 epoch: Instant::now(),
                 closing: AtomicBool::new(false),
-                connected: AtomicIsize::new(0),
             }),
         };
-        tokio::spawn(heartbeat(Arc::downgrade(&server.inner)));
+        tokio::spawn(heartbeat::run(Arc::downgrade(&server.inner)));
         server
     }
 
-    /// Sets what handles the sockets (once).
+    /// Sets what handles the sockets of `/` (once).
     pub fn set_handler(&self, handler: Arc<dyn Handler>) {
-        let _ = self.inner.handler.set(handler);
+        self.inner.root.set_handler(handler);
     }
 
-    fn handler(&self) -> Option<&Arc<dyn Handler>> {
-        self.inner.handler.get()
+    /// Opens namespace `name` (`/admin`, …) with its handler (set once); CONNECTs to a
+    /// namespace that is not open are refused with "Invalid namespace".
+    pub fn namespace(&self, name: &str, handler: Arc<dyn Handler>) -> Namespace {
+        if name == "/" {
+            self.set_handler(handler);
+            return self.root();
+        }
+        let mut map = self
+            .inner
+            .namespaces
+            .write()
+            .unwrap_or_else(|e| e.into_inner());
+        let nsp = map
+            .entry(name.to_string())
+            .or_insert_with(|| Nsp::new(name));
+        nsp.set_handler(handler);
+        Namespace { nsp: nsp.clone() }
+    }
+
+    /// A namespace that is open (`/` always is).
+    pub fn of(&self, name: &str) -> Option<Namespace> {
+        self.nsp(name).map(|nsp| Namespace { nsp })
+    }
+
+    fn root(&self) -> Namespace {
+        Namespace {
+            nsp: self.inner.root.clone(),
+        }
+    }
+
+    /// A namespace with a handler.
+    fn nsp(&self, name: &str) -> Option<Arc<Nsp>> {
+        let nsp = if name == "/" {
+            self.inner.root.clone()
+        } else {
+            let map = self
+                .inner
+                .namespaces
+                .read()
+                .unwrap_or_else(|e| e.into_inner());
+            map.get(name)?.clone()
+        };
+        nsp.handler().is_some().then_some(nsp)
     }
 
     fn config(&self) -> &Config {
@@ -104,152 +163,121 @@ impl Server {
         self.inner.epoch.elapsed().as_millis() as u64
     }
 
-    /// A new session, registered.
-    fn create(&self, handshake: Handshake, out: Out) -> Option<Arc<Conn>> {
+    /// A new session, registered, with its first heartbeat check scheduled.
+    fn create(&self, handshake: Handshake, out: Out) -> Option<Arc<Session>> {
         if self.inner.closing.load(Ordering::Acquire) {
             return None;
         }
-        let id: Arc<str> = Arc::from(new_sid());
-        let ping = self.config().ping_interval.as_millis() as u64;
+        let id: Arc<str> = Arc::from(new_id());
+        let cfg = self.config();
+        let ping = cfg.ping_interval.as_millis() as u64;
+        let now = self.now_ms();
         let slow = self.inner.metrics.slow_closed.clone();
-        let conn = Arc::new(Conn::new(
-            id.clone(),
-            handshake,
-            out,
-            self.now_ms(),
-            ping,
-            slow,
-        ));
-        self.inner.conns.insert(id, conn.clone());
-        Some(conn)
+        let timers = self.inner.timers.clone();
+        let session = Session::new(id.clone(), handshake, out, now, ping, timers, slow);
+        self.inner.sessions.insert(id, session.clone());
+        session.check_at((now + ping).min(now + cfg.connect_timeout.as_millis() as u64));
+        Some(session)
     }
 
-    fn get(&self, sid: &str) -> Option<Arc<Conn>> {
-        self.inner.conns.get(sid).map(|c| c.clone())
-    }
-
-    /// Handles an Engine.IO packet from the client; false once the socket is closed.
-    fn on_text(&self, conn: &Arc<Conn>, text: &str) -> bool {
-        match Engine::parse(text) {
-            Some(Engine::Pong(_)) => {
-                let interval = self.config().ping_interval.as_millis() as u64;
-                conn.pong_due.store(0, Ordering::Release);
-                conn.ping_due
-                    .store(self.now_ms() + interval, Ordering::Release);
-            }
-            Some(Engine::Message(m)) => return self.on_socket(conn, m),
-            Some(Engine::Ping(_) | Engine::Upgrade | Engine::Noop) => {}
-            Some(Engine::Close) | None => {
-                self.close(conn);
-                return false;
-            }
+    /// The open session `sid`. One whose pong is late (or whose connect time is over) is
+    /// closed here and then, even if the heartbeat has not come to it yet.
+    fn get(&self, sid: &str) -> Option<Arc<Session>> {
+        let s = self.inner.sessions.get(sid).map(|c| c.clone())?;
+        if s.is_closed() {
+            self.forget(&s);
+            return None;
         }
-        true
-    }
-
-    fn on_socket(&self, conn: &Arc<Conn>, text: &str) -> bool {
-        let Some(p) = packet::parse_socket(text) else {
-            self.inner.metrics.bad_packets.increment(1);
-            self.close(conn);
-            return false;
-        };
-        match p {
-            Socket::Connect { nsp, auth } if nsp == "/" => {
-                jobs::push(self, conn, jobs::Job::Connect(auth), text.len());
-            }
-            Socket::Connect { nsp, .. } => {
-                let body = serde_json::json!({ "message": "Invalid namespace" });
-                let _ = conn.send(&packet::connect_error(&nsp, &body));
-            }
-            Socket::Disconnect { nsp } => {
-                if nsp == "/" {
-                    self.close(conn);
-                    return false;
-                }
-            }
-            Socket::Event {
-                nsp,
-                name,
-                payload,
-                ack,
-                attachments,
-            } => {
-                conn.skip_binary
-                    .fetch_add(attachments as u64, Ordering::AcqRel);
-                // No event takes binary data: one that carries some is invalid.
-                let payload = if attachments > 0 {
-                    Payload::Invalid
-                } else {
-                    payload
-                };
-                if nsp == "/" {
-                    let job = jobs::Job::Event { name, payload, ack };
-                    jobs::push(self, conn, job, text.len());
-                }
-            }
-            Socket::Ack { attachments } => {
-                conn.skip_binary
-                    .fetch_add(attachments as u64, Ordering::AcqRel);
-            }
+        if heartbeat::overdue(self, &s, self.now_ms()) {
+            self.inner.metrics.timeouts.increment(1);
+            self.close(&s);
+            return None;
         }
-        true
+        Some(s)
     }
 
-    /// A binary message: an attachment of an earlier packet, skipped.
-    fn on_binary(&self, conn: &Conn) {
-        let _ = conn
-            .skip_binary
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1));
+    /// Whether `sid` is a session the client closed over long-polling with no poll
+    /// waiting; if so it is forgotten now (the poll asking answers with a noop).
+    fn lingered(&self, sid: &str) -> bool {
+        let closed = self.inner.sessions.get(sid).is_some_and(|s| s.is_closed());
+        closed && self.inner.sessions.remove(sid).is_some()
     }
 
-    /// Closes a socket: its output, its rooms, and (if it was connected) the handler is
-    /// told, with the rooms it was in.
-    pub fn close(&self, conn: &Arc<Conn>) {
-        let Some(was_connected) = conn.mark_closed() else {
+    fn forget(&self, session: &Arc<Session>) {
+        self.inner
+            .sessions
+            .remove_if(&session.id, |_, s| Arc::ptr_eq(s, session));
+    }
+
+    /// Closes a session: its output, then each of its sockets (see `Socket::close`).
+    fn close(&self, session: &Arc<Session>) {
+        self.end(session, false);
+    }
+
+    /// The client closed the session. On long-polling its poll and its close travel on
+    /// two connections, either may come first: with no poll waiting, the session is
+    /// kept (closed) a moment, so the poll that comes next still gets its noop.
+    fn closed_by_client(&self, session: &Arc<Session>) {
+        session.client_closed.store(true, Ordering::Release);
+        let grace = self.config().ping_timeout.min(Duration::from_secs(1));
+        session
+            .linger_until
+            .store(self.now_ms() + grace.as_millis() as u64, Ordering::Release);
+        self.end(session, true);
+    }
+
+    /// Ends a session; `by_client`: on its close packet.
+    fn end(&self, session: &Arc<Session>, by_client: bool) {
+        if !session.mark_closed() {
             return;
-        };
-        {
-            let close = frame::close(frame::CLOSE_NORMAL);
-            conn::end(&mut lock(&conn.out), Some(&close));
         }
-        conn.wake.notify_one();
-        conn.closing.notify_one();
-        self.inner.conns.remove(&conn.id);
-        let rooms = self.inner.rooms.leave_all(conn);
-        if was_connected {
-            self.inner.connected.fetch_sub(1, Ordering::AcqRel);
-            if let Some(h) = self.handler() {
-                h.disconnect(conn.clone(), rooms);
-            }
+        let linger = {
+            let mut out = session::lock(&session.out);
+            // Decided with the output locked, so a poll cannot start waiting meanwhile.
+            let linger = by_client && matches!(&*out, Out::Polling { waiting: false, .. });
+            out::end(&mut out, Some(&frame::close(frame::CLOSE_NORMAL)));
+            linger
+        };
+        session.wake.notify_one();
+        session.closing.notify_one();
+        if linger {
+            session.check_at(session.linger_until.load(Ordering::Acquire));
+        } else {
+            self.forget(session);
+        }
+        *session::lock(&session.binary) = None;
+        let sockets = std::mem::take(&mut *session::lock(&session.sockets));
+        for s in sockets {
+            s.close();
         }
     }
 
-    /// Closes every socket and refuses new ones (shutdown).
+    /// Closes every session and refuses new ones (shutdown).
     pub fn close_all(&self) {
         self.inner.closing.store(true, Ordering::Release);
-        let all: Vec<Arc<Conn>> = self.inner.conns.iter().map(|c| c.clone()).collect();
-        for c in all {
-            self.close(&c);
+        let all: Vec<Arc<Session>> = self.inner.sessions.iter().map(|c| c.clone()).collect();
+        for s in all {
+            self.close(&s);
         }
     }
 
-    /// True if the socket joined (false: it closed, or was in the room already).
-    pub fn join(&self, conn: &Arc<Conn>, room: &str) -> bool {
-        self.inner.rooms.join(conn, room)
+    /// True if the socket joined a room of its namespace (false: it closed, or was in
+    /// the room already).
+    pub fn join(&self, socket: &Arc<Socket>, room: &str) -> bool {
+        socket.nsp.rooms.join(socket, room)
     }
 
     /// True if the socket was in the room.
-    pub fn leave(&self, conn: &Arc<Conn>, room: &str) -> bool {
-        self.inner.rooms.leave(conn, room)
+    pub fn leave(&self, socket: &Arc<Socket>, room: &str) -> bool {
+        socket.nsp.rooms.leave(socket, room)
     }
 
-    /// The sockets in a room.
-    pub fn members(&self, room: &str) -> Vec<Arc<Conn>> {
-        self.inner.rooms.members(room).to_vec()
+    /// The sockets in a room of `/`.
+    pub fn members(&self, room: &str) -> Vec<Arc<Socket>> {
+        self.root().members(room)
     }
 
-    /// Sends an event to every socket in any of `rooms` (once each) except those in
-    /// `except`; the number of sockets reached.
+    /// `Namespace::broadcast` on `/`.
     pub async fn broadcast<T: Serialize + ?Sized>(
         &self,
         rooms: &[&str],
@@ -257,100 +285,51 @@ impl Server {
         event: &str,
         data: &T,
     ) -> usize {
-        let p = packet::event(event, data);
-        self.inner.rooms.broadcast(rooms, except, &p).await
+        self.root().broadcast(rooms, except, event, data).await
     }
 
-    /// `broadcast` of a packet already encoded (see `packet::event`).
+    /// `Namespace::broadcast_packet` on `/` (see `packet::event`).
     pub async fn broadcast_packet(
         &self,
         rooms: &[&str],
         except: Option<&str>,
         packet: &Bytes,
     ) -> usize {
-        self.inner.rooms.broadcast(rooms, except, packet).await
+        self.root().broadcast_packet(rooms, except, packet).await
     }
 
-    /// Sends a batch of packets (see `packet::event`), coalescing what each socket gets
-    /// into one write; the sockets each packet reached.
+    /// `Namespace::broadcast_many` on `/`.
     pub async fn broadcast_many(&self, batch: &[Outgoing]) -> Vec<usize> {
-        self.inner.rooms.broadcast_many(batch).await
+        self.root().broadcast_many(batch).await
     }
 
-    /// Sends an event to one socket.
+    /// Sends an event to one socket (`Socket::emit`).
     pub fn emit<T: Serialize + ?Sized>(
         &self,
-        conn: &Arc<Conn>,
+        socket: &Arc<Socket>,
         event: &str,
         data: &T,
     ) -> Result<(), SendError> {
-        conn.send(&packet::event(event, data))
+        socket.emit(event, data)
     }
 
-    /// Open sessions (connected or not).
+    /// Open Engine.IO sessions (connected to a namespace or not).
     pub fn sessions(&self) -> usize {
-        self.inner.conns.len()
+        self.inner.sessions.len()
     }
 
-    /// Sockets connected to the namespace.
+    /// Sockets connected to `/`.
     pub fn connected(&self) -> usize {
-        self.inner.connected.load(Ordering::Acquire).max(0) as usize
-    }
-
-    /// Marks a socket connected to the namespace (after its CONNECT was accepted).
-    fn mark_connected(&self, conn: &Conn) -> bool {
-        let ok = conn.mark_connected();
-        if ok {
-            self.inner.connected.fetch_add(1, Ordering::AcqRel);
-        }
-        ok
+        self.root().connected()
     }
 }
 
-/// A new session id: 20 random URL-safe characters.
-fn new_sid() -> String {
+/// A new id: 20 random URL-safe characters.
+fn new_id() -> String {
     use rand::Rng;
     const CHARS: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     let mut rng = rand::rng();
     (0..20)
         .map(|_| CHARS[rng.random_range(0..CHARS.len())] as char)
         .collect()
-}
-
-/// Pings every socket when due, closes those whose pong is late, that never connected
-/// to the namespace, or whose output failed (a long-polling socket has no reader).
-async fn heartbeat(inner: std::sync::Weak<Inner>) {
-    const PING: Bytes = Bytes::from_static(b"2");
-    let mut tick = tokio::time::interval(Duration::from_millis(500));
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tick.tick().await;
-        let Some(inner) = inner.upgrade() else { return };
-        let server = Server { inner };
-        let now = server.now_ms();
-        let cfg = server.config();
-        let (timeout, connect) = (
-            cfg.ping_timeout.as_millis() as u64,
-            cfg.connect_timeout.as_millis() as u64,
-        );
-        let mut doomed = Vec::new();
-        for c in server.inner.conns.iter() {
-            let pong_due = c.pong_due.load(Ordering::Acquire);
-            let late = pong_due != 0 && now > pong_due;
-            let unconnected = !c.connected() && now > c.opened + connect;
-            if late || unconnected || c.out_closed() {
-                doomed.push(c.clone());
-            } else if pong_due == 0
-                && now >= c.ping_due.load(Ordering::Acquire)
-                && !c.upgrading.load(Ordering::Acquire)
-            {
-                c.pong_due.store(now + timeout, Ordering::Release);
-                let _ = c.send(&PING);
-            }
-        }
-        for c in doomed {
-            server.inner.metrics.timeouts.increment(1);
-            server.close(&c);
-        }
-    }
 }

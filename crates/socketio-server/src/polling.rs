@@ -1,16 +1,23 @@
 //! HTTP long-polling: the handshake GET opens a session; each later GET waits for the
 //! packets queued for it (a ping comes at least every ping interval); POST bodies carry
-//! the client's packets. Packets are separated by the record separator `\x1e`.
+//! the client's packets. Packets are separated by the record separator `\x1e`; a binary
+//! message travels as `b` and its base64.
 
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
 
 use axum::extract::Request;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use bytes::{BufMut, Bytes, BytesMut};
 
-use super::conn::{lock, Conn, Out};
 use super::http::{bad_request, engine_error, unknown_session};
+use super::out::Out;
+use super::receive::Piece;
+use super::session::{lock, Session};
 use super::{packet, Server};
 
 const SEPARATOR: u8 = 0x1e;
@@ -32,12 +39,12 @@ pub(super) fn open(server: &Server, req: Request) -> Response {
         queue: Vec::new(),
         waiting: false,
     };
-    let Some(conn) = server.create(handshake, out) else {
+    let Some(session) = server.create(handshake, out) else {
         return engine_error(StatusCode::SERVICE_UNAVAILABLE, 4, "Server is closing");
     };
     let cfg = server.config();
     text(packet::open(
-        &conn.id,
+        &session.id,
         true,
         cfg.ping_interval.as_millis() as u64,
         cfg.ping_timeout.as_millis() as u64,
@@ -61,7 +68,7 @@ fn join(packets: Vec<Bytes>) -> Bytes {
 
 /// Clears the session's "a GET is waiting" mark however the GET ends (the client may
 /// drop the request).
-struct Waiting(Arc<Conn>);
+struct Waiting(Arc<Session>);
 
 impl Drop for Waiting {
     fn drop(&mut self) {
@@ -71,29 +78,36 @@ impl Drop for Waiting {
     }
 }
 
-/// What a poll answers now, if anything: queued packets, a noop once the session moved
-/// to WebSocket, a close packet once it closed.
-fn take(conn: &Conn) -> Option<Bytes> {
-    match &mut *lock(&conn.out) {
-        Out::Polling { queue, .. } if !queue.is_empty() => Some(join(std::mem::take(queue))),
+/// What a poll answers now, if anything: queued packets; once the session closed, a
+/// close packet, or a noop if the client closed it (as Engine.IO's own server answers);
+/// a 400 once it moved to WebSocket (the client polls no more by then).
+fn take(session: &Session) -> Option<Response> {
+    match &mut *lock(&session.out) {
+        Out::Polling { queue, .. } if !queue.is_empty() => Some(text(join(std::mem::take(queue)))),
         Out::Polling { .. } => None,
-        Out::Ws { .. } => Some(Bytes::from_static(b"6")),
-        Out::Closed => Some(Bytes::from_static(b"1")),
+        Out::Ws { .. } => Some(bad_request()),
+        Out::Closed if session.client_closed.load(Ordering::Acquire) => {
+            Some(text(Bytes::from_static(b"6")))
+        }
+        Out::Closed => Some(text(Bytes::from_static(b"1"))),
     }
 }
 
 /// A GET: answers with what is queued, waiting for it if nothing is.
 pub(super) async fn poll(server: Server, sid: &str) -> Response {
-    let Some(conn) = server.get(sid) else {
+    if server.lingered(sid) {
+        return text(Bytes::from_static(b"6"));
+    }
+    let Some(session) = server.get(sid) else {
         return unknown_session();
     };
     {
-        let mut out = lock(&conn.out);
+        let mut out = lock(&session.out);
         match &mut *out {
             Out::Polling { waiting: true, .. } => {
                 // Two GETs at once break the protocol: the session ends.
                 drop(out);
-                server.close(&conn);
+                server.close(&session);
                 return bad_request();
             }
             Out::Polling { queue, waiting } => {
@@ -103,18 +117,23 @@ pub(super) async fn poll(server: Server, sid: &str) -> Response {
                 *waiting = true;
             }
             Out::Ws { .. } => return bad_request(),
-            Out::Closed => return text(Bytes::from_static(b"1")),
+            // Closed since it was looked up: answered below, like a waiting poll.
+            Out::Closed => {}
         }
     }
-    let guard = Waiting(conn);
+    let guard = Waiting(session);
     let limit = server.config().ping_interval + server.config().ping_timeout;
     let deadline = tokio::time::Instant::now() + limit;
     loop {
         let woken = guard.0.wake.notified();
         tokio::pin!(woken);
         woken.as_mut().enable();
-        if let Some(body) = take(&guard.0) {
-            return text(body);
+        if let Some(answer) = take(&guard.0) {
+            if guard.0.is_closed() {
+                // This was the poll a session closed by its client was kept for.
+                server.forget(&guard.0);
+            }
+            return answer;
         }
         if tokio::time::timeout_at(deadline, woken).await.is_err() {
             return text(Bytes::from_static(b"6"));
@@ -124,10 +143,10 @@ pub(super) async fn poll(server: Server, sid: &str) -> Response {
 
 /// A POST: the client's packets, handled in order.
 pub(super) async fn post(server: Server, sid: &str, req: Request) -> Response {
-    let Some(conn) = server.get(sid) else {
+    let Some(session) = server.get(sid) else {
         return unknown_session();
     };
-    if !matches!(&*lock(&conn.out), Out::Polling { .. }) {
+    if !matches!(&*lock(&session.out), Out::Polling { .. }) {
         return bad_request();
     }
     let max = server.config().max_payload;
@@ -135,18 +154,32 @@ pub(super) async fn post(server: Server, sid: &str, req: Request) -> Response {
         Ok(b) => b,
         Err(_) => {
             // Over the limit (or cut off): the session ends, as on a WebSocket.
-            server.close(&conn);
+            server.close(&session);
             return engine_error(StatusCode::PAYLOAD_TOO_LARGE, 3, "Payload too large");
         }
     };
-    let Ok(body) = std::str::from_utf8(&body) else {
-        server.close(&conn);
+    let Ok(all) = std::str::from_utf8(&body) else {
+        server.close(&session);
         return bad_request();
     };
-    for p in body.split(SEPARATOR as char) {
-        if p.starts_with('b') {
-            server.on_binary(&conn);
-        } else if !server.on_text(&conn, p) {
+    for p in all.split(SEPARATOR as char) {
+        let go_on = match p.strip_prefix('b') {
+            Some(b64) => match STANDARD.decode(b64) {
+                Ok(data) => server.on_binary(&session, Bytes::from(data)),
+                Err(_) => {
+                    server.close(&session);
+                    false
+                }
+            },
+            None => server.on_text(
+                &session,
+                Piece {
+                    body: &body,
+                    text: p,
+                },
+            ),
+        };
+        if !go_on {
             break;
         }
     }

@@ -1,4 +1,4 @@
-//! Rooms of local sockets, and broadcasting to them: a packet is encoded (text and
+//! Rooms of one namespace's local sockets, and broadcasting to them: a packet is encoded (text and
 //! WebSocket frame) once and written to each socket in turn.
 //!
 //! A room's members are an immutable list replaced on join and leave, so a broadcast
@@ -9,14 +9,15 @@ use std::sync::{Arc, RwLock};
 
 use bytes::Bytes;
 
-use super::conn::{lock, Conn};
 use super::frame;
+use super::session::lock;
+use super::socket::Socket;
 
 /// Sockets written to between two yields to the scheduler, so a large broadcast does
 /// not hold other work (database replies, readers) back for long.
 const YIELD_EVERY: usize = 64;
 
-type Members = Arc<Vec<Arc<Conn>>>;
+type Members = Arc<Vec<Arc<Socket>>>;
 
 #[derive(Default)]
 pub struct Rooms {
@@ -32,11 +33,10 @@ impl Rooms {
         self.map.write().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Puts the socket in the room (no-op if it is already there or closed).
     /// Puts the socket in the room; false if it closed or already was in it.
-    pub fn join(&self, conn: &Arc<Conn>, room: &str) -> bool {
-        let mut rooms = lock(&conn.rooms);
-        if conn.is_closed() || rooms.iter().any(|r| &**r == room) {
+    pub fn join(&self, socket: &Arc<Socket>, room: &str) -> bool {
+        let mut rooms = lock(&socket.rooms);
+        if socket.is_closed() || rooms.iter().any(|r| &**r == room) {
             return false;
         }
         let mut map = self.write();
@@ -47,40 +47,40 @@ impl Rooms {
         let members = map.entry(key.clone()).or_default();
         let mut next = Vec::with_capacity(members.len() + 1);
         next.extend(members.iter().cloned());
-        next.push(conn.clone());
+        next.push(socket.clone());
         *members = Arc::new(next);
         rooms.push(key);
         true
     }
 
     /// Takes the socket out of the room; true if it was in it.
-    pub fn leave(&self, conn: &Arc<Conn>, room: &str) -> bool {
-        let mut rooms = lock(&conn.rooms);
+    pub fn leave(&self, socket: &Arc<Socket>, room: &str) -> bool {
+        let mut rooms = lock(&socket.rooms);
         let Some(i) = rooms.iter().position(|r| &**r == room) else {
             return false;
         };
         rooms.swap_remove(i);
-        self.remove(conn, room);
+        self.remove(socket, room);
         true
     }
 
     /// Takes the socket out of every room (it closed); the rooms it was in.
-    pub fn leave_all(&self, conn: &Arc<Conn>) -> Vec<Arc<str>> {
-        let rooms = std::mem::take(&mut *lock(&conn.rooms));
+    pub fn leave_all(&self, socket: &Arc<Socket>) -> Vec<Arc<str>> {
+        let rooms = std::mem::take(&mut *lock(&socket.rooms));
         for r in &rooms {
-            self.remove(conn, r);
+            self.remove(socket, r);
         }
         rooms
     }
 
-    fn remove(&self, conn: &Arc<Conn>, room: &str) {
+    fn remove(&self, socket: &Arc<Socket>, room: &str) {
         let mut map = self.write();
         let Some(members) = map.get_mut(room) else {
             return;
         };
-        let next: Vec<Arc<Conn>> = members
+        let next: Vec<Arc<Socket>> = members
             .iter()
-            .filter(|c| !Arc::ptr_eq(c, conn))
+            .filter(|c| !Arc::ptr_eq(c, socket))
             .cloned()
             .collect();
         if next.is_empty() {
@@ -139,7 +139,7 @@ impl Rooms {
     /// the whole batch goes out in one write (in batch order); sockets reached per packet.
     pub async fn broadcast_many(&self, batch: &[Outgoing]) -> Vec<usize> {
         let frames: Vec<Bytes> = batch.iter().map(|o| frame::text(&o.packet)).collect();
-        let mut per_conn: HashMap<usize, (Arc<Conn>, Vec<usize>)> = HashMap::new();
+        let mut per_conn: HashMap<usize, (Arc<Socket>, Vec<usize>)> = HashMap::new();
         let mut order = Vec::new();
         let mut reached = vec![0; batch.len()];
         for (i, o) in batch.iter().enumerate() {
@@ -182,11 +182,11 @@ pub struct Outgoing {
 /// The sockets a packet goes to: a room's own list, or a list made for it.
 enum Targets {
     Room(Members),
-    Picked(Vec<Arc<Conn>>),
+    Picked(Vec<Arc<Socket>>),
 }
 
 impl Targets {
-    fn as_slice(&self) -> &[Arc<Conn>] {
+    fn as_slice(&self) -> &[Arc<Socket>] {
         match self {
             Targets::Room(m) => m,
             Targets::Picked(v) => v,
@@ -195,6 +195,6 @@ impl Targets {
 }
 
 /// A socket's identity, by address (its list holds it alive meanwhile).
-fn addr(c: &Arc<Conn>) -> usize {
+fn addr(c: &Arc<Socket>) -> usize {
     Arc::as_ptr(c) as usize
 }

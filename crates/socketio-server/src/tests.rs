@@ -1,4 +1,4 @@
-//! Engine tests without a network: a socket on long-polling whose queued packets are
+//! Engine tests without a network: a session on long-polling whose queued packets are
 //! read back, and a handler that can be held at a gate or made to panic.
 
 use std::sync::{Arc, Mutex};
@@ -9,8 +9,9 @@ use futures_util::future::BoxFuture;
 use serde_json::{json, Value};
 use tokio::sync::Semaphore;
 
-use super::conn::{lock, Out};
-use super::{Config, Conn, Handler, Handshake, Payload, Server};
+use super::out::Out;
+use super::session::{lock, Session};
+use super::{Args, Config, Event, Handler, Handshake, Server, Socket};
 
 struct TestHandler {
     gate: Arc<Semaphore>,
@@ -18,24 +19,25 @@ struct TestHandler {
 }
 
 impl Handler for TestHandler {
-    fn connect(&self, _: Arc<Conn>, _: Option<Value>) -> BoxFuture<'static, Result<(), Value>> {
+    fn connect(&self, _: Arc<Socket>, _: Option<Value>) -> BoxFuture<'static, Result<(), Value>> {
         Box::pin(async { Ok(()) })
     }
-    fn event(&self, _: Arc<Conn>, name: String, _: Payload) -> BoxFuture<'static, Value> {
+    fn event(&self, _: Arc<Socket>, event: Event) -> BoxFuture<'static, Args> {
         let (gate, seen) = (self.gate.clone(), self.seen.clone());
+        let name = event.name;
         Box::pin(async move {
             if name == "slow" {
                 gate.acquire().await.expect("gate").forget();
             }
             assert_ne!(name, "boom", "the handler panics");
             seen.lock().unwrap().push(name);
-            json!({ "ok": true })
+            json!({ "ok": true }).into()
         })
     }
     fn busy(&self) -> Value {
         json!({ "ok": false })
     }
-    fn disconnect(&self, _: Arc<Conn>, _: Vec<Arc<str>>) {}
+    fn disconnect(&self, _: Arc<Socket>, _: Vec<Arc<str>>) {}
 }
 
 fn server() -> (Server, Arc<TestHandler>) {
@@ -55,23 +57,29 @@ fn server() -> (Server, Arc<TestHandler>) {
     (server, handler)
 }
 
-/// A socket on long-polling, connected to the namespace.
-async fn connected(server: &Server) -> Arc<Conn> {
+/// A session on long-polling.
+pub(crate) fn session(server: &Server) -> Arc<Session> {
     let out = Out::Polling {
         queue: Vec::new(),
         waiting: false,
     };
     let hs: Handshake = Box::new(());
-    let conn = server.create(hs, out).expect("open");
-    assert!(server.on_text(&conn, "40"));
-    until(|| conn.connected()).await;
-    take(&conn);
-    conn
+    server.create(hs, out).expect("open")
 }
 
-/// The packets waiting for the socket's next poll (taken).
-fn take(conn: &Conn) -> Vec<String> {
-    match &mut *lock(&conn.out) {
+/// A session on long-polling with a socket connected to `/`.
+async fn connected(server: &Server) -> (Arc<Session>, Arc<Socket>) {
+    let s = session(server);
+    assert!(server.on_text(&s, "40".to_string()));
+    until(|| s.socket("/").is_some_and(|x| x.connected())).await;
+    take(&s);
+    let socket = s.socket("/").expect("socket");
+    (s, socket)
+}
+
+/// The packets waiting for the session's next poll (taken).
+pub(crate) fn take(s: &Session) -> Vec<String> {
+    match &mut *lock(&s.out) {
         Out::Polling { queue, .. } => std::mem::take(queue)
             .iter()
             .map(|p| String::from_utf8_lossy(p).into_owned())
@@ -80,7 +88,7 @@ fn take(conn: &Conn) -> Vec<String> {
     }
 }
 
-async fn until(mut f: impl FnMut() -> bool) {
+pub(crate) async fn until(mut f: impl FnMut() -> bool) {
     for _ in 0..500 {
         if f() {
             return;
@@ -93,12 +101,12 @@ async fn until(mut f: impl FnMut() -> bool) {
 #[tokio::test]
 async fn events_waiting_behind_a_slow_one_are_bounded_by_their_bytes() {
     let (server, handler) = server();
-    let conn = connected(&server).await;
-    assert!(server.on_text(&conn, r#"421["slow",{}]"#));
+    let (conn, _) = connected(&server).await;
+    assert!(server.on_text(&conn, r#"421["slow",{}]"#.to_string()));
     tokio::time::sleep(Duration::from_millis(20)).await;
     let big = format!(r#""{}""#, "x".repeat(300_000));
     for id in 2..=6 {
-        assert!(server.on_text(&conn, &format!(r#"42{id}["big",{big}]"#)));
+        assert!(server.on_text(&conn, format!(r#"42{id}["big",{big}]"#)));
     }
     // Three fit in 1 MiB behind the running one; the fourth and fifth are refused at once.
     let refused = take(&conn);
@@ -114,7 +122,7 @@ async fn events_waiting_behind_a_slow_one_are_bounded_by_their_bytes() {
         .collect();
     assert_eq!(acks, ok);
     // The bound frees as they run: another big one is taken again.
-    assert!(server.on_text(&conn, &format!(r#"427["big",{big}]"#)));
+    assert!(server.on_text(&conn, format!(r#"427["big",{big}]"#)));
     until(|| handler.seen.lock().unwrap().len() == 5).await;
     assert_eq!(take(&conn), vec![r#"437[{"ok":true}]"#]);
 }
@@ -122,10 +130,10 @@ async fn events_waiting_behind_a_slow_one_are_bounded_by_their_bytes() {
 #[tokio::test]
 async fn a_handler_that_panics_does_not_stop_the_socket_from_being_served() {
     let (server, handler) = server();
-    let conn = connected(&server).await;
-    assert!(server.on_text(&conn, r#"421["boom",{}]"#));
+    let (conn, _) = connected(&server).await;
+    assert!(server.on_text(&conn, r#"421["boom",{}]"#.to_string()));
     tokio::time::sleep(Duration::from_millis(20)).await;
-    assert!(server.on_text(&conn, r#"422["after",{}]"#));
+    assert!(server.on_text(&conn, r#"422["after",{}]"#.to_string()));
     until(|| handler.seen.lock().unwrap().contains(&"after".to_string())).await;
     assert_eq!(take(&conn), vec![r#"432[{"ok":true}]"#]);
 }
@@ -133,14 +141,28 @@ async fn a_handler_that_panics_does_not_stop_the_socket_from_being_served() {
 #[tokio::test]
 async fn broadcasts_held_during_a_replay_follow_it_in_order() {
     let (server, _) = server();
-    let conn = connected(&server).await;
-    assert!(server.join(&conn, "r"));
-    let hold = conn.hold();
+    let (conn, socket) = connected(&server).await;
+    assert!(server.join(&socket, "r"));
+    let hold = socket.hold();
     server.broadcast(&["r"], None, "live", &json!(1)).await;
-    conn.send(&Bytes::from_static(br#"42["replay",0]"#))
+    socket
+        .send(&Bytes::from_static(br#"42["replay",0]"#))
         .unwrap();
     assert_eq!(take(&conn), vec![r#"42["replay",0]"#], "the live one waits");
     drop(hold);
     server.broadcast(&["r"], None, "live", &json!(2)).await;
     assert_eq!(take(&conn), vec![r#"42["live",1]"#, r#"42["live",2]"#]);
+}
+
+#[tokio::test]
+async fn a_long_polling_session_whose_output_overflows_is_closed_by_the_heartbeat_at_once() {
+    let (server, _) = server();
+    let (s, socket) = connected(&server).await;
+    for i in 0..=super::out::MAX_QUEUED_PACKETS {
+        let _ = socket.emit("x", &i);
+    }
+    let start = std::time::Instant::now();
+    until(|| s.is_closed()).await;
+    assert!(start.elapsed() < Duration::from_millis(100));
+    assert!(socket.is_closed() && server.sessions() == 0);
 }

@@ -5,6 +5,9 @@
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
+
 use axum::extract::Request;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -12,17 +15,16 @@ use bytes::{Bytes, BytesMut};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 
-use super::conn::{lock, Conn, Out};
+use super::closing::{end_with, linger};
 use super::frame::{self, Fatal, Message, Reader};
 use super::http::{bad_request, engine_error, unknown_session};
+use super::out::Out;
+use super::session::{lock, Session};
 use super::{packet, Server};
 
 /// How long a long-polling session may take between the WebSocket probe and `5`
 /// (Engine.IO's own server allows 10 s).
 const UPGRADE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
-/// How long a closed socket keeps reading (and dropping) what the client still sends,
-/// waiting for it to close its side.
-const LINGER: std::time::Duration = std::time::Duration::from_secs(2);
 
 fn header_has(req: &Request, name: header::HeaderName, token: &str) -> bool {
     req.headers().get_all(name).iter().any(|v| {
@@ -62,12 +64,11 @@ pub(super) fn upgrade(server: Server, mut req: Request, sid: Option<String>) -> 
         None => None,
         Some(sid) => match server.get(sid) {
             None => return unknown_session(),
-            Some(c) => {
-                let polling = matches!(&*lock(&c.out), Out::Polling { .. });
-                if !polling || c.upgrading.swap(true, Ordering::AcqRel) {
-                    return bad_request();
-                }
-                Some(c)
+            Some(s) => {
+                let polling = matches!(&*lock(&s.out), Out::Polling { .. });
+                // Another WebSocket has the session (or is taking it over): this one is
+                // let in and closed at once, as Engine.IO's own server does.
+                Some((polling && !s.upgrading.swap(true, Ordering::AcqRel)).then_some(s))
             }
         },
     };
@@ -82,8 +83,8 @@ pub(super) fn upgrade(server: Server, mut req: Request, sid: Option<String>) -> 
             Err(_) => None,
         };
         let Some(up) = taken else {
-            if let Some(c) = &existing {
-                c.upgrading.store(false, Ordering::Release);
+            if let Some(Some(s)) = &existing {
+                s.upgrading.store(false, Ordering::Release);
             }
             tracing::debug!("websocket upgrade failed");
             return;
@@ -91,7 +92,11 @@ pub(super) fn upgrade(server: Server, mut req: Request, sid: Option<String>) -> 
         let stream = Arc::new(up.io.into_inner());
         let pending = BytesMut::from(&up.read_buf[..]);
         match (existing, handshake) {
-            (Some(conn), _) => upgrade_session(server, conn, stream, pending).await,
+            (Some(Some(s)), _) => upgrade_session(server, s, stream, pending).await,
+            (Some(None), _) => {
+                let _ = stream.try_write(&frame::close(frame::CLOSE_NORMAL));
+                linger(&stream).await;
+            }
             (None, Some(handshake)) => open(server, handshake, stream, pending).await,
             (None, None) => {}
         }
@@ -110,15 +115,6 @@ pub(super) fn upgrade(server: Server, mut req: Request, sid: Option<String>) -> 
         .into_response()
 }
 
-fn ws_out(stream: &Arc<TcpStream>) -> Out {
-    Out::Ws {
-        stream: stream.clone(),
-        queue: Default::default(),
-        queued: 0,
-        flushing: false,
-    }
-}
-
 /// A session opened on WebSocket: the open packet, then the reader.
 async fn open(
     server: Server,
@@ -126,21 +122,21 @@ async fn open(
     stream: Arc<TcpStream>,
     pending: BytesMut,
 ) {
-    let Some(conn) = server.create(handshake, ws_out(&stream)) else {
+    let Some(session) = server.create(handshake, Out::ws(&stream)) else {
         let _ = stream.try_write(&frame::close(frame::CLOSE_NORMAL));
         linger(&stream).await;
         return;
     };
     let cfg = server.config();
     let open = packet::open(
-        &conn.id,
+        &session.id,
         false,
         cfg.ping_interval.as_millis() as u64,
         cfg.ping_timeout.as_millis() as u64,
         cfg.max_payload as u64,
     );
-    let _ = conn.send(&open);
-    read(&server, &conn, &stream, pending, false).await;
+    let _ = session.send(&open);
+    read(&server, &session, &stream, pending, false).await;
     linger(&stream).await;
 }
 
@@ -148,74 +144,69 @@ async fn open(
 /// sends over polling; then what was queued there goes out here first.
 async fn upgrade_session(
     server: Server,
-    conn: Arc<Conn>,
+    session: Arc<Session>,
     stream: Arc<TcpStream>,
     pending: BytesMut,
 ) {
-    read(&server, &conn, &stream, pending, true).await;
-    conn.upgrading.store(false, Ordering::Release);
+    read(&server, &session, &stream, pending, true).await;
+    session.probed.store(false, Ordering::Release);
+    session.upgrading.store(false, Ordering::Release);
     linger(&stream).await;
 }
 
-/// Ends a TCP connection whose close frame went out (RFC 6455 §7.1.1: the server closes
-/// first): our side at once (FIN), then what the client still sends (its close reply, or
-/// frames it sent before it saw ours) is read and dropped until it closes its side, for
-/// at most `LINGER`. Closing with unread bytes would make the kernel reset the
-/// connection, which can destroy the close frame before the client reads it.
-async fn linger(stream: &TcpStream) {
-    let _ = socket2::SockRef::from(stream).shutdown(std::net::Shutdown::Write);
-    let deadline = tokio::time::sleep(LINGER);
-    tokio::pin!(deadline);
-    // Allocated only now: idle sockets keep no buffer.
-    let mut sink = vec![0u8; 4096];
+/// After the probe, the poll the client has waiting must end before it sends `5`: it is
+/// answered with a noop after a moment (as Engine.IO's own server does, so a `5` that
+/// follows at once finds the poll still there and ends it as a 400), and again every
+/// moment while the upgrade is still pending.
+async fn end_polls(session: Arc<Session>) {
+    const NOOP: Bytes = Bytes::from_static(b"6");
+    let mut first = true;
     loop {
-        tokio::select! {
-            r = stream.readable() => if r.is_err() { return },
-            _ = &mut deadline => return,
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        if !session.upgrading.load(Ordering::Acquire) {
+            return;
         }
-        match stream.try_read(&mut sink) {
-            Ok(0) => return,
-            Ok(_) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
-            Err(_) => return,
+        let waiting = match &*lock(&session.out) {
+            Out::Polling { waiting, .. } => *waiting,
+            _ => return,
+        };
+        if first || waiting {
+            let _ = session.send(&NOOP);
         }
-    }
-}
-
-/// Sends the close frame that ends the socket (an answer to the client's, or the code
-/// of a protocol error) and closes the session, unless it is not ours yet.
-fn end_with(server: &Server, conn: &Arc<Conn>, stream: &TcpStream, upgrading: bool, close: &[u8]) {
-    if upgrading {
-        let _ = stream.try_write(close);
-    } else {
-        super::conn::end(&mut lock(&conn.out), Some(close));
-        server.close(conn);
+        first = false;
     }
 }
 
 /// Switches the session's output to this WebSocket; false if it closed meanwhile. What
 /// waited for a poll is written (or queued) before the lock is released, so nothing
 /// sent meanwhile can overtake it.
-fn switch(conn: &Arc<Conn>, stream: &Arc<TcpStream>) -> bool {
-    let mut out = lock(&conn.out);
+fn switch(session: &Arc<Session>, stream: &Arc<TcpStream>) -> bool {
+    let mut out = lock(&session.out);
     let Out::Polling { queue, .. } = &mut *out else {
         return false;
     };
     let frames: Vec<Bytes> = std::mem::take(queue)
         .iter()
-        .map(|p| frame::text(p))
+        .map(|p| match p.strip_prefix(b"b") {
+            // A binary packet, kept as base64 for the poll.
+            Some(b64) => {
+                let data = STANDARD.decode(b64).unwrap_or_default();
+                frame::encode(frame::OP_BINARY, &data)
+            }
+            None => frame::text(p),
+        })
         .collect();
-    *out = ws_out(stream);
-    let ok = conn.write_frames(out, frames.iter()).is_ok();
-    // The pending GET (if any) answers with a noop now.
-    conn.wake.notify_one();
+    *out = Out::ws(stream);
+    let ok = session.write(out, frames.iter()).is_ok();
+    // A GET still waiting ends now (with a 400: the session has moved).
+    session.wake.notify_one();
     ok
 }
 
 /// Reads messages until the socket closes. `upgrading`: the session is not ours yet.
 async fn read(
     server: &Server,
-    conn: &Arc<Conn>,
+    session: &Arc<Session>,
     stream: &Arc<TcpStream>,
     mut buf: BytesMut,
     mut upgrading: bool,
@@ -230,7 +221,7 @@ async fn read(
                 Ok(Some(m)) => m,
                 Ok(None) => break,
                 Err(Fatal(code)) => {
-                    end_with(server, conn, stream, upgrading, &frame::close(code));
+                    end_with(server, session, stream, upgrading, &frame::close(code));
                     return;
                 }
             };
@@ -238,39 +229,52 @@ async fn read(
                 Message::Text(t) if upgrading => match t.as_str() {
                     "2probe" => {
                         let _ = stream.try_write(&frame::text(b"3probe"));
-                        // Ends the pending GET, so the client can send `5`.
-                        let _ = conn.send(&Bytes::from_static(b"6"));
+                        if !session.probed.swap(true, Ordering::AcqRel) {
+                            tokio::spawn(end_polls(session.clone()));
+                        }
                     }
                     "5" => {
-                        if !switch(conn, stream) {
+                        if !switch(session, stream) {
                             return;
                         }
                         upgrading = false;
                         // The heartbeat pings this session again, from now.
                         let interval = server.config().ping_interval.as_millis() as u64;
-                        conn.ping_due
-                            .store(server.now_ms() + interval, Ordering::Release);
-                        conn.upgrading.store(false, Ordering::Release);
+                        let due = server.now_ms() + interval;
+                        session.ping_due.store(due, Ordering::Release);
+                        session.upgrading.store(false, Ordering::Release);
+                        session.check_at(due);
                     }
                     _ => return,
                 },
                 Message::Text(t) => {
-                    if !server.on_text(conn, &t) {
+                    if !server.on_text(session, t) {
                         return;
                     }
                 }
-                Message::Binary(_) => server.on_binary(conn),
+                Message::Binary(_) if upgrading => return,
+                Message::Binary(b) => {
+                    if !server.on_binary(session, Bytes::from(b)) {
+                        return;
+                    }
+                }
                 Message::Ping(p) => {
                     let pong = frame::encode(frame::OP_PONG, &p);
                     if upgrading {
                         let _ = stream.try_write(&pong);
                     } else {
-                        let _ = conn.send_frame(pong);
+                        let _ = session.send_frame(pong);
                     }
                 }
                 Message::Pong => {}
                 Message::Close(code) => {
-                    end_with(server, conn, stream, upgrading, &frame::close_reply(code));
+                    end_with(
+                        server,
+                        session,
+                        stream,
+                        upgrading,
+                        &frame::close_reply(code),
+                    );
                     return;
                 }
             }
@@ -279,11 +283,11 @@ async fn read(
             // Idle sockets hold no read buffer.
             buf = BytesMut::new();
         }
-        let closing = conn.closing.notified();
+        let closing = session.closing.notified();
         tokio::pin!(closing);
         closing.as_mut().enable();
-        if conn.is_closed() || (!upgrading && conn.out_closed()) {
-            server.close(conn);
+        if session.is_closed() || (!upgrading && session.out_closed()) {
+            server.close(session);
             return;
         }
         tokio::select! {
@@ -300,6 +304,6 @@ async fn read(
         }
     }
     if !upgrading {
-        server.close(conn);
+        server.close(session);
     }
 }
