@@ -1,12 +1,7 @@
 // Autobahn section 9, scaled to the echo server's maxPayload (1,000,000 bytes): messages up to the limit in one frame, in many fragments and in many TCP writes; one byte over closes with 1009; many small frames in a row.
 import { test } from 'node:test';
 import { Conn } from './conn.mjs';
-import { OP, frame, sized, chunks, message, attachmentHeader, MAX_PAYLOAD } from './wire.mjs';
-
-const fragments = (buf, size, op = OP.TEXT) => {
-  const parts = chunks(buf, size);
-  return parts.map((p, i) => frame(i ? OP.CONT : op, p, { fin: i === parts.length - 1 }));
-};
+import { OP, frame, sized, chunks, fragments, message, attachmentHeader, MAX_PAYLOAD } from './wire.mjs';
 
 for (const [id, n] of [
   ['9.1.1', 65_536],

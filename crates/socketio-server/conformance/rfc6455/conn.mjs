@@ -3,7 +3,7 @@ import crypto from 'node:crypto';
 import assert from 'node:assert/strict';
 import { after } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { TIMEOUT, OP, frame, closeBody, message, httpRequest, upgradeHeaders, acceptKey } from './wire.mjs';
+import { TIMEOUT, OP, frame, closeBody, message, binaryMessage, binaryEventText, httpRequest, upgradeHeaders, acceptKey } from './wire.mjs';
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
@@ -252,6 +252,22 @@ export class Conn {
   async echo(str) {
     this.send(frame(OP.TEXT, message(Buffer.from(str))));
     await this.expectEcho(str);
+  }
+
+  /** Expects `45n-["message-back",…placeholders]` as the very next event, then each of the n `attachments` as a binary message, byte for byte and in order. */
+  async expectBinaryEcho(attachments, what = 'the binary echo') {
+    assert.equal(await this.nextText(what), binaryEventText('message-back', attachments.length), `${what}: its text packet`);
+    for (const [i, want] of attachments.entries()) {
+      const e = await this.next(`${what}: attachment ${i}`);
+      assert.equal(e.type, 'binary', `${what}: attachment ${i} is a ${e.type} message`);
+      if (!e.data.equals(want)) assert.fail(`${what}: attachment ${i}: ${e.data.length} bytes came back for ${want.length} sent, first difference at byte ${e.data.findIndex((b, k) => b !== want[k])}`);
+    }
+  }
+
+  /** Sends `attachments` as a `message` event (`45n-`) and its binary frames in one write, and expects them back (`expectBinaryEcho`). */
+  async binaryEcho(attachments) {
+    this.send(binaryMessage(attachments.length), ...attachments.map((a) => frame(OP.BINARY, a)));
+    await this.expectBinaryEcho(attachments);
   }
 
   async expectPong(payload) {

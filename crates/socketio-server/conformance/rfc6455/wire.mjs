@@ -62,10 +62,20 @@ export function sized(n, fill = 'x') {
   return { bytes: Buffer.concat([PREFIX, Buffer.from(s), SUFFIX]), str: s };
 }
 
+/** The text of the binary event `name` with `n` attachments: `45n-["name",{"_placeholder":true,"num":0},…]`. */
+export function binaryEventText(name, n) {
+  const placeholders = Array.from({ length: n }, (_, num) => JSON.stringify({ _placeholder: true, num }));
+  return `45${n}-[${JSON.stringify(name)},${placeholders.join(',')}]`;
+}
+
 /** The text frame of a binary event with `n` attachments (sent next, as binary frames), named so the echo server does not answer it: whatever the binary frames hold is no WebSocket or Socket.IO error. */
 export function attachmentHeader(n = 1) {
-  const placeholders = Array.from({ length: n }, (_, num) => JSON.stringify({ _placeholder: true, num }));
-  return frame(OP.TEXT, `45${n}-["binary-case",${placeholders.join(',')}]`);
+  return frame(OP.TEXT, binaryEventText('binary-case', n));
+}
+
+/** The text frame of a `message` event with `n` attachments, which the echo server answers (`binaryEcho` in conn.mjs). */
+export function binaryMessage(n) {
+  return frame(OP.TEXT, binaryEventText('message', n));
 }
 
 /** Splits `buf` into pieces of `size` bytes (the last may be shorter). */
@@ -73,6 +83,12 @@ export function chunks(buf, size) {
   const out = [];
   for (let i = 0; i < buf.length; i += size) out.push(buf.subarray(i, i + size));
   return out;
+}
+
+/** `buf` as one message of opcode `op` in fragments of `size` bytes: a first frame, then continuations, the last with fin. */
+export function fragments(buf, size, op = OP.TEXT) {
+  const parts = chunks(buf, size);
+  return parts.map((p, i) => frame(i ? OP.CONT : op, p, { fin: i === parts.length - 1 }));
 }
 
 /** An HTTP request on a fresh TCP connection; resolves with the status line, headers, and the socket and bytes after the headers. */
