@@ -128,11 +128,12 @@ pub fn parse_args(
     cmd: Command,
     argv: impl IntoIterator<Item = impl Into<std::ffi::OsString> + Clone>,
 ) -> Result<ArgMatches, Result<ConfigError, clap::Error>> {
-    let mut cmd = blank_env_unset(cmd);
-    cmd.build(); // arguments display as in errors only once built
-    cmd.clone()
+    // Errors name the variables of `full`: blank ones read none in the parsed copy.
+    let mut full = cmd.clone();
+    full.build(); // arguments display as in errors only once built
+    blank_env_unset(cmd)
         .try_get_matches_from(argv)
-        .map_err(|e| config_error(&cmd, &e).ok_or(e))
+        .map_err(|e| config_error(&full, &e).ok_or(e))
 }
 
 impl Config {

@@ -162,3 +162,24 @@ pub fn config_error(cmd: &Command, err: &clap::Error) -> Option<ConfigError> {
         _ => None,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_are_trimmed_and_zero_is_refused_where_it_must_be_positive() {
+        assert_eq!(positive::<u32>(" 5 "), Ok(5));
+        assert!(positive::<u32>("0").is_err());
+        assert!(positive::<u64>("-1").is_err());
+        assert_eq!(non_negative("0"), Ok(0));
+        assert!(socket_addr(" 127.0.0.1:0 ").is_ok());
+    }
+
+    #[test]
+    fn database_urls_are_postgres_or_sqlite() {
+        assert!(database_url("postgresql://u@h/db").is_ok());
+        assert!(database_url("sqlite::memory:").is_ok());
+        assert!(database_url("mysql://u@h/db").is_err());
+    }
+}
