@@ -207,3 +207,57 @@ impl From<ServeArgs> for Config {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The settings with no flag and no variable: only their defaults.
+    fn defaults() -> Config {
+        let cmd = ServeArgs::augment_args(Command::new("serve")).mut_args(|a| a.env(None::<&str>));
+        let matches = cmd.try_get_matches_from(["serve"]).expect("defaults parse");
+        Config::from(ServeArgs::from_arg_matches(&matches).expect("defaults"))
+    }
+
+    #[test]
+    fn the_clap_defaults_are_the_documented_ones() {
+        let c = defaults();
+        let l = Limits::default();
+        assert_eq!(c.api_addr.to_string(), "0.0.0.0:4500");
+        assert_eq!(c.socket_addr.to_string(), "0.0.0.0:4501");
+        assert_eq!(c.metrics_addr.to_string(), "0.0.0.0:9464");
+        assert_eq!(
+            c.effective_database_url(),
+            "sqlite://./data/classchat.db?mode=rwc"
+        );
+        assert_eq!((c.redis_url, c.jwt_secret), (None, None));
+        assert_eq!(c.presence_ttl, Duration::from_secs(30));
+        assert_eq!(c.drain_delay, Duration::from_millis(2000));
+        assert_eq!(c.shutdown_grace, Duration::from_secs(25));
+        assert_eq!(
+            (
+                c.limits.send,
+                c.limits.send_per_ip,
+                c.limits.typing,
+                c.limits.typing_per_ip
+            ),
+            (l.send, l.send_per_ip, l.typing, l.typing_per_ip)
+        );
+        assert_eq!(
+            (c.limits.connect, c.limits.connect_per_ip),
+            (l.connect, l.connect_per_ip)
+        );
+        assert_eq!(
+            (
+                c.limits.max_content_chars,
+                c.limits.max_join_rooms,
+                c.limits.max_members_per_add
+            ),
+            (l.max_content_chars, l.max_join_rooms, l.max_members_per_add)
+        );
+        assert_eq!(
+            (c.limits.max_body_bytes, c.limits.max_socket_payload_bytes),
+            (l.max_body_bytes, l.max_socket_payload_bytes)
+        );
+    }
+}
