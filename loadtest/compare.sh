@@ -10,13 +10,19 @@
 #   TASKSET_SERVER=0 TASKSET_LOAD=1 bash loadtest/compare.sh   (all nodes on core 0, load on 1)
 #
 # Extra arguments go to classchat-load for both runs. The JSON reports are kept in
-# $OUT (default: a new directory under /tmp).
+# $OUT (default: a new directory under /tmp) as classchat.json and node.json, with the
+# logs, and loadtest/plot.py draws p99 against deliveries/s of both into $SVG (default
+# $OUT/fanout-p99.svg). To refresh the figure of docs/BENCHMARKS.md:
+#
+#   OUT=loadtest/results/$(date +%F)-three-nodes SVG=docs/img/fanout-p99.svg bash loadtest/compare.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export NODES="${NODES:-3}"
 RATES="${RATES:-20,40,60,80,100,120,140}"
 DURATION="${DURATION:-8}"
 OUT="${OUT:-$(mktemp -d /tmp/classchat-compare.XXXXXX)}"
+SVG="${SVG:-$OUT/fanout-p99.svg}"
+mkdir -p "$OUT"
 args=(fanout --rooms 10 --members 1000 --rate "$RATES" --duration "$DURATION" --source-ips 20 --concurrency 512 "$@")
 
 echo "classchat, $NODES nodes ..." >&2
@@ -56,3 +62,4 @@ if best.get("node"):
     print(f"ratio: {best.get('classchat', 0) / best['node']:.2f}x")
 print(f"reports: {out}")
 PY
+python3 loadtest/plot.py -o "$SVG" classchat="$OUT/classchat.json" "Node.js Socket.IO"="$OUT/node.json"

@@ -116,10 +116,23 @@ pub fn mint(secret: &[u8], sub: &str, role: Role, name: Option<&str>, ttl: Durat
 
 /// The key to verify with: configured, or a secret generated once into the data dir.
 pub fn resolve_key(config: &Config) -> Result<JwtKey, String> {
-    if let Some(s) = &config.jwt_secret {
+    key_from(
+        config.jwt_secret.as_deref(),
+        config.jwt_public_key_file.as_deref(),
+        &config.data_dir,
+    )
+}
+
+/// The key from a configured secret or public key file, else the generated secret in `data_dir`.
+pub fn key_from(
+    secret: Option<&str>,
+    public_key_file: Option<&Path>,
+    data_dir: &Path,
+) -> Result<JwtKey, String> {
+    if let Some(s) = secret {
         return Ok(JwtKey::Secret(s.as_bytes().to_vec()));
     }
-    if let Some(f) = &config.jwt_public_key_file {
+    if let Some(f) = public_key_file {
         let pem = std::fs::read(f).map_err(|e| {
             format!(
                 "CLASSCHAT_JWT_PUBLIC_KEY_FILE: cannot read {}: {e}",
@@ -128,7 +141,7 @@ pub fn resolve_key(config: &Config) -> Result<JwtKey, String> {
         })?;
         return Ok(JwtKey::PublicKeyPem(pem));
     }
-    generated_secret(&config.data_dir).map(JwtKey::Secret)
+    generated_secret(data_dir).map(JwtKey::Secret)
 }
 
 fn generated_secret(dir: &Path) -> Result<Vec<u8>, String> {

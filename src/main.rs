@@ -2,40 +2,71 @@
 
 use std::time::Duration;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
-use classchat::config::{Config, JwtKey};
+use classchat::config::{
+    database_url_or_default, parse_args, Config, DataDirArg, JwtKey, KeyArgs, LogArgs, ServeArgs,
+    StorageArgs,
+};
 use classchat::domain::Role;
 
 #[derive(Parser)]
 #[command(
     name = "classchat",
     version,
-    about = "Real-time chat backend: REST :4500, Socket.IO :4501, metrics :9464"
+    about = "Real-time chat backend: REST :4500, Socket.IO :4501, metrics :9464",
+    after_help = "With no sub-command, classchat runs `serve`. Every setting is a flag or an \
+                  environment variable: `classchat serve --help` lists them."
 )]
 struct Cli {
     #[command(subcommand)]
-    command: Option<Command>,
+    command: Command,
 }
 
 #[derive(Subcommand)]
 enum Command {
     /// Run a node (the default).
-    Serve,
-    /// Apply database migrations and exit.
-    Migrate,
+    Serve(Box<ServeArgs>),
+    /// Apply database migrations to DATABASE_URL and exit.
+    Migrate {
+        #[command(flatten)]
+        storage: StorageArgs,
+        #[command(flatten)]
+        log: LogArgs,
+    },
     /// Print an HS256 token signed with the configured (or generated) secret.
     Token {
+        /// The user id (claim sub), 1-128 characters.
         #[arg(long)]
         sub: String,
+        /// student, teacher or admin.
         #[arg(long, default_value = "student")]
         role: String,
+        /// The display name (claim name).
         #[arg(long)]
         name: Option<String>,
-        /// Lifetime, e.g. 30m, 1h, 7d.
+        /// Lifetime: seconds, or e.g. 30m, 1h, 7d.
         #[arg(long, default_value = "1h")]
         ttl: String,
+        #[command(flatten)]
+        dir: DataDirArg,
+        #[command(flatten)]
+        key: KeyArgs,
     },
+}
+
+/// The arguments with `serve` put in when no sub-command is given.
+fn with_default_command(mut argv: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> {
+    let first = argv.get(1).map(|a| a.to_string_lossy().into_owned());
+    let serve = match first.as_deref() {
+        None => true,
+        Some("-h" | "--help" | "-V" | "--version") => false,
+        Some(a) => a.starts_with('-'),
+    };
+    if serve {
+        argv.insert(1.min(argv.len()), "serve".into());
+    }
+    argv
 }
 
 fn fail(msg: impl std::fmt::Display) -> ! {
@@ -59,14 +90,20 @@ fn parse_ttl(s: &str) -> Option<Duration> {
 }
 
 fn main() {
-    let cli = Cli::parse();
-    let config = Config::from_env().unwrap_or_else(|e| fail(e));
-    match cli.command.unwrap_or(Command::Serve) {
+    let argv = with_default_command(std::env::args_os().collect());
+    let matches = parse_args(Cli::command(), argv).unwrap_or_else(|e| match e {
+        Ok(config_error) => fail(config_error),
+        Err(clap_error) => clap_error.exit(),
+    });
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    match cli.command {
         Command::Token {
             sub,
             role,
             name,
             ttl,
+            dir,
+            key,
         } => {
             let role = Role::parse(&role)
                 .unwrap_or_else(|| fail("--role must be student, teacher or admin"));
@@ -74,7 +111,12 @@ fn main() {
             if sub.is_empty() || sub.chars().count() > 128 {
                 fail("--sub must be 1-128 characters");
             }
-            match classchat::auth::resolve_key(&config).unwrap_or_else(|e| fail(e)) {
+            let key = classchat::auth::key_from(
+                key.jwt_secret.as_deref(),
+                key.jwt_public_key_file.as_deref(),
+                &dir.data_dir,
+            );
+            match key.unwrap_or_else(|e| fail(e)) {
                 JwtKey::Secret(secret) => {
                     println!(
                         "{}",
@@ -86,9 +128,11 @@ fn main() {
                 }
             }
         }
-        Command::Migrate => runtime().block_on(async {
-            classchat::telemetry::init();
-            let store = classchat::storage::Store::connect(&config.effective_database_url(), 2)
+        Command::Migrate { storage, log } => runtime().block_on(async {
+            classchat::telemetry::init(&log);
+            let url =
+                database_url_or_default(storage.database_url.as_deref(), &storage.dir.data_dir);
+            let store = classchat::storage::Store::connect(&url, storage.db_max_connections)
                 .await
                 .unwrap_or_else(|e| fail(format!("DATABASE_URL: cannot connect: {e}")));
             store
@@ -97,8 +141,9 @@ fn main() {
                 .unwrap_or_else(|e| fail(format!("migrations failed: {e}")));
             println!("migrations applied ({})", store.kind());
         }),
-        Command::Serve => runtime().block_on(async {
-            classchat::telemetry::init();
+        Command::Serve(args) => runtime().block_on(async {
+            classchat::telemetry::init(&args.log);
+            let config = Config::from(*args);
             let running = classchat::start(config).await.unwrap_or_else(|e| fail(e));
             println!(
                 "classchat listening api={} socket={} metrics={}",

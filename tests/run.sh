@@ -84,5 +84,6 @@ bash deploy/check.sh
 
 log "end-to-end: socket.io-client against spawned classchat nodes"
 (cd tests/e2e && npm ci --no-audit --no-fund --loglevel=error)
+(cd examples && npm ci --no-audit --no-fund --loglevel=error)  # examples/chat.js, run by examples.test.mjs
 ulimit -n 20000 2>/dev/null || true
 node --test --test-concurrency=2 tests/e2e/

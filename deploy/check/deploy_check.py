@@ -72,24 +72,33 @@ def rel(p):
 
 # --- what the binary reads ------------------------------------------------------------------
 
-def known_env_vars():
-    """Every environment variable classchat reads (src/config.rs, src/telemetry.rs)."""
-    names = set()
-    for f in ["src/config.rs", "src/telemetry.rs", "src/main.rs"]:
+CONFIG_SOURCES = ["src/config", "src/telemetry.rs", "src/main.rs"]
+
+
+def config_text():
+    """The source that declares the settings (src/config/*.rs) and the rest that reads any."""
+    texts = []
+    for f in CONFIG_SOURCES:
         p = ROOT / f
-        if p.exists():
-            names |= set(re.findall(r'"((?:CLASSCHAT|DATABASE|REDIS|RUST)_[A-Z0-9_]*)"', p.read_text()))
-    # RUST_LOG is read by tracing-subscriber's EnvFilter (documented in the README).
-    names.add("RUST_LOG")
-    if "CLASSCHAT_NODE_ID" not in names or "DATABASE_URL" not in names:
-        raise Failed(f"could not read the variable names from src/config.rs (found {sorted(names)})")
+        files = sorted(p.glob("*.rs")) if p.is_dir() else [p]
+        texts += [q.read_text() for q in files if q.exists()]
+    return "\n".join(texts)
+
+
+def known_env_vars():
+    """Every environment variable classchat reads (its settings, src/config/args.rs)."""
+    names = set(re.findall(r'"((?:CLASSCHAT|DATABASE|REDIS|RUST)_[A-Z0-9_]*)"', config_text()))
+    if "CLASSCHAT_NODE_ID" not in names or "DATABASE_URL" not in names or "RUST_LOG" not in names:
+        raise Failed(f"could not read the variable names from src/config/ (found {sorted(names)})")
     return names
 
 
 def config_default(var):
-    """The default of a numeric setting in src/config.rs, e.g. CLASSCHAT_SHUTDOWN_GRACE_SECS -> 25."""
-    text = (ROOT / "src/config.rs").read_text()
-    m = re.search(r'"%s",\s*(\d+)\)' % re.escape(var), text)
+    """The default of a numeric setting, e.g. CLASSCHAT_SHUTDOWN_GRACE_SECS -> 25: the
+    `default_value` of the clap argument with `env = "<var>"` (src/config/args.rs)."""
+    text = config_text()
+    m = re.search(r'env = "%s"[^)\]]*?default_value = "(\d+)"' % re.escape(var), text) or \
+        re.search(r'"%s" = "(\d+)"' % re.escape(var), text)
     return int(m.group(1)) if m else None
 
 
