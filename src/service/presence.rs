@@ -50,6 +50,10 @@ impl Chat {
         };
         metrics::counter!("classchat_events_emitted_total", "event" => ChatUserStatusUpdate::NAME)
             .increment(1);
+        if rooms.is_empty() {
+            // No room, no contact to tell: nothing to encode.
+            return Ok(());
+        }
         self.backplane
             .to_contacts(user_id, rooms, encode(&update))
             .await;
