@@ -92,6 +92,14 @@ fn describe() {
         "classchat_rate_limited_total",
         "Requests refused by a rate limit, by kind"
     );
+    describe_counter!(
+        "classchat_status_coalesced_total",
+        "Status changes not announced on their own: replaced by a later change of the same user before they went out"
+    );
+    describe_counter!(
+        "classchat_contacts_dropped_total",
+        "Status updates for contacts dropped because this node's contacts queue was full"
+    );
 }
 
 /// The labelled series of the contract's events start at zero, so dashboards and
@@ -107,6 +115,8 @@ fn zero_series() {
     for kind in ["room", "user", "members"] {
         metrics::counter!("classchat_broadcasts_total", "kind" => kind).increment(0);
     }
+    metrics::counter!("classchat_status_coalesced_total").increment(0);
+    metrics::counter!("classchat_contacts_dropped_total").increment(0);
 }
 
 /// The metrics router (`GET /metrics`).

@@ -2,6 +2,7 @@
 //! channels keyed by room and by user in cluster mode.
 
 mod codec;
+mod contacts;
 pub mod interest;
 pub mod keys;
 pub mod members;

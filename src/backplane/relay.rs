@@ -6,27 +6,25 @@
 //! status updates never holds chat messages back. What is waiting is delivered as a
 //! batch, and what one socket gets from a batch goes out in one write.
 
-use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tokio::sync::mpsc;
 
+use super::contacts::{ContactsQueue, Told};
 use super::interest::Interest;
 use super::members::Members;
 use super::order::SeqOrder;
 use super::{keys, Envelope, Payload, Target};
 use socketio_server::{Outgoing, Server};
 
-/// The copies of one contacts event (one per room of its subject) arrive within this.
-const CONTACTS_WINDOW: Duration = Duration::from_secs(10);
 /// Envelopes taken into one batch.
 const BATCH: usize = 256;
 
 /// Handle to the delivery task.
 pub struct Relay {
     tx: mpsc::UnboundedSender<Envelope>,
-    contacts_tx: mpsc::UnboundedSender<Envelope>,
+    contacts: Arc<ContactsQueue>,
     pub io: Server,
     pub interest: Interest,
     pub members: Arc<Members>,
@@ -35,19 +33,19 @@ pub struct Relay {
 impl Relay {
     pub fn spawn(io: Server, interest: Interest) -> Relay {
         let (tx, rx) = mpsc::unbounded_channel();
-        let (contacts_tx, contacts_rx) = mpsc::unbounded_channel();
+        let contacts = Arc::new(ContactsQueue::default());
         let members = Arc::new(Members::default());
         let worker = Worker {
             io: io.clone(),
             interest: interest.clone(),
             members: members.clone(),
             order: SeqOrder::default(),
-            contacts: HashMap::new(),
+            told: Told::default(),
         };
-        tokio::spawn(worker.run(rx, contacts_rx));
+        tokio::spawn(worker.run(rx, contacts.clone()));
         Relay {
             tx,
-            contacts_tx,
+            contacts,
             io,
             interest,
             members,
@@ -56,11 +54,12 @@ impl Relay {
 
     /// Queues an envelope for this node's sockets.
     pub fn deliver(&self, env: Envelope) {
-        let lane = match env.payload {
-            Payload::Contacts { .. } => &self.contacts_tx,
-            _ => &self.tx,
-        };
-        let _ = lane.send(env);
+        match env.payload {
+            Payload::Contacts { .. } => self.contacts.push(env),
+            _ => {
+                let _ = self.tx.send(env);
+            }
+        }
     }
 
     /// Applies a membership change to this node's sockets and member index.
@@ -81,8 +80,8 @@ struct Worker {
     interest: Interest,
     members: Arc<Members>,
     order: SeqOrder,
-    /// Contacts events seen lately: when first, and the rooms whose members were told.
-    contacts: HashMap<u64, (Instant, Vec<String>)>,
+    /// Whom the contacts events seen lately were told.
+    told: Told,
 }
 
 /// Takes what else is waiting in a lane, up to a batch.
@@ -101,7 +100,7 @@ impl Worker {
     async fn run(
         mut self,
         mut rx: mpsc::UnboundedReceiver<Envelope>,
-        mut contacts_rx: mpsc::UnboundedReceiver<Envelope>,
+        contacts: Arc<ContactsQueue>,
     ) {
         let mut sweep = tokio::time::interval(Duration::from_secs(2));
         loop {
@@ -124,7 +123,7 @@ impl Worker {
                     None => break,
                 },
                 _ = wait => self.order.release_overdue(&mut ready),
-                Some(env) = contacts_rx.recv() => ready = fill(env, &mut contacts_rx),
+                _ = contacts.ready() => ready = contacts.take(BATCH),
                 _ = sweep.tick() => self.forget_idle(),
             }
             self.deliver(ready).await;
@@ -133,9 +132,7 @@ impl Worker {
 
     fn forget_idle(&mut self) {
         self.order.forget_idle();
-        let now = Instant::now();
-        self.contacts
-            .retain(|_, (t, _)| now.duration_since(*t) < CONTACTS_WINDOW);
+        self.told.forget_idle();
     }
 
     /// Delivers a batch in order: membership changes apply between the events around
@@ -166,12 +163,7 @@ impl Worker {
                     let Target::Members(room) = &env.target else {
                         continue;
                     };
-                    let (_, told) = self
-                        .contacts
-                        .entry(id)
-                        .or_insert_with(|| (Instant::now(), Vec::new()));
-                    let contacts = self.members.contacts_in(room, told, &subject);
-                    told.push(room.clone());
+                    let contacts = self.told.contacts(id, room, &subject, &self.members);
                     if !contacts.is_empty() {
                         batch.push((
                             Outgoing {

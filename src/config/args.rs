@@ -190,6 +190,10 @@ rate_args! {
     rate_connect_per_sec_per_ip: "CLASSCHAT_RATE_CONNECT_PER_SEC_PER_IP" = "200",
     /// Socket.IO connections per client address, burst
     rate_connect_burst_per_ip: "CLASSCHAT_RATE_CONNECT_BURST_PER_IP" = "5000",
+    /// Status changes (PUT /chat/status, update-chat-status) per user per second, sustained
+    rate_status_per_sec: "CLASSCHAT_RATE_STATUS_PER_SEC" = "1",
+    /// Status changes per user, burst
+    rate_status_burst: "CLASSCHAT_RATE_STATUS_BURST" = "10",
 }
 
 #[derive(Args, Clone, Debug)]

@@ -123,6 +123,7 @@ impl From<ServeArgs> for Config {
             typing_per_ip: Rate::new(r.rate_typing_per_sec_per_ip, r.rate_typing_burst_per_ip),
             connect: Rate::new(r.rate_connect_per_sec, r.rate_connect_burst),
             connect_per_ip: Rate::new(r.rate_connect_per_sec_per_ip, r.rate_connect_burst_per_ip),
+            status: Rate::new(r.rate_status_per_sec, r.rate_status_burst),
             max_body_bytes: a.limits.max_body_bytes,
             max_socket_payload_bytes: a.limits.max_socket_payload_bytes,
             ..Limits::default()

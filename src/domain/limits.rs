@@ -28,6 +28,8 @@ pub struct Limits {
     /// Socket.IO connections per user, and per client address.
     pub connect: Rate,
     pub connect_per_ip: Rate,
+    /// Status changes per user.
+    pub status: Rate,
     pub max_body_bytes: usize,
     pub max_socket_payload_bytes: u64,
 }
@@ -46,6 +48,7 @@ impl Default for Limits {
             connect: Rate::new(5, 30),
             // Schools sit behind NAT: one address stands for many users.
             connect_per_ip: Rate::new(200, 5000),
+            status: Rate::new(1, 10),
             max_body_bytes: 64 * 1024,
             max_socket_payload_bytes: 1024 * 1024,
         }

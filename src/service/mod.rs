@@ -1,5 +1,6 @@
 //! Application services: the operations REST and socket handlers share.
 
+mod announce;
 pub mod batch;
 mod messages;
 mod presence;
@@ -43,6 +44,8 @@ pub struct Chat {
     user_writes: batch::Batcher<(String, Option<String>, Role), ()>,
     /// Rooms of users coming online on this node, read together.
     room_loads: batch::Batcher<String, Vec<String>>,
+    /// Status announcements in flight, and the latest change waiting behind each.
+    announcing: announce::Announcements,
 }
 
 /// While draining, a closed socket's presence is released this much later, so a
@@ -93,6 +96,7 @@ impl Chat {
             io,
             draining: std::sync::atomic::AtomicBool::new(false),
             known_users: DashMap::new(),
+            announcing: Default::default(),
         }
     }
 

@@ -31,9 +31,38 @@ pub struct NodeStats {
 }
 
 impl Chat {
+    /// Tells each online contact the user's state. One announcement per user is in
+    /// flight at a time: a change made meanwhile waits, replacing any change waiting
+    /// before it, so a burst of changes ends with the latest one and costs two fan-outs.
+    pub(crate) async fn announce_status(
+        &self,
+        user_id: &str,
+        status: Status,
+        last_seen: Option<i64>,
+    ) -> AppResult<()> {
+        let mut turn = loop {
+            if let Some(turn) = self.announcing.claim(user_id) {
+                break turn;
+            }
+            if self.announcing.queue(user_id, (status, last_seen)) {
+                metrics::counter!("classchat_status_coalesced_total").increment(1);
+                return Ok(());
+            }
+        };
+        let mut next = Some((status, last_seen));
+        let mut result = Ok(());
+        while let Some((status, last_seen)) = next {
+            if let Err(e) = self.announce_now(user_id, status, last_seen).await {
+                result = Err(e);
+            }
+            next = turn.next();
+        }
+        result
+    }
+
     /// Tells each online contact once, however many rooms they share: published once per
     /// room of the user, to the nodes where members of that room are online.
-    pub(crate) async fn announce_status(
+    async fn announce_now(
         &self,
         user_id: &str,
         status: Status,
@@ -89,6 +118,7 @@ impl Chat {
 
     /// The caller chose a status; contacts are told if what they see changed.
     pub async fn set_status(&self, p: &Principal, status: Status) -> AppResult<UserStatus> {
+        self.rate.status(&p.user_id)?;
         if let Some(change) = self.presence.set_status(&p.user_id, status).await {
             self.announce_status(&p.user_id, change.status, Some(now_ms()))
                 .await?;

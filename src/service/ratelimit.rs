@@ -1,4 +1,4 @@
-//! Per-user rate limits on sends and typing (token buckets from `governor`).
+//! Per-user rate limits on sends, typing, connections and status changes (token buckets from `governor`).
 
 use std::num::NonZeroU32;
 
@@ -15,6 +15,7 @@ pub struct RateLimits {
     connects_by_ip: DefaultKeyedRateLimiter<String>,
     sends_by_ip: DefaultKeyedRateLimiter<String>,
     typing_by_ip: DefaultKeyedRateLimiter<String>,
+    statuses: DefaultKeyedRateLimiter<String>,
     clock: DefaultClock,
 }
 
@@ -32,6 +33,7 @@ impl RateLimits {
             sends_by_ip: RateLimiter::keyed(quota(limits.send_per_ip)),
             typing_by_ip: RateLimiter::keyed(quota(limits.typing_per_ip)),
             connects_by_ip: RateLimiter::keyed(quota(limits.connect_per_ip)),
+            statuses: RateLimiter::keyed(quota(limits.status)),
             clock: DefaultClock::default(),
         }
     }
@@ -81,6 +83,11 @@ impl RateLimits {
         self.check(&self.connects, user_id, "connect")
     }
 
+    /// One status change by this user.
+    pub fn status(&self, user_id: &str) -> AppResult<()> {
+        self.check(&self.statuses, user_id, "status")
+    }
+
     /// Forgets idle users' buckets (called periodically).
     pub fn prune(&self) {
         self.sends.retain_recent();
@@ -89,6 +96,7 @@ impl RateLimits {
         self.connects_by_ip.retain_recent();
         self.sends_by_ip.retain_recent();
         self.typing_by_ip.retain_recent();
+        self.statuses.retain_recent();
     }
 }
 
