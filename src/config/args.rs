@@ -25,6 +25,8 @@ pub struct ServeArgs {
     #[command(flatten)]
     pub rates: RateArgs,
     #[command(flatten)]
+    pub rooms: super::rooms::RoomArgs,
+    #[command(flatten)]
     pub timers: TimerArgs,
     #[command(flatten)]
     pub shutdown: ShutdownArgs,
@@ -194,6 +196,18 @@ rate_args! {
     rate_status_per_sec: "CLASSCHAT_RATE_STATUS_PER_SEC" = "1",
     /// Status changes per user, burst
     rate_status_burst: "CLASSCHAT_RATE_STATUS_BURST" = "10",
+    /// Room creations and 1:1 opens per user per second, sustained
+    rate_room_create_per_sec: "CLASSCHAT_RATE_ROOM_CREATE_PER_SEC" = "1",
+    /// Room creations and 1:1 opens per user, burst
+    rate_room_create_burst: "CLASSCHAT_RATE_ROOM_CREATE_BURST" = "30",
+    /// Member adds (POST /chat/rooms/{id}/members, one per request) per user per second, sustained
+    rate_member_add_per_sec: "CLASSCHAT_RATE_MEMBER_ADD_PER_SEC" = "2",
+    /// Member adds per user, burst
+    rate_member_add_burst: "CLASSCHAT_RATE_MEMBER_ADD_BURST" = "30",
+    /// get-room-online-users per user per second, sustained
+    rate_online_users_per_sec: "CLASSCHAT_RATE_ONLINE_USERS_PER_SEC" = "2",
+    /// get-room-online-users per user, burst
+    rate_online_users_burst: "CLASSCHAT_RATE_ONLINE_USERS_BURST" = "10",
 }
 
 #[derive(Args, Clone, Debug)]

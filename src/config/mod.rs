@@ -2,6 +2,7 @@
 
 mod args;
 mod parse;
+mod rooms;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -124,6 +125,13 @@ impl From<ServeArgs> for Config {
             connect: Rate::new(r.rate_connect_per_sec, r.rate_connect_burst),
             connect_per_ip: Rate::new(r.rate_connect_per_sec_per_ip, r.rate_connect_burst_per_ip),
             status: Rate::new(r.rate_status_per_sec, r.rate_status_burst),
+            room_create: Rate::new(r.rate_room_create_per_sec, r.rate_room_create_burst),
+            member_add: Rate::new(r.rate_member_add_per_sec, r.rate_member_add_burst),
+            online_users: Rate::new(r.rate_online_users_per_sec, r.rate_online_users_burst),
+            max_room_members: a.rooms.max_room_members,
+            room_detail_members: a.rooms.room_detail_members,
+            online_users_cache: Duration::from_millis(a.rooms.online_users_cache_ms),
+            personal_rooms: a.rooms.personal_rooms,
             max_body_bytes: a.limits.max_body_bytes,
             max_socket_payload_bytes: a.limits.max_socket_payload_bytes,
             ..Limits::default()

@@ -1,5 +1,29 @@
 //! The limits every client input and rate is held to (defaults here, set by configuration).
 
+use std::time::Duration;
+
+/// Who may open a 1:1 room with whom (an existing room can always be reopened).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PersonalRooms {
+    /// Any user with any user id.
+    Anyone,
+    /// Two users who already share a group room; admins with anyone.
+    SharedRoom,
+    /// Only if the opener or the other user is a teacher or an admin.
+    StaffOnly,
+}
+
+impl PersonalRooms {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "anyone" => Some(Self::Anyone),
+            "shared-room" => Some(Self::SharedRoom),
+            "staff-only" => Some(Self::StaffOnly),
+            _ => None,
+        }
+    }
+}
+
 /// A token bucket: sustained events per second, and the burst allowed at once.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Rate {
@@ -30,6 +54,17 @@ pub struct Limits {
     pub connect_per_ip: Rate,
     /// Status changes per user.
     pub status: Rate,
+    /// Room creations (and 1:1 opens), member adds, online-user queries, per user.
+    pub room_create: Rate,
+    pub member_add: Rate,
+    pub online_users: Rate,
+    /// Members of one room at most.
+    pub max_room_members: usize,
+    /// Members listed in a room detail; the rest are paged.
+    pub room_detail_members: usize,
+    /// How long an online-users answer is reused per room.
+    pub online_users_cache: Duration,
+    pub personal_rooms: PersonalRooms,
     pub max_body_bytes: usize,
     pub max_socket_payload_bytes: u64,
 }
@@ -49,6 +84,13 @@ impl Default for Limits {
             // Schools sit behind NAT: one address stands for many users.
             connect_per_ip: Rate::new(200, 5000),
             status: Rate::new(1, 10),
+            room_create: Rate::new(1, 30),
+            member_add: Rate::new(2, 30),
+            online_users: Rate::new(2, 10),
+            max_room_members: 5000,
+            room_detail_members: 500,
+            online_users_cache: Duration::from_secs(1),
+            personal_rooms: PersonalRooms::Anyone,
             max_body_bytes: 64 * 1024,
             max_socket_payload_bytes: 1024 * 1024,
         }

@@ -188,7 +188,13 @@ pub struct Member {
 pub struct RoomDetail {
     #[serde(flatten)]
     pub room: RoomSummary,
+    /// The first members in join order (all of them unless the room is large).
     pub members: Vec<Member>,
+    /// Extension: how many members the room has.
+    pub member_count: i64,
+    /// Extension: the cursor of `GET /chat/rooms/{id}/members` for the members not
+    /// listed, `null` when `members` holds them all.
+    pub members_next_cursor: Option<String>,
 }
 
 /// A user as classchat knows them (from tokens, or only by id).

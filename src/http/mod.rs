@@ -46,7 +46,10 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/chat/rooms/group", post(rooms::create_group))
         .route("/chat/rooms", get(rooms::list_rooms))
         .route("/chat/rooms/{room_id}", get(rooms::detail))
-        .route("/chat/rooms/{room_id}/members", post(rooms::add_members))
+        .route(
+            "/chat/rooms/{room_id}/members",
+            post(rooms::add_members).get(rooms::members),
+        )
         .route(
             "/chat/rooms/{room_id}/members/{user_id}",
             delete(rooms::remove_member),

@@ -43,6 +43,21 @@ pub async fn detail(
     Ok(data(200, &s.chat.room_detail(&p, &room_id).await?))
 }
 
+/// Extension: `GET /chat/rooms/{id}/members?cursor=&limit=` (default 100, at most 500).
+pub async fn members(
+    State(s): AppS,
+    Caller(p): Caller,
+    Ids(room_id): Ids<String>,
+    q: Params,
+) -> AppResult<Response> {
+    let limit = parse_limit(q.get("limit"), 100, 500)?;
+    let page = s
+        .chat
+        .room_members(&p, &room_id, q.get("cursor"), limit)
+        .await?;
+    Ok(page_body(&page.members, page.next_cursor))
+}
+
 pub async fn add_members(
     State(s): AppS,
     Caller(p): Caller,

@@ -2,7 +2,9 @@
 
 mod announce;
 pub mod batch;
+mod members;
 mod messages;
+mod online_cache;
 mod presence;
 pub mod ratelimit;
 mod rooms;
@@ -46,6 +48,8 @@ pub struct Chat {
     room_loads: batch::Batcher<String, Vec<String>>,
     /// Status announcements in flight, and the latest change waiting behind each.
     announcing: announce::Announcements,
+    /// Recent `get-room-online-users` answers per room.
+    online_cache: online_cache::OnlineCache,
 }
 
 /// While draining, a closed socket's presence is released this much later, so a
@@ -97,6 +101,7 @@ impl Chat {
             draining: std::sync::atomic::AtomicBool::new(false),
             known_users: DashMap::new(),
             announcing: Default::default(),
+            online_cache: Default::default(),
         }
     }
 

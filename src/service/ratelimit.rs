@@ -16,6 +16,9 @@ pub struct RateLimits {
     sends_by_ip: DefaultKeyedRateLimiter<String>,
     typing_by_ip: DefaultKeyedRateLimiter<String>,
     statuses: DefaultKeyedRateLimiter<String>,
+    room_creates: DefaultKeyedRateLimiter<String>,
+    member_adds: DefaultKeyedRateLimiter<String>,
+    online_users: DefaultKeyedRateLimiter<String>,
     clock: DefaultClock,
 }
 
@@ -34,6 +37,9 @@ impl RateLimits {
             typing_by_ip: RateLimiter::keyed(quota(limits.typing_per_ip)),
             connects_by_ip: RateLimiter::keyed(quota(limits.connect_per_ip)),
             statuses: RateLimiter::keyed(quota(limits.status)),
+            room_creates: RateLimiter::keyed(quota(limits.room_create)),
+            member_adds: RateLimiter::keyed(quota(limits.member_add)),
+            online_users: RateLimiter::keyed(quota(limits.online_users)),
             clock: DefaultClock::default(),
         }
     }
@@ -88,6 +94,21 @@ impl RateLimits {
         self.check(&self.statuses, user_id, "status")
     }
 
+    /// One room creation or 1:1 open by this user.
+    pub fn room_create(&self, user_id: &str) -> AppResult<()> {
+        self.check(&self.room_creates, user_id, "room_create")
+    }
+
+    /// One member add request by this user.
+    pub fn member_add(&self, user_id: &str) -> AppResult<()> {
+        self.check(&self.member_adds, user_id, "member_add")
+    }
+
+    /// One online-users query by this user.
+    pub fn online_users(&self, user_id: &str) -> AppResult<()> {
+        self.check(&self.online_users, user_id, "online_users")
+    }
+
     /// Forgets idle users' buckets (called periodically).
     pub fn prune(&self) {
         self.sends.retain_recent();
@@ -97,6 +118,9 @@ impl RateLimits {
         self.sends_by_ip.retain_recent();
         self.typing_by_ip.retain_recent();
         self.statuses.retain_recent();
+        self.room_creates.retain_recent();
+        self.member_adds.retain_recent();
+        self.online_users.retain_recent();
     }
 }
 

@@ -86,7 +86,11 @@ impl Chat {
             ));
         }
         req.validate(&self.limits)?;
+        self.rate.room_create(&p.user_id)?;
         let invited = dedupe(&req.member_ids, &p.user_id);
+        if invited.len() + 1 > self.limits.max_room_members {
+            return Err(room_full(self.limits.max_room_members));
+        }
         let mut members = vec![(p.user_id.clone(), RoomRole::Owner)];
         members.extend(invited.iter().map(|id| (id.clone(), RoomRole::Member)));
         let new = NewRoom {
@@ -126,22 +130,6 @@ impl Chat {
         Ok(self.store.list_rooms(&p.user_id, limit, cursor).await?)
     }
 
-    async fn detail_of(&self, room_id: &str) -> AppResult<RoomDetail> {
-        let room = self
-            .store
-            .get_room(room_id)
-            .await?
-            .ok_or_else(AppError::room_not_found)?;
-        let members = self.store.members(room_id).await?;
-        Ok(RoomDetail { room, members })
-    }
-
-    pub async fn room_detail(&self, p: &Principal, room_id: &str) -> AppResult<RoomDetail> {
-        let (room, _) = self.access(p, room_id).await?;
-        let members = self.store.members(room_id).await?;
-        Ok(RoomDetail { room, members })
-    }
-
     /// Adds members; new ones get `group-invite`, existing ones `member-added`.
     pub async fn add_members(
         &self,
@@ -157,6 +145,7 @@ impl Chat {
             ));
         }
         req.validate(&self.limits)?;
+        self.rate.member_add(&p.user_id)?;
         let before: Vec<String> = self
             .store
             .members(room_id)
@@ -165,7 +154,12 @@ impl Chat {
             .map(|m| m.user_id)
             .collect();
         let ids = dedupe(&req.user_ids, "");
-        let added = self.store.add_members(room_id, &ids, now_ms()).await?;
+        let cap = self.limits.max_room_members;
+        let added = self
+            .store
+            .add_members(room_id, &ids, now_ms(), cap)
+            .await?
+            .ok_or_else(|| room_full(cap))?;
         let detail = self.detail_of(room_id).await?;
         if !added.is_empty() {
             for id in &added {
@@ -223,6 +217,11 @@ impl Chat {
     }
 }
 
+/// 409 `room_full`: the member cap would be passed.
+pub(super) fn room_full(cap: usize) -> AppError {
+    AppError::conflict("room_full", format!("a room has at most {cap} members"))
+}
+
 fn ensure_group(room: &RoomSummary) -> AppResult<()> {
     if room.kind == RoomKind::Personal {
         return Err(AppError::conflict(
@@ -238,7 +237,7 @@ pub fn format_cursor(at: i64, id: &str) -> String {
     format!("{at}:{id}")
 }
 
-fn parse_cursor(c: &str) -> AppResult<(i64, String)> {
+pub(super) fn parse_cursor(c: &str) -> AppResult<(i64, String)> {
     c.split_once(':')
         .and_then(|(at, id)| Some((at.parse().ok()?, id.to_string())))
         .ok_or_else(|| {

@@ -31,13 +31,29 @@ impl Store {
         .map(|r| r.map(|s| RoomRole::parse(&s))))
     }
 
+    /// Every member, in join order.
     pub async fn members(&self, room_id: &str) -> Result<Vec<Member>, sqlx::Error> {
+        self.members_page(room_id, None, i64::MAX).await
+    }
+
+    /// Up to `limit` members in join order, after the cursor `(joined_at, user_id)`.
+    pub async fn members_page(
+        &self,
+        room_id: &str,
+        after: Option<(i64, String)>,
+        limit: i64,
+    ) -> Result<Vec<Member>, sqlx::Error> {
+        let (at, id) = after.unwrap_or((i64::MIN, String::new()));
         let rows: Vec<MemberRow> = with_pool!(self, p => sqlx::query_as::<_, MemberRow>(
             "SELECT m.user_id, u.name, u.role, m.room_role, m.last_read_seq, m.joined_at
              FROM room_members m LEFT JOIN users u ON u.id = m.user_id
-             WHERE m.room_id = $1 ORDER BY m.joined_at, m.user_id",
+             WHERE m.room_id = $1 AND (m.joined_at > $2 OR (m.joined_at = $2 AND m.user_id > $3))
+             ORDER BY m.joined_at, m.user_id LIMIT $4",
         )
         .bind(room_id)
+        .bind(at)
+        .bind(&id)
+        .bind(limit)
         .fetch_all(p)
         .await)?;
         Ok(rows
@@ -53,15 +69,32 @@ impl Store {
             .collect())
     }
 
-    /// Adds members; returns the ids that were not members before.
+    /// How many members the room has.
+    pub async fn member_count(&self, room_id: &str) -> Result<i64, sqlx::Error> {
+        with_pool!(self, p => sqlx::query_scalar::<_, i64>(
+            "SELECT COUNT(*) FROM room_members WHERE room_id = $1",
+        )
+        .bind(room_id)
+        .fetch_one(p)
+        .await)
+    }
+
+    /// Adds members; returns the ids that were not members before, or `None` (nothing
+    /// added) if the room would have more than `cap` members. Concurrent adds to one
+    /// room are serialized on its row, so the cap holds.
     pub async fn add_members(
         &self,
         room_id: &str,
         ids: &[String],
         now: i64,
-    ) -> Result<Vec<String>, sqlx::Error> {
+        cap: usize,
+    ) -> Result<Option<Vec<String>>, sqlx::Error> {
         with_pool!(self, p => {
             let mut tx = p.begin().await?;
+            sqlx::query("UPDATE rooms SET last_seq = last_seq WHERE id = $1")
+                .bind(room_id)
+                .execute(&mut *tx)
+                .await?;
             let mut added = Vec::new();
             for id in ids {
                 sqlx::query("INSERT INTO users (id, created_at) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING")
@@ -82,8 +115,18 @@ impl Store {
                     added.push(id.clone());
                 }
             }
+            if !added.is_empty() {
+                let n = sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM room_members WHERE room_id = $1")
+                    .bind(room_id)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                if n as usize > cap {
+                    tx.rollback().await?;
+                    return Ok(None);
+                }
+            }
             tx.commit().await?;
-            Ok(added)
+            Ok(Some(added))
         })
     }
 

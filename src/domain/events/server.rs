@@ -106,14 +106,14 @@ pub struct ChatMessageDeleted {
 pub struct ChatUserStatusUpdate(pub UserStatus);
 
 /// `room-online-users`, also the ack of `get-room-online-users`.
-#[derive(Serialize, Debug)]
+#[derive(Serialize, Debug, Clone)]
 #[serde(rename_all = "camelCase")]
 pub struct RoomOnlineUsers {
     pub room_id: String,
     pub users: Vec<OnlineUser>,
 }
 
-#[derive(Serialize, Debug)]
+#[derive(Serialize, Debug, Clone)]
 #[serde(rename_all = "camelCase")]
 pub struct OnlineUser {
     pub user_id: String,
