@@ -895,10 +895,16 @@ both_dbs!(
             )
             .await;
         assert_error(&remove, StatusCode::CONFLICT, "personal_room", "remove");
-        let leave = app
-            .delete(&format!("/chat/rooms/{room}/members/s1"), &s1)
+        // Issue 11 #7: a member may leave a 1:1 room, but not remove the other one.
+        let other = app
+            .delete(&format!("/chat/rooms/{room}/members/s2"), &s1)
             .await;
-        assert_error(&leave, StatusCode::CONFLICT, "personal_room", "leave");
+        assert_error(
+            &other,
+            StatusCode::CONFLICT,
+            "personal_room",
+            "remove the other",
+        );
         assert_eq!(snapshot(&app, &room).await, before);
     }
 );

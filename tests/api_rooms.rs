@@ -154,6 +154,11 @@ both_dbs!(
         let n = token("newcomer", "teacher");
         let list = room_list(&app, &n).await;
         assert_eq!(ids_of(&list), vec![room.clone()]);
+        // Issue 11 #7: a student sees a 1:1 partner's name and role once they write
+        // (or share a group room).
+        let d = detail(&app, &s1, &room).await;
+        assert!(member(&d, "newcomer")["name"].is_null());
+        app.send(&n, &room, "hello").await;
 
         let d = detail(&app, &s1, &room).await;
         let newcomer = member(&d, "newcomer");

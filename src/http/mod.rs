@@ -51,6 +51,10 @@ pub fn router(state: Arc<AppState>) -> Router {
             post(rooms::add_members).get(rooms::members),
         )
         .route(
+            "/chat/rooms/{room_id}/block",
+            post(rooms::block).delete(rooms::unblock),
+        )
+        .route(
             "/chat/rooms/{room_id}/members/{user_id}",
             delete(rooms::remove_member),
         )

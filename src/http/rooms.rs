@@ -81,3 +81,21 @@ pub async fn remove_member(
         &serde_json::json!({ "roomId": room_id, "userId": user_id, "removed": true }),
     ))
 }
+
+/// Extension: `POST /chat/rooms/{id}/block`.
+pub async fn block(
+    State(s): AppS,
+    Caller(p): Caller,
+    Ids(room_id): Ids<String>,
+) -> AppResult<Response> {
+    Ok(data(200, &s.chat.block_room(&p, &room_id).await?))
+}
+
+/// Extension: `DELETE /chat/rooms/{id}/block`.
+pub async fn unblock(
+    State(s): AppS,
+    Caller(p): Caller,
+    Ids(room_id): Ids<String>,
+) -> AppResult<Response> {
+    Ok(data(200, &s.chat.unblock_room(&p, &room_id).await?))
+}

@@ -63,7 +63,7 @@ impl Chat {
 
     pub async fn room_detail(&self, p: &Principal, room_id: &str) -> AppResult<RoomDetail> {
         self.access(p, room_id).await?;
-        self.detail_of(room_id).await
+        self.personal_detail(p, room_id).await
     }
 
     /// `GET /chat/rooms/{id}/members?cursor=&limit=`: members in join order.
@@ -74,11 +74,13 @@ impl Chat {
         cursor: Option<&str>,
         limit: i64,
     ) -> AppResult<MemberPage> {
-        self.access(p, room_id).await?;
+        let (room, _) = self.access(p, room_id).await?;
         let after = match cursor.filter(|c| !c.is_empty()) {
             None => None,
             Some(c) => Some(parse_cursor(c)?),
         };
-        self.member_page(room_id, after, limit as usize).await
+        let mut page = self.member_page(room_id, after, limit as usize).await?;
+        self.hide_strangers(p, &room, &mut page.members).await?;
+        Ok(page)
     }
 }

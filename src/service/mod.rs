@@ -5,6 +5,7 @@ pub mod batch;
 mod members;
 mod messages;
 mod online_cache;
+mod personal;
 mod presence;
 pub mod ratelimit;
 mod rooms;

@@ -1,11 +1,15 @@
-//! A short-lived cache of `get-room-online-users` answers per room, so repeated queries
-//! of a large room cost one member and presence read per room and period.
+//! `get-room-online-users`: rate-limited per user, with a short-lived cache of answers
+//! per room, so repeated queries of a large room cost one member and presence read per
+//! room and period.
 
 use std::time::{Duration, Instant};
 
 use dashmap::DashMap;
 
-use crate::domain::events::RoomOnlineUsers;
+use super::Chat;
+use crate::domain::error::AppResult;
+use crate::domain::events::{OnlineUser, RoomOnlineUsers};
+use crate::domain::{Member, Principal, RoomKind, RoomRole, Status};
 
 /// Rooms kept at most; past it, expired answers are dropped, then all.
 const MAX_ROOMS: usize = 10_000;
@@ -35,6 +39,68 @@ impl OnlineCache {
         }
         self.rooms
             .insert(room_id.to_string(), (Instant::now(), answer.clone()));
+    }
+}
+
+impl Chat {
+    /// Members of the room who are online (any status but offline), cluster-wide.
+    /// Rate-limited per user; one answer is reused for the same room for
+    /// `CLASSCHAT_ONLINE_USERS_CACHE_MS`.
+    pub async fn room_online_users(
+        &self,
+        p: &Principal,
+        room_id: &str,
+    ) -> AppResult<RoomOnlineUsers> {
+        self.rate.online_users(&p.user_id)?;
+        let (room, _) = self.access(p, room_id).await?;
+        let ttl = self.limits.online_users_cache;
+        let mut answer = match self.online_cache.get(room_id, ttl) {
+            Some(hit) => hit,
+            None => {
+                let fresh = self.compute_online_users(room_id).await?;
+                self.online_cache.put(room_id, &fresh, ttl);
+                fresh
+            }
+        };
+        if room.kind == RoomKind::Personal && answer.users.iter().any(|u| u.name.is_some()) {
+            // The same rule as the room detail: a stranger's name stays hidden.
+            let mut members: Vec<Member> = Vec::new();
+            for u in &answer.users {
+                members.push(Member {
+                    user_id: u.user_id.clone(),
+                    name: u.name.clone(),
+                    role: None,
+                    room_role: RoomRole::Member,
+                    last_read_seq: 0,
+                    joined_at: 0,
+                });
+            }
+            self.hide_strangers(p, &room, &mut members).await?;
+            for (u, m) in answer.users.iter_mut().zip(members) {
+                u.name = m.name;
+            }
+        }
+        Ok(answer)
+    }
+
+    async fn compute_online_users(&self, room_id: &str) -> AppResult<RoomOnlineUsers> {
+        let members = self.store.members(room_id).await?;
+        let ids: Vec<String> = members.iter().map(|m| m.user_id.clone()).collect();
+        let states = self.presence.states(&ids).await;
+        let users = members
+            .into_iter()
+            .zip(states)
+            .filter(|(_, (_, status))| *status != Status::Offline)
+            .map(|(m, (_, status))| OnlineUser {
+                user_id: m.user_id,
+                name: m.name,
+                status,
+            })
+            .collect();
+        Ok(RoomOnlineUsers {
+            room_id: room_id.to_string(),
+            users,
+        })
     }
 }
 

@@ -5,7 +5,7 @@ use serde::Serialize;
 use super::{encode, Chat};
 use crate::backplane::Presence;
 use crate::domain::error::{AppError, AppResult};
-use crate::domain::events::{ChatUserStatusUpdate, OnlineUser, RoomOnlineUsers, ServerEvent};
+use crate::domain::events::{ChatUserStatusUpdate, ServerEvent};
 use crate::domain::permissions;
 use crate::domain::time::now_ms;
 use crate::domain::{Principal, Status, UserStatus};
@@ -156,45 +156,6 @@ impl Chat {
             return Err(AppError::user_not_found());
         }
         self.status_of(user_id).await
-    }
-
-    /// Members of the room who are online (any status but offline), cluster-wide.
-    /// Rate-limited per user; one answer is reused for the same room for
-    /// `CLASSCHAT_ONLINE_USERS_CACHE_MS`.
-    pub async fn room_online_users(
-        &self,
-        p: &Principal,
-        room_id: &str,
-    ) -> AppResult<RoomOnlineUsers> {
-        self.rate.online_users(&p.user_id)?;
-        self.access(p, room_id).await?;
-        let ttl = self.limits.online_users_cache;
-        if let Some(hit) = self.online_cache.get(room_id, ttl) {
-            return Ok(hit);
-        }
-        let fresh = self.compute_online_users(room_id).await?;
-        self.online_cache.put(room_id, &fresh, ttl);
-        Ok(fresh)
-    }
-
-    async fn compute_online_users(&self, room_id: &str) -> AppResult<RoomOnlineUsers> {
-        let members = self.store.members(room_id).await?;
-        let ids: Vec<String> = members.iter().map(|m| m.user_id.clone()).collect();
-        let states = self.presence.states(&ids).await;
-        let users = members
-            .into_iter()
-            .zip(states)
-            .filter(|(_, (_, status))| *status != Status::Offline)
-            .map(|(m, (_, status))| OnlineUser {
-                user_id: m.user_id,
-                name: m.name,
-                status,
-            })
-            .collect();
-        Ok(RoomOnlineUsers {
-            room_id: room_id.to_string(),
-            users,
-        })
     }
 
     /// This node's connections, online users and active rooms.

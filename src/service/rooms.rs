@@ -5,13 +5,13 @@ use crate::backplane::Target;
 use crate::domain::error::{AppError, AppResult};
 use crate::domain::events::{By, ChatNotification};
 use crate::domain::permissions;
-use crate::domain::requests::{AddMembers, CreateGroup, CreatePersonal};
+use crate::domain::requests::{AddMembers, CreateGroup};
 use crate::domain::time::now_ms;
 use crate::domain::{Principal, RoomDetail, RoomKind, RoomRole, RoomSummary};
 use crate::storage::{NewRoom, RoomListPage};
 
 /// The stable key of a user pair, whatever the order.
-fn personal_key(a: &str, b: &str) -> String {
+pub(super) fn personal_key(a: &str, b: &str) -> String {
     let (x, y) = if a <= b { (a, b) } else { (b, a) };
     format!("{}:{x}|{y}", x.len())
 }
@@ -31,51 +31,9 @@ pub fn new_id() -> String {
 }
 
 impl Chat {
-    async fn notify(&self, user_id: &str, notification: &ChatNotification<'_>) {
+    pub(super) async fn notify(&self, user_id: &str, notification: &ChatNotification<'_>) {
         self.emit(Target::User(user_id.to_string()), None, notification)
             .await;
-    }
-
-    /// The 1:1 room of the caller and `userId`; `(room, created)`.
-    pub async fn open_personal(
-        &self,
-        p: &Principal,
-        req: CreatePersonal,
-    ) -> AppResult<(RoomDetail, bool)> {
-        req.validate()?;
-        if req.user_id == p.user_id {
-            return Err(AppError::bad_request(
-                "invalid_user",
-                "cannot open a 1:1 room with yourself",
-            ));
-        }
-        let key = personal_key(&p.user_id, &req.user_id);
-        let new = NewRoom {
-            id: new_id(),
-            kind: RoomKind::Personal,
-            name: None,
-            personal_key: Some(key),
-            created_by: p.user_id.clone(),
-            now: now_ms(),
-            members: vec![
-                (p.user_id.clone(), RoomRole::Member),
-                (req.user_id.clone(), RoomRole::Member),
-            ],
-        };
-        let existing = self.store.create_room(&new).await?;
-        let room_id = existing.clone().unwrap_or(new.id);
-        let detail = self.detail_of(&room_id).await?;
-        if existing.is_none() {
-            for (id, _) in &new.members {
-                self.backplane.membership_changed(id, &room_id, true).await;
-            }
-            let new_chat = ChatNotification::NewChat {
-                room: &detail.room,
-                by: By::of(p),
-            };
-            self.notify(&req.user_id, &new_chat).await;
-        }
-        Ok((detail, existing.is_none()))
     }
 
     /// A group room owned by the caller; members get `group-invite`.
@@ -192,7 +150,10 @@ impl Chat {
         user_id: &str,
     ) -> AppResult<()> {
         let (room, membership) = self.access(p, room_id).await?;
-        ensure_group(&room)?;
+        // A member may leave a 1:1 room; nobody removes the other one.
+        if user_id != p.user_id {
+            ensure_group(&room)?;
+        }
         let target_role = if user_id == p.user_id {
             membership
         } else {

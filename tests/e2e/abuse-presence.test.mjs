@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 
 import { startServer, withServerLogs } from "./lib/server.mjs";
-import { ack, closeAll, connectUser, sleep } from "./lib/client.mjs";
+import { ack, ackOk, closeAll, connectUser, sleep } from "./lib/client.mjs";
 import { uid } from "./lib/util.mjs";
 
 let server;
@@ -116,5 +116,38 @@ describe("room online users (issue 11 #10)", () => {
     assert.ok(ok.length >= 1 && ok.length <= 7, `${ok.length} answered`);
     for (const r of refused) assert.equal(r.error.code, "rate_limited");
     assert.ok(ok[0].data.users.some((u) => u.userId === a.id));
+  });
+});
+
+describe("1:1 rooms (issue 11 #7)", () => {
+  it("after a block the other user's socket is out of the room: their sends are refused, the blocker's messages and presence no longer reach them, and they cannot reopen it", async () => {
+    const a = server.user(uid("opener"));
+    const b = server.user(uid("target"));
+    const room = await server.ok("POST", "/chat/rooms/personal", a, { userId: b.id }, 201);
+    const ca = await connect(a);
+    const cb = await connect(b);
+    await ackOk(ca.socket, "join-chat-rooms", { roomIds: [room.id] });
+    await ackOk(cb.socket, "join-chat-rooms", { roomIds: [room.id] });
+    await ackOk(cb.socket, "send-chat-message", { roomId: room.id, content: "before" });
+    await ca.rec.waitFor("new-chat-message", (d) => d.content === "before");
+
+    const blocked = await server.ok("POST", `/chat/rooms/${room.id}/block`, b, {}, 200);
+    assert.deepEqual(blocked, { roomId: room.id, blocked: true });
+    const mark = ca.rec.mark();
+    const send = await ack(ca.socket, "send-chat-message", { roomId: room.id, content: "let me in" });
+    assert.equal(send.ok, false);
+    assert.equal(send.error.code, "room_not_found");
+    await ackOk(cb.socket, "send-chat-message", { roomId: room.id, content: "after" });
+    await ackOk(cb.socket, "update-chat-status", { status: "busy" });
+    await sleep(600);
+    assert.deepEqual(
+      ca.rec.since(mark).filter((e) => e.event === "new-chat-message" || (e.event === "chat-user-status-update" && e.data.userId === b.id)),
+      [],
+    );
+    const again = await server.rest("POST", "/chat/rooms/personal", a, { userId: b.id });
+    assert.equal(again.status, 403, JSON.stringify(again.body));
+    assert.equal(again.body.error.code, "blocked");
+    const st = await server.rest("GET", `/chat/users/${b.id}/status`, a);
+    assert.equal(st.status, 403);
   });
 });

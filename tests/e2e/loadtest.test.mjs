@@ -26,6 +26,15 @@ describe("classchat-load scenarios against two nodes", () => {
         CLASSCHAT_RATE_TYPING_BURST: "100000",
         CLASSCHAT_RATE_CONNECT_PER_SEC: "100000",
         CLASSCHAT_RATE_CONNECT_BURST: "100000",
+        // Issue 11 per-user limits out of the way too (set-up makes rooms in bulk).
+        CLASSCHAT_RATE_STATUS_PER_SEC: "100000",
+        CLASSCHAT_RATE_STATUS_BURST: "100000",
+        CLASSCHAT_RATE_ROOM_CREATE_PER_SEC: "100000",
+        CLASSCHAT_RATE_ROOM_CREATE_BURST: "100000",
+        CLASSCHAT_RATE_MEMBER_ADD_PER_SEC: "100000",
+        CLASSCHAT_RATE_MEMBER_ADD_BURST: "100000",
+        CLASSCHAT_RATE_ONLINE_USERS_PER_SEC: "100000",
+        CLASSCHAT_RATE_ONLINE_USERS_BURST: "100000",
       },
     });
     nodeArgs = c.nodes.flatMap((n) => ["--api", `http://${n.apiAddr}`, "--socket", n.socketAddr]);

@@ -26,7 +26,19 @@ const RSA_PRIVATE = readFileSync(pathJoin(FIXTURES, "rsa-private.pem"));
 const now = () => Math.floor(Date.now() / 1000);
 
 /** A node for these tests; no drain delay at shutdown (graceful drain is tested elsewhere). */
-const start = (env = {}) => startServer({ env: { CLASSCHAT_DRAIN_DELAY_MS: "0", ...env } });
+// Issue 11's room-creation and member-add limits out of the way: set-ups here make
+// 100 rooms with one teacher.
+const start = (env = {}) =>
+  startServer({
+    env: {
+      CLASSCHAT_DRAIN_DELAY_MS: "0",
+      CLASSCHAT_RATE_ROOM_CREATE_PER_SEC: "100000",
+      CLASSCHAT_RATE_ROOM_CREATE_BURST: "100000",
+      CLASSCHAT_RATE_MEMBER_ADD_PER_SEC: "100000",
+      CLASSCHAT_RATE_MEMBER_ADD_BURST: "100000",
+      ...env,
+    },
+  });
 const b64url = (x) => Buffer.from(x).toString("base64url");
 const SNAKE = /^[a-z][a-z0-9]*(_[a-z0-9]+)*$/;
 
