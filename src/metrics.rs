@@ -97,6 +97,10 @@ fn describe() {
         "Status changes not announced on their own: replaced by a later change of the same user before they went out"
     );
     describe_counter!(
+        "classchat_rate_limit_fallback_total",
+        "Per-user rate-limit checks made in this node's own buckets because the cluster-wide ones (Redis) could not answer"
+    );
+    describe_counter!(
         "classchat_contacts_dropped_total",
         "Status updates for contacts dropped because this node's contacts queue was full"
     );
@@ -117,6 +121,7 @@ fn zero_series() {
     }
     metrics::counter!("classchat_status_coalesced_total").increment(0);
     metrics::counter!("classchat_contacts_dropped_total").increment(0);
+    metrics::counter!("classchat_rate_limit_fallback_total").increment(0);
 }
 
 /// The metrics router (`GET /metrics`).

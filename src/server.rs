@@ -102,6 +102,15 @@ pub async fn start(config: Config) -> Result<Running, String> {
         io.clone(),
         config.typing_timeout,
     ));
+    if let Some(client) = &redis {
+        // Cluster mode: per-user rate limits count across every node.
+        let keys = Keys::new(&config.redis_prefix);
+        chat.rate
+            .share(Arc::new(crate::backplane::buckets::RedisBuckets::new(
+                client.clone(),
+                keys,
+            )));
+    }
     let state = Arc::new(AppState {
         chat: chat.clone(),
         verifier,

@@ -84,6 +84,12 @@ impl Keys {
         format!("{}:node-stats:{node}", self.prefix)
     }
 
+    /// A user's token bucket of one kind of call (cluster-wide rate limits): the GCRA's
+    /// theoretical arrival time, in ms, expiring once the bucket is full again.
+    pub fn rate(&self, kind: &str, id: &str) -> String {
+        format!("{}:rate:{kind}:{id}", self.prefix)
+    }
+
     /// Lock taken by the node that cleans up after a dead node.
     pub fn sweep_lock(&self, node: &str) -> String {
         format!("{}:sweep:{node}", self.prefix)

@@ -1,6 +1,7 @@
 //! Fan-out of events to sockets and presence: in-process on a single node, or through Redis
 //! channels keyed by room and by user in cluster mode.
 
+pub mod buckets;
 mod codec;
 mod contacts;
 pub mod interest;

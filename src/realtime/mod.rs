@@ -110,7 +110,7 @@ async fn connect(
             AppError::unauthorized("a token is required: io(url, { auth: { token } })")
         })?;
     let principal = state.verifier.verify(&token)?;
-    chat.rate.connect(&principal.user_id)?;
+    chat.rate.connect(&principal.user_id).await?;
     chat.remember(&principal).await?;
     let user_id = principal.user_id.clone();
     let backplane = &chat.backplane;

@@ -35,7 +35,7 @@ impl Chat {
         req: SendMessage,
     ) -> AppResult<(Message, bool)> {
         req.validate(&self.limits)?;
-        self.rate.send(&p.user_id)?;
+        self.rate.send(&p.user_id).await?;
         // Access is checked by the insert itself; replies and mentions look first.
         if req.reply_to_id.is_some() || !req.mentions.is_empty() {
             self.access(p, room_id).await?;

@@ -9,6 +9,7 @@ mod personal;
 mod presence;
 pub mod ratelimit;
 mod rooms;
+mod shared_rate;
 pub mod typing;
 
 use std::sync::Arc;

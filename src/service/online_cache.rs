@@ -51,7 +51,7 @@ impl Chat {
         p: &Principal,
         room_id: &str,
     ) -> AppResult<RoomOnlineUsers> {
-        self.rate.online_users(&p.user_id)?;
+        self.rate.online_users(&p.user_id).await?;
         let (room, _) = self.access(p, room_id).await?;
         let ttl = self.limits.online_users_cache;
         let mut answer = match self.online_cache.get(room_id, ttl) {

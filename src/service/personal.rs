@@ -61,7 +61,7 @@ impl Chat {
                 "cannot open a 1:1 room with yourself",
             ));
         }
-        self.rate.room_create(&p.user_id)?;
+        self.rate.room_create(&p.user_id).await?;
         let key = personal_key(&p.user_id, &req.user_id);
         if let Some(room_id) = self.store.find_personal_room(&key).await? {
             self.reopen(p, &room_id).await?;

@@ -118,7 +118,7 @@ impl Chat {
 
     /// The caller chose a status; contacts are told if what they see changed.
     pub async fn set_status(&self, p: &Principal, status: Status) -> AppResult<UserStatus> {
-        self.rate.status(&p.user_id)?;
+        self.rate.status(&p.user_id).await?;
         if let Some(change) = self.presence.set_status(&p.user_id, status).await {
             self.announce_status(&p.user_id, change.status, Some(now_ms()))
                 .await?;

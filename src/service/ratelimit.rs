@@ -1,12 +1,18 @@
-//! Per-user rate limits on sends, typing, connections and status changes (token buckets from `governor`).
+//! Rate limits (token buckets from `governor`), per user and per client address. In
+//! cluster mode the per-user buckets are shared by every node (`SharedBuckets`); while
+//! the shared store is unreachable, this node's own buckets apply and each such check is
+//! counted in `classchat_rate_limit_fallback_total`.
 
 use std::num::NonZeroU32;
+use std::sync::{Arc, OnceLock};
 
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
 use crate::domain::error::{AppError, AppResult};
 use crate::domain::limits::{Limits, Rate};
+
+pub use super::shared_rate::SharedBuckets;
 
 pub struct RateLimits {
     sends: DefaultKeyedRateLimiter<String>,
@@ -20,6 +26,8 @@ pub struct RateLimits {
     member_adds: DefaultKeyedRateLimiter<String>,
     online_users: DefaultKeyedRateLimiter<String>,
     clock: DefaultClock,
+    limits: Limits,
+    shared: OnceLock<Arc<dyn SharedBuckets>>,
 }
 
 fn quota(rate: Rate) -> Quota {
@@ -41,7 +49,38 @@ impl RateLimits {
             member_adds: RateLimiter::keyed(quota(limits.member_add)),
             online_users: RateLimiter::keyed(quota(limits.online_users)),
             clock: DefaultClock::default(),
+            limits: limits.clone(),
+            shared: OnceLock::new(),
         }
+    }
+
+    /// Cluster mode: the per-user buckets live in `shared` from now on.
+    pub fn share(&self, shared: Arc<dyn SharedBuckets>) {
+        let _ = self.shared.set(shared);
+    }
+
+    /// A per-user check: in the shared buckets when there are some (one round trip),
+    /// else, or while they are unreachable, in this node's.
+    async fn check_user(
+        &self,
+        limiter: &DefaultKeyedRateLimiter<String>,
+        rate: Rate,
+        user_id: &str,
+        what: &'static str,
+    ) -> AppResult<()> {
+        if let Some(shared) = self.shared.get() {
+            match shared.take(what, user_id, rate).await {
+                Ok(0) => return Ok(()),
+                Ok(wait_ms) => {
+                    metrics::counter!("classchat_rate_limited_total", "kind" => what).increment(1);
+                    return Err(AppError::rate_limited(wait_ms.div_ceil(1000)));
+                }
+                Err(_) => {
+                    metrics::counter!("classchat_rate_limit_fallback_total").increment(1);
+                }
+            }
+        }
+        self.check(limiter, user_id, what)
     }
 
     fn check(
@@ -60,13 +99,15 @@ impl RateLimits {
     }
 
     /// One message send by this user.
-    pub fn send(&self, user_id: &str) -> AppResult<()> {
-        self.check(&self.sends, user_id, "send")
+    pub async fn send(&self, user_id: &str) -> AppResult<()> {
+        self.check_user(&self.sends, self.limits.send, user_id, "send")
+            .await
     }
 
     /// One typing event by this user.
-    pub fn typing(&self, user_id: &str) -> AppResult<()> {
-        self.check(&self.typing, user_id, "typing")
+    pub async fn typing(&self, user_id: &str) -> AppResult<()> {
+        self.check_user(&self.typing, self.limits.typing, user_id, "typing")
+            .await
     }
 
     /// One message send from this client address.
@@ -85,28 +126,48 @@ impl RateLimits {
     }
 
     /// One Socket.IO connection by this user.
-    pub fn connect(&self, user_id: &str) -> AppResult<()> {
-        self.check(&self.connects, user_id, "connect")
+    pub async fn connect(&self, user_id: &str) -> AppResult<()> {
+        self.check_user(&self.connects, self.limits.connect, user_id, "connect")
+            .await
     }
 
     /// One status change by this user.
-    pub fn status(&self, user_id: &str) -> AppResult<()> {
-        self.check(&self.statuses, user_id, "status")
+    pub async fn status(&self, user_id: &str) -> AppResult<()> {
+        self.check_user(&self.statuses, self.limits.status, user_id, "status")
+            .await
     }
 
     /// One room creation or 1:1 open by this user.
-    pub fn room_create(&self, user_id: &str) -> AppResult<()> {
-        self.check(&self.room_creates, user_id, "room_create")
+    pub async fn room_create(&self, user_id: &str) -> AppResult<()> {
+        self.check_user(
+            &self.room_creates,
+            self.limits.room_create,
+            user_id,
+            "room_create",
+        )
+        .await
     }
 
     /// One member add request by this user.
-    pub fn member_add(&self, user_id: &str) -> AppResult<()> {
-        self.check(&self.member_adds, user_id, "member_add")
+    pub async fn member_add(&self, user_id: &str) -> AppResult<()> {
+        self.check_user(
+            &self.member_adds,
+            self.limits.member_add,
+            user_id,
+            "member_add",
+        )
+        .await
     }
 
     /// One online-users query by this user.
-    pub fn online_users(&self, user_id: &str) -> AppResult<()> {
-        self.check(&self.online_users, user_id, "online_users")
+    pub async fn online_users(&self, user_id: &str) -> AppResult<()> {
+        self.check_user(
+            &self.online_users,
+            self.limits.online_users,
+            user_id,
+            "online_users",
+        )
+        .await
     }
 
     /// Forgets idle users' buckets (called periodically).
@@ -128,21 +189,66 @@ impl RateLimits {
 mod tests {
     use super::*;
 
-    #[test]
-    fn a_burst_over_the_limit_is_refused_with_retry_after() {
+    #[tokio::test]
+    async fn a_burst_over_the_limit_is_refused_with_retry_after() {
         let limits = Limits {
             send: Rate::new(1, 3),
             ..Limits::default()
         };
         let r = RateLimits::new(&limits);
         for _ in 0..3 {
-            r.send("u").unwrap();
+            r.send("u").await.unwrap();
         }
-        let e = r.send("u").unwrap_err();
+        let e = r.send("u").await.unwrap_err();
         assert_eq!(
             (e.status, e.code, e.retry_after),
             (429, "rate_limited", Some(1))
         );
-        assert!(r.send("other").is_ok());
+        assert!(r.send("other").await.is_ok());
+    }
+
+    /// A shared store that always answers the same.
+    struct Fixed(Result<u64, super::super::shared_rate::Unavailable>);
+
+    impl SharedBuckets for Fixed {
+        fn take<'a>(
+            &'a self,
+            _: &'a str,
+            _: &'a str,
+            _: Rate,
+        ) -> futures_util::future::BoxFuture<'a, Result<u64, super::super::shared_rate::Unavailable>>
+        {
+            Box::pin(async move { self.0 })
+        }
+    }
+
+    #[tokio::test]
+    async fn shared_buckets_decide_while_they_answer() {
+        let limits = Limits {
+            send: Rate::new(1, 1),
+            ..Limits::default()
+        };
+        let r = RateLimits::new(&limits);
+        r.share(Arc::new(Fixed(Ok(0))));
+        for _ in 0..5 {
+            r.send("u").await.unwrap();
+        }
+        let r = RateLimits::new(&limits);
+        r.share(Arc::new(Fixed(Ok(1500))));
+        let e = r.send("u").await.unwrap_err();
+        assert_eq!((e.code, e.retry_after), ("rate_limited", Some(2)));
+    }
+
+    #[tokio::test]
+    async fn while_the_shared_buckets_are_unreachable_the_local_ones_apply() {
+        let limits = Limits {
+            send: Rate::new(1, 2),
+            ..Limits::default()
+        };
+        let r = RateLimits::new(&limits);
+        r.share(Arc::new(Fixed(Err(super::super::shared_rate::Unavailable))));
+        r.send("u").await.unwrap();
+        r.send("u").await.unwrap();
+        assert!(r.send("u").await.is_err());
     }
 }

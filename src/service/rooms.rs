@@ -44,7 +44,7 @@ impl Chat {
             ));
         }
         req.validate(&self.limits)?;
-        self.rate.room_create(&p.user_id)?;
+        self.rate.room_create(&p.user_id).await?;
         let invited = dedupe(&req.member_ids, &p.user_id);
         if invited.len() + 1 > self.limits.max_room_members {
             return Err(room_full(self.limits.max_room_members));
@@ -103,7 +103,7 @@ impl Chat {
             ));
         }
         req.validate(&self.limits)?;
-        self.rate.member_add(&p.user_id)?;
+        self.rate.member_add(&p.user_id).await?;
         let before: Vec<String> = self
             .store
             .members(room_id)

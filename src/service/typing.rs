@@ -64,7 +64,7 @@ impl Chat {
         addr: &str,
         req: Typing,
     ) -> AppResult<()> {
-        self.rate.typing(&p.user_id)?;
+        self.rate.typing(&p.user_id).await?;
         self.rate.typing_from(addr)?;
         // Membership is checked every time (not the socket's joined rooms): a member
         // removed a moment ago may still hold the room on a busy node.
