@@ -219,6 +219,13 @@ const RATES = {
   CLASSCHAT_RATE_TYPING_BURST: "100000",
   CLASSCHAT_RATE_CONNECT_PER_SEC: "100000",
   CLASSCHAT_RATE_CONNECT_BURST: "100000",
+  // Issue 11: set-up makes rooms and adds members in bulk; presence-churn flips status.
+  CLASSCHAT_RATE_STATUS_PER_SEC: "100000",
+  CLASSCHAT_RATE_STATUS_BURST: "100000",
+  CLASSCHAT_RATE_ROOM_CREATE_PER_SEC: "100000",
+  CLASSCHAT_RATE_ROOM_CREATE_BURST: "100000",
+  CLASSCHAT_RATE_MEMBER_ADD_PER_SEC: "100000",
+  CLASSCHAT_RATE_MEMBER_ADD_BURST: "100000",
 };
 const sio = await import(pathToFileURL(join(K6, "lib", "sio.js")).href);
 const k6setup = await import(pathToFileURL(join(K6, "lib", "setup.js")).href);
