@@ -148,3 +148,18 @@ fn migrate_and_token_ignore_the_settings_they_do_not_read() {
     );
     refused(&out, "CLASSCHAT_JWT_SECRET");
 }
+
+#[test]
+fn issue_11_settings_refuse_bad_values_naming_the_variable() {
+    let dir = tempfile::tempdir().unwrap();
+    for (var, bad) in [
+        ("CLASSCHAT_PERSONAL_ROOMS", "everyone"),
+        ("CLASSCHAT_MAX_ROOM_MEMBERS", "0"),
+        ("CLASSCHAT_ROOM_DETAIL_MEMBERS", "-1"),
+        ("CLASSCHAT_ONLINE_USERS_CACHE_MS", "soon"),
+        ("CLASSCHAT_RATE_STATUS_BURST", "0"),
+        ("CLASSCHAT_RATE_ROOM_CREATE_PER_SEC", "0"),
+    ] {
+        refused(&run(dir.path(), &["serve"], &[(var, bad)]), var);
+    }
+}

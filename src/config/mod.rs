@@ -218,5 +218,29 @@ mod tests {
             (c.limits.max_body_bytes, c.limits.max_socket_payload_bytes),
             (l.max_body_bytes, l.max_socket_payload_bytes)
         );
+        // Issue 11.
+        assert_eq!(
+            (
+                c.limits.status,
+                c.limits.room_create,
+                c.limits.member_add,
+                c.limits.online_users
+            ),
+            (l.status, l.room_create, l.member_add, l.online_users)
+        );
+        assert_eq!(
+            (
+                c.limits.max_room_members,
+                c.limits.room_detail_members,
+                c.limits.online_users_cache,
+                c.limits.personal_rooms
+            ),
+            (
+                l.max_room_members,
+                l.room_detail_members,
+                l.online_users_cache,
+                l.personal_rooms
+            )
+        );
     }
 }
