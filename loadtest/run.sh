@@ -16,7 +16,7 @@ cd "$(dirname "$0")/.."
 SCENARIO="${1:?usage: loadtest/run.sh <connect|fanout|presence-churn|typing-storm> [classchat-load options]}"
 shift
 NODES="${NODES:-3}"
-SECRET="load-secret-$$"
+SECRET="$(od -An -N32 -tx1 /dev/urandom | tr -d ' \n')"  # HS256: at least 32 bytes
 RUN_DIR=$(mktemp -d /tmp/classchat-load.XXXXXX)
 source loadtest/lib.sh
 ensure_pg

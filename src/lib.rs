@@ -4,6 +4,7 @@ pub mod app;
 pub mod auth;
 pub mod backplane;
 pub mod config;
+pub mod data_dir;
 pub mod domain;
 pub mod http;
 pub mod metrics;

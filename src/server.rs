@@ -52,6 +52,9 @@ async fn bind(addr: SocketAddr, var: &str) -> Result<TcpListener, String> {
 pub async fn start(config: Config) -> Result<Running, String> {
     let prometheus = crate::metrics::install();
     let url = config.effective_database_url();
+    if config.database_url.is_none() {
+        crate::data_dir::prepare_sqlite(&config.data_dir)?;
+    }
     let store = Store::connect(&url, config.db_max_connections)
         .await
         .map_err(|e| format!("DATABASE_URL: cannot connect: {e}"))?;
@@ -65,7 +68,8 @@ pub async fn start(config: Config) -> Result<Running, String> {
         config.jwt_issuer.as_deref(),
         config.jwt_audience.as_deref(),
     )
-    .map_err(|e| format!("CLASSCHAT_JWT_PUBLIC_KEY_FILE: {e}"))?;
+    .map_err(|e| format!("CLASSCHAT_JWT_PUBLIC_KEY_FILE: {e}"))?
+    .with_max_lifetime(config.limits.max_token_lifetime_secs);
 
     let io = socketio_server::Server::new(socketio_server::Config {
         ping_interval: config.ping_interval,

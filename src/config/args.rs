@@ -21,6 +21,8 @@ pub struct ServeArgs {
     #[command(flatten)]
     pub claims: ClaimArgs,
     #[command(flatten)]
+    pub tokens: super::tokens::TokenArgs,
+    #[command(flatten)]
     pub limits: LimitArgs,
     #[command(flatten)]
     pub rates: RateArgs,
@@ -105,12 +107,13 @@ pub struct ClusterArgs {
 #[group(id = "jwt_key", multiple = false)]
 #[command(next_help_heading = "Auth")]
 pub struct KeyArgs {
-    /// HS256 secret (default: one generated into the data directory's jwt-secret on first use)
+    /// HS256 secret, at least 32 bytes (default: one generated into the data directory's jwt-secret on first use)
     #[arg(
         long,
         env = "CLASSCHAT_JWT_SECRET",
         value_name = "SECRET",
-        hide_env_values = true
+        hide_env_values = true,
+        value_parser = super::tokens::hs256_secret
     )]
     pub jwt_secret: Option<String>,
     /// PEM public key file: an RSA key means RS256, an EC key ES256. Not with --jwt-secret

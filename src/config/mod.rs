@@ -2,6 +2,7 @@
 
 mod args;
 mod parse;
+mod tokens;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -14,6 +15,7 @@ pub use args::{
     RateArgs, ServeArgs, ShutdownArgs, StorageArgs, TimerArgs,
 };
 pub use parse::{blank_env_unset, config_error};
+pub use tokens::{LifetimeArg, TokenArgs};
 
 /// How tokens are verified.
 #[derive(Clone, Debug)]
@@ -125,6 +127,8 @@ impl From<ServeArgs> for Config {
             connect_per_ip: Rate::new(r.rate_connect_per_sec_per_ip, r.rate_connect_burst_per_ip),
             max_body_bytes: a.limits.max_body_bytes,
             max_socket_payload_bytes: a.limits.max_socket_payload_bytes,
+            max_token_lifetime_secs: a.tokens.lifetime.jwt_max_lifetime_secs,
+            session_expiring_lead_secs: a.tokens.session_expiring_lead_secs,
             ..Limits::default()
         };
         let node_id = a.cluster.node_id.unwrap_or_else(|| {
@@ -208,6 +212,13 @@ mod tests {
         assert_eq!(
             (c.limits.max_body_bytes, c.limits.max_socket_payload_bytes),
             (l.max_body_bytes, l.max_socket_payload_bytes)
+        );
+        assert_eq!(
+            (
+                c.limits.max_token_lifetime_secs,
+                c.limits.session_expiring_lead_secs
+            ),
+            (l.max_token_lifetime_secs, l.session_expiring_lead_secs)
         );
     }
 }

@@ -30,6 +30,10 @@ pub struct Limits {
     pub connect_per_ip: Rate,
     pub max_body_bytes: usize,
     pub max_socket_payload_bytes: u64,
+    /// Longest token lifetime accepted (exp − iat, or exp − now without iat).
+    pub max_token_lifetime_secs: u64,
+    /// A live socket is warned (`session-expiring`) this long before its token's exp.
+    pub session_expiring_lead_secs: u64,
 }
 
 impl Default for Limits {
@@ -48,6 +52,8 @@ impl Default for Limits {
             connect_per_ip: Rate::new(200, 5000),
             max_body_bytes: 64 * 1024,
             max_socket_payload_bytes: 1024 * 1024,
+            max_token_lifetime_secs: 24 * 3600,
+            session_expiring_lead_secs: 60,
         }
     }
 }

@@ -12,7 +12,7 @@ use classchat::domain::Role;
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 
-pub const SECRET: &str = "test-secret-please-change";
+pub const SECRET: &str = "test-secret-please-change-32-bytes-min";
 
 /// Which database a test runs on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
