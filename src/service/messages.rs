@@ -166,12 +166,14 @@ impl Chat {
         let (up_to, ids) = match (req.up_to_seq, req.message_ids) {
             (Some(seq), _) => (seq.min(room.last_seq), Vec::new()),
             (None, Some(ids)) => {
-                let seq = self
-                    .store
-                    .max_seq_of(room_id, &ids)
-                    .await?
+                // Only ids that are messages of this room go out again, never the
+                // client's list: others receive what was checked.
+                let found = self.store.seqs_of(room_id, &plausible_ids(ids)).await?;
+                let seq = found
+                    .last()
+                    .map(|(_, seq)| *seq)
                     .ok_or_else(AppError::message_not_found)?;
-                (seq, ids)
+                (seq, found.into_iter().map(|(id, _)| id).collect())
             }
             (None, None) => {
                 return Err(AppError::bad_request(
@@ -230,3 +232,15 @@ impl Chat {
             .collect())
     }
 }
+
+/// The ids of a read receipt that could name a message: each once, none longer than
+/// any message id (server-made, 32 characters), so a padded list costs no query.
+fn plausible_ids(ids: Vec<String>) -> Vec<String> {
+    let mut seen = std::collections::HashSet::new();
+    ids.into_iter()
+        .filter(|id| id.len() <= MAX_MESSAGE_ID_LEN && seen.insert(id.clone()))
+        .collect()
+}
+
+/// Longest message id looked up (ids are 32 characters; clients may hold older forms).
+const MAX_MESSAGE_ID_LEN: usize = 64;
