@@ -32,6 +32,22 @@ server_events! {
     ChatUserStatusUpdate = "chat-user-status-update",
     ChatNotification<'_> = "chat-notification",
     RoomOnlineUsers = "room-online-users",
+    SessionExpiring = "session-expiring",
+    SessionExpired = "session-expired",
+}
+
+/// `session-expiring`: the socket's token ends at `expiresAt`; reconnect with a new one.
+#[derive(Serialize, Debug)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionExpiring {
+    #[serde(serialize_with = "ser_ms")]
+    pub expires_at: i64,
+}
+
+/// `session-expired`: the token ended; the server disconnects the socket next.
+#[derive(Serialize, Debug)]
+pub struct SessionExpired {
+    pub code: &'static str,
 }
 
 /// `chat-rooms-joined`, also the ack of `join-chat-rooms`.
