@@ -29,6 +29,8 @@ pub struct ServeArgs {
     #[command(flatten)]
     pub shutdown: ShutdownArgs,
     #[command(flatten)]
+    pub net: super::NetArgs,
+    #[command(flatten)]
     pub log: LogArgs,
 }
 

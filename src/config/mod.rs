@@ -1,6 +1,7 @@
 //! Typed configuration: the settings are clap arguments read from flags or environment variables (`args`), turned into the [`Config`] the server uses; a bad value stops start-up naming the variable.
 
 mod args;
+mod net;
 mod parse;
 
 use std::net::SocketAddr;
@@ -13,6 +14,7 @@ pub use args::{
     ClaimArgs, ClusterArgs, DataDirArg, KeyArgs, LimitArgs, ListenArgs, LogArgs, LogFormat,
     RateArgs, ServeArgs, ShutdownArgs, StorageArgs, TimerArgs,
 };
+pub use net::{default_max_connections, NetArgs, NetConfig};
 pub use parse::{blank_env_unset, config_error};
 
 /// How tokens are verified.
@@ -52,6 +54,7 @@ pub struct Config {
     /// `terminationGracePeriodSeconds`, 30 s by default).
     pub shutdown_grace: Duration,
     pub limits: Limits,
+    pub net: NetConfig,
 }
 
 /// A configuration error: which variable, and what is wrong with it.
@@ -125,6 +128,7 @@ impl From<ServeArgs> for Config {
             connect_per_ip: Rate::new(r.rate_connect_per_sec_per_ip, r.rate_connect_burst_per_ip),
             max_body_bytes: a.limits.max_body_bytes,
             max_socket_payload_bytes: a.limits.max_socket_payload_bytes,
+            catch_up: a.net.catch_up(),
             ..Limits::default()
         };
         let node_id = a.cluster.node_id.unwrap_or_else(|| {
@@ -154,6 +158,7 @@ impl From<ServeArgs> for Config {
             drain_delay: Duration::from_millis(a.shutdown.drain_delay_ms),
             shutdown_grace: Duration::from_secs(a.shutdown.shutdown_grace_secs),
             limits,
+            net: a.net.config(),
         }
     }
 }

@@ -13,6 +13,14 @@ impl Rate {
     }
 }
 
+/// What one rejoin's catch-up may replay in all rooms together (past it the client pages
+/// on over REST).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CatchUp {
+    pub max_messages: usize,
+    pub max_bytes: usize,
+}
+
 #[derive(Clone, Debug)]
 pub struct Limits {
     pub max_content_chars: usize,
@@ -30,6 +38,7 @@ pub struct Limits {
     pub connect_per_ip: Rate,
     pub max_body_bytes: usize,
     pub max_socket_payload_bytes: u64,
+    pub catch_up: CatchUp,
 }
 
 impl Default for Limits {
@@ -48,6 +57,10 @@ impl Default for Limits {
             connect_per_ip: Rate::new(200, 5000),
             max_body_bytes: 64 * 1024,
             max_socket_payload_bytes: 1024 * 1024,
+            catch_up: CatchUp {
+                max_messages: 1000,
+                max_bytes: 512 * 1024,
+            },
         }
     }
 }

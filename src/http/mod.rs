@@ -5,6 +5,7 @@ mod health;
 mod messages;
 mod rooms;
 mod status;
+pub mod timeout;
 
 use std::sync::Arc;
 use std::time::Instant;
