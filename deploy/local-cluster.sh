@@ -52,6 +52,8 @@ export REDIS_URL="redis://127.0.0.1:$REDIS_PORT"
 
 for i in 1 2 3; do
   api=127.0.0.1:$((NODES_BASE + i * 10)); sock=127.0.0.1:$((NODES_BASE + i * 10 + 1)); met=127.0.0.1:$((NODES_BASE + i * 10 + 2))
+  # HAProxy (on this machine) forwards the client's address: believe it from there only.
+  CLASSCHAT_TRUSTED_PROXIES="${CLASSCHAT_TRUSTED_PROXIES:-127.0.0.1/32}" \
   CLASSCHAT_NODE_ID="node-$i" CLASSCHAT_API_ADDR="$api" CLASSCHAT_SOCKET_ADDR="$sock" CLASSCHAT_METRICS_ADDR="$met" \
     CLASSCHAT_DATA_DIR="$RUN_DIR/node-$i" "$BIN" serve 2>"$RUN_DIR/node-$i.log" &
   pids+=($!)

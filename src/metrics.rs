@@ -89,6 +89,18 @@ fn describe() {
         "REST requests by method, route template and status"
     );
     describe_counter!(
+        "classchat_connections_refused_total",
+        "Connections refused at accept (503) because CLASSCHAT_MAX_CONNECTIONS were open"
+    );
+    describe_gauge!(
+        "classchat_connections_open",
+        "Connections open on the three ports (REST, Socket.IO, metrics)"
+    );
+    describe_gauge!(
+        "classchat_connections_max",
+        "The connection limit (CLASSCHAT_MAX_CONNECTIONS)"
+    );
+    describe_counter!(
         "classchat_rate_limited_total",
         "Requests refused by a rate limit, by kind"
     );

@@ -77,6 +77,8 @@ pub async fn start(config: Config) -> Result<Running, String> {
         connect_timeout: Duration::from_secs(45),
         max_payload: config.limits.max_socket_payload_bytes as usize,
         handshake: crate::realtime::handshake,
+        max_buffered_bytes: config.net.socket_max_buffered_bytes,
+        max_pending_per_address: config.net.max_pending_handshakes_per_ip,
         metrics_prefix: "classchat".into(),
     });
     let (backplane, presence, redis) = match &config.redis_url {
@@ -126,10 +128,16 @@ pub async fn start(config: Config) -> Result<Running, String> {
     let socket_app = io.router(axum::Router::new().fallback(|| async {
         crate::domain::error::AppError::new(404, "not_found", "Socket.IO lives at /socket.io/")
     }));
+    let (rest_app, socket_app, metrics_app, options) = crate::net::wire(
+        &config.net,
+        crate::http::router(state.clone()),
+        socket_app,
+        prometheus,
+    );
     let servers = vec![
-        serve(api, crate::http::router(state.clone()), stopped.clone()),
-        tokio::spawn(socketio_server::serve(sock, socket_app, stopped.clone())),
-        serve(met, crate::metrics::router(prometheus), stopped.clone()),
+        serve(api, rest_app, stopped.clone(), options.clone()),
+        serve(sock, socket_app, stopped.clone(), options.clone()),
+        serve(met, metrics_app, stopped.clone(), options),
     ];
     let pruner = chat.clone();
     let mut background = vec![tokio::spawn(async move {
@@ -189,21 +197,11 @@ async fn cluster_upkeep(chat: Arc<Chat>, client: fred::clients::Client, ttl: Dur
 fn serve(
     listener: TcpListener,
     app: axum::Router,
-    mut stopped: watch::Receiver<bool>,
+    stopped: watch::Receiver<bool>,
+    options: socketio_server::ServeOptions,
 ) -> JoinHandle<()> {
-    tokio::spawn(async move {
-        let shutdown = async move {
-            let _ = stopped.wait_for(|s| *s).await;
-        };
-        // The peer address reaches handlers (and the Socket.IO handshake) as ConnectInfo.
-        let app = app.into_make_service_with_connect_info::<SocketAddr>();
-        if let Err(e) = axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown)
-            .await
-        {
-            tracing::error!(error = %e, "listener failed");
-        }
-    })
+    // Stops accepting once stopped, and ends when the requests in flight are answered.
+    tokio::spawn(socketio_server::serve_with(listener, app, stopped, options))
 }
 
 impl Running {

@@ -31,6 +31,8 @@ pub struct ServeArgs {
     #[command(flatten)]
     pub shutdown: ShutdownArgs,
     #[command(flatten)]
+    pub net: super::NetArgs,
+    #[command(flatten)]
     pub log: LogArgs,
 }
 
@@ -181,7 +183,7 @@ rate_args! {
     rate_connect_per_sec: "CLASSCHAT_RATE_CONNECT_PER_SEC" = "5",
     /// Socket.IO connections per user, burst
     rate_connect_burst: "CLASSCHAT_RATE_CONNECT_BURST" = "30",
-    /// Message sends (REST and Socket.IO) per client address (the last X-Forwarded-For hop, else the peer) per second, sustained
+    /// Message sends (REST and Socket.IO) per client address (the TCP peer, or what a trusted proxy forwarded: CLASSCHAT_TRUSTED_PROXIES) per second, sustained
     rate_send_per_sec_per_ip: "CLASSCHAT_RATE_SEND_PER_SEC_PER_IP" = "100",
     /// Message sends per client address, burst
     rate_send_burst_per_ip: "CLASSCHAT_RATE_SEND_BURST_PER_IP" = "1000",

@@ -1,6 +1,7 @@
 //! Typed configuration: the settings are clap arguments read from flags or environment variables (`args`), turned into the [`Config`] the server uses; a bad value stops start-up naming the variable.
 
 mod args;
+mod net;
 mod parse;
 mod tokens;
 
@@ -14,6 +15,7 @@ pub use args::{
     ClaimArgs, ClusterArgs, DataDirArg, KeyArgs, LimitArgs, ListenArgs, LogArgs, LogFormat,
     RateArgs, ServeArgs, ShutdownArgs, StorageArgs, TimerArgs,
 };
+pub use net::{default_max_connections, NetArgs, NetConfig};
 pub use parse::{blank_env_unset, config_error};
 pub use tokens::{LifetimeArg, TokenArgs};
 
@@ -54,6 +56,7 @@ pub struct Config {
     /// `terminationGracePeriodSeconds`, 30 s by default).
     pub shutdown_grace: Duration,
     pub limits: Limits,
+    pub net: NetConfig,
 }
 
 /// A configuration error: which variable, and what is wrong with it.
@@ -129,6 +132,7 @@ impl From<ServeArgs> for Config {
             max_socket_payload_bytes: a.limits.max_socket_payload_bytes,
             max_token_lifetime_secs: a.tokens.lifetime.jwt_max_lifetime_secs,
             session_expiring_lead_secs: a.tokens.session_expiring_lead_secs,
+            catch_up: a.net.catch_up(),
             ..Limits::default()
         };
         let node_id = a.cluster.node_id.unwrap_or_else(|| {
@@ -158,6 +162,7 @@ impl From<ServeArgs> for Config {
             drain_delay: Duration::from_millis(a.shutdown.drain_delay_ms),
             shutdown_grace: Duration::from_secs(a.shutdown.shutdown_grace_secs),
             limits,
+            net: a.net.config(),
         }
     }
 }

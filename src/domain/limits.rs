@@ -13,6 +13,14 @@ impl Rate {
     }
 }
 
+/// What one rejoin's catch-up may replay in all rooms together (past it the client pages
+/// on over REST).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CatchUp {
+    pub max_messages: usize,
+    pub max_bytes: usize,
+}
+
 #[derive(Clone, Debug)]
 pub struct Limits {
     pub max_content_chars: usize,
@@ -34,6 +42,7 @@ pub struct Limits {
     pub max_token_lifetime_secs: u64,
     /// A live socket is warned (`session-expiring`) this long before its token's exp.
     pub session_expiring_lead_secs: u64,
+    pub catch_up: CatchUp,
 }
 
 impl Default for Limits {
@@ -54,6 +63,10 @@ impl Default for Limits {
             max_socket_payload_bytes: 1024 * 1024,
             max_token_lifetime_secs: 24 * 3600,
             session_expiring_lead_secs: 60,
+            catch_up: CatchUp {
+                max_messages: 1000,
+                max_bytes: 512 * 1024,
+            },
         }
     }
 }

@@ -4,14 +4,15 @@
 //!
 //! Catch-up: the messages after each room's `lastSeq` are replayed as `new-chat-message`
 //! (tombstones included) in `seq` order, before `chat-rooms-joined`; beyond
-//! `REPLAY_MAX` per room the client is told where to page on with
-//! `GET /chat/rooms/{id}/messages?after=`.
+//! `REPLAY_MAX` per room, or past the join's catch-up budget (`budget`), the client is told
+//! where to page on with `GET /chat/rooms/{id}/messages?after=`.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use socketio_server::Socket;
 
+use super::budget::Budget;
 use crate::backplane::{keys, Target};
 use crate::domain::error::AppResult;
 use crate::domain::events::{CatchUp, ChatRoomsJoined, NewChatMessage, Rejected};
@@ -108,18 +109,31 @@ async fn replay(
     last_seq: &HashMap<String, i64>,
 ) -> AppResult<Vec<CatchUp>> {
     let mut out = Vec::new();
+    let mut budget = Budget::new(chat.limits.catch_up);
     for room_id in joined {
         let Some(&after) = last_seq.get(room_id) else {
             continue;
         };
+        let limit = REPLAY_MAX.min(budget.messages_left() as i64);
+        if limit == 0 {
+            out.push(CatchUp {
+                room_id: room_id.clone(),
+                after_seq: after,
+                replayed: 0,
+                complete: false,
+                next_after: Some(after),
+            });
+            continue;
+        }
         let page = chat
             .store
-            .history(room_id, HistoryQueryDir::After(after), REPLAY_MAX)
+            .history(room_id, HistoryQueryDir::After(after), limit)
             .await?;
         let mut sent = 0;
         for m in &page.messages {
+            let packet = crate::service::encode(&NewChatMessage(m));
             // A socket too slow to take the replay is closed (its client reconnects).
-            if super::send(socket, &NewChatMessage(m)).is_err() {
+            if !budget.take(packet.len()) || socket.send(&packet).is_err() {
                 break;
             }
             sent += 1;
