@@ -224,6 +224,17 @@ async fn a_handshake_flood_from_one_address_is_limited_while_another_address_con
     app.stop().await;
 }
 
+const REPLAYED: &str = "classchat_catchup_replayed_total";
+
+/// The value of an unlabelled sample on the node's `/metrics` (0 when absent).
+async fn sample(app: &TestApp, name: &str) -> f64 {
+    let text = app.metrics_text().await;
+    text.lines()
+        .find(|l| l.split_whitespace().next() == Some(name))
+        .and_then(|l| l.split_whitespace().last()?.parse().ok())
+        .unwrap_or(0.0)
+}
+
 fn poll_url(app: &TestApp, sid: &str) -> String {
     format!(
         "http://{}/socket.io/?EIO=4&transport=polling&sid={sid}",
@@ -279,12 +290,25 @@ async fn a_socket_that_never_polls_cannot_make_catch_ups_queue_without_bound() {
     assert_eq!(catch_up["nextAfter"], replayed);
     // Then it never polls again and asks for the replay over and over: once its unsent
     // output passes the limit (1 MiB) the session is closed, not buffered on.
+    let slow = "classchat_socket_slow_closed_total";
+    let (closed_before, mut replayed) = (sample(&app, slow).await, sample(&app, REPLAYED).await);
     let mut joins = 0;
-    while post(&app, &sid, join(2 + joins)).await == StatusCode::OK {
+    while sample(&app, slow).await == closed_before {
+        assert!(joins < 10, "still open after {joins} more catch-ups");
+        if post(&app, &sid, join(2 + joins)).await != StatusCode::OK {
+            break;
+        }
         joins += 1;
-        assert!(joins < 10, "still open after {joins} catch-ups");
-        tokio::time::sleep(Duration::from_millis(300)).await;
+        // Handled (replayed, or the session closed) before the next one is asked for.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while sample(&app, REPLAYED).await == replayed && sample(&app, slow).await == closed_before
+        {
+            assert!(Instant::now() < deadline, "catch-up {joins} not handled");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        replayed = sample(&app, REPLAYED).await;
     }
-    assert!(joins <= 4, "closed after {joins} catch-ups");
+    assert!(joins <= 3, "closed only after {joins} more catch-ups");
+    assert_eq!(post(&app, &sid, join(99)).await, StatusCode::BAD_REQUEST);
     app.stop().await;
 }
