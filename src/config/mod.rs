@@ -225,5 +225,23 @@ mod tests {
             ),
             (l.max_token_lifetime_secs, l.session_expiring_lead_secs)
         );
+        let n = NetConfig::default();
+        assert_eq!(c.limits.catch_up, l.catch_up);
+        assert!(
+            c.net.trusted_proxies.is_empty(),
+            "no proxy is trusted by default"
+        );
+        assert_eq!(c.net.max_connections, default_max_connections());
+        assert_eq!(
+            (c.net.header_read_timeout, c.net.request_timeout),
+            (n.header_read_timeout, n.request_timeout)
+        );
+        assert_eq!(
+            (
+                c.net.max_pending_handshakes_per_ip,
+                c.net.socket_max_buffered_bytes
+            ),
+            (n.max_pending_handshakes_per_ip, n.socket_max_buffered_bytes)
+        );
     }
 }

@@ -179,22 +179,6 @@ impl Server {
         self.inner.epoch.elapsed().as_millis() as u64
     }
 
-    /// A place for one more session not yet connected, for the client of `parts`; None
-    /// (counted) if its address has too many.
-    fn admit(&self, parts: &axum::http::request::Parts) -> Result<Option<limits::Pending>, ()> {
-        let max = self.config().max_pending_per_address;
-        let Some(addr) = limits::address_of(parts).filter(|_| max > 0) else {
-            return Ok(None);
-        };
-        match self.inner.pending.admit(addr, max) {
-            Some(p) => Ok(Some(p)),
-            None => {
-                self.inner.metrics.handshakes_refused.increment(1);
-                Err(())
-            }
-        }
-    }
-
     /// A new session, registered, with its first heartbeat check scheduled.
     fn create(
         &self,

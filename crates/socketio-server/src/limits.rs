@@ -114,3 +114,21 @@ impl Drop for Pending {
         }
     }
 }
+
+impl super::Server {
+    /// A place for one more session not yet connected, for the client of `parts`
+    /// (`Ok(None)`: no limit applies); `Err` (counted) if its address has too many.
+    pub(crate) fn admit(&self, parts: &axum::http::request::Parts) -> Result<Option<Pending>, ()> {
+        let max = self.config().max_pending_per_address;
+        let Some(addr) = address_of(parts).filter(|_| max > 0) else {
+            return Ok(None);
+        };
+        match self.inner.pending.admit(addr, max) {
+            Some(p) => Ok(Some(p)),
+            None => {
+                self.inner.metrics.handshakes_refused.increment(1);
+                Err(())
+            }
+        }
+    }
+}

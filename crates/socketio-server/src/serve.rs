@@ -148,6 +148,9 @@ pub async fn serve_with(
             alive.clone(),
         ));
     }
+    // Closed at once, so new connections are refused (a load balancer tries another
+    // node) rather than left waiting in the backlog.
+    drop(listener);
     drop(alive);
     let _ = all_gone.recv().await;
 }

@@ -256,3 +256,39 @@ async fn a_request_whose_headers_never_end_is_closed_after_the_header_read_timeo
     let read = tokio::time::timeout(Duration::from_secs(3), c.read_to_end(&mut rest));
     assert!(read.await.is_ok(), "idle connection still open after 3 s");
 }
+
+#[tokio::test]
+async fn a_stopped_listener_refuses_new_connections_and_ends_once_requests_in_flight_are_answered()
+{
+    let (io, _) = engine(0);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let app = io.router(axum::Router::new());
+    let served = tokio::spawn(super::serve_with(
+        listener,
+        app,
+        stopped,
+        ServeOptions::default(),
+    ));
+    let (_, sid) = handshake(&addr, "192.0.2.1").await;
+    let poll = format!(
+        "GET /socket.io/?EIO=4&transport=polling&sid={}",
+        sid.unwrap()
+    );
+    let waiting = tokio::spawn({
+        let addr = addr.clone();
+        async move { request(&addr, &poll, "").await }
+    });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    stop.send(true).unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(TcpStream::connect(&addr).await.is_err(), "still accepting");
+    assert!(!served.is_finished(), "a poll is still waiting");
+    io.close_all();
+    assert_eq!(waiting.await.unwrap(), (200, "1".to_string()));
+    tokio::time::timeout(Duration::from_secs(2), served)
+        .await
+        .expect("ends once the poll is answered")
+        .unwrap();
+}
