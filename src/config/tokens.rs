@@ -9,7 +9,7 @@ use super::parse::positive;
 #[derive(Args, Clone, Debug)]
 #[command(next_help_heading = "Auth")]
 pub struct LifetimeArg {
-    /// Longest token lifetime accepted: exp minus iat (or minus now when a token has no iat); a longer one is refused with 401 / connect_error "invalid token"
+    /// Longest token lifetime accepted: exp minus iat (minus now when a token has no iat or one in the future); a longer token is refused (401, connect_error unauthorized). classchat token will not mint one
     #[arg(long, env = "CLASSCHAT_JWT_MAX_LIFETIME_SECS", value_name = "SECS", default_value = "86400", value_parser = positive::<u64>)]
     pub jwt_max_lifetime_secs: u64,
 }
