@@ -15,7 +15,7 @@ pub use args::{
     RateArgs, ServeArgs, ShutdownArgs, StorageArgs, TimerArgs,
 };
 pub use parse::{blank_env_unset, config_error};
-pub use tokens::{LifetimeArg, TokenArgs};
+pub use tokens::{LifetimeArg, TokenArgs, MIN_SECRET_BYTES};
 
 /// How tokens are verified.
 #[derive(Clone, Debug)]
