@@ -45,14 +45,27 @@ fn classchat(dir: &std::path::Path) -> Command {
     c
 }
 
+/// Runs `c` for at most 20 s (a node that wrongly starts is killed, not waited for).
+fn run_briefly(c: &mut Command) -> std::process::Output {
+    use std::process::Stdio;
+    let mut child = c
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while child.try_wait().unwrap().is_none() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    child.wait_with_output().unwrap()
+}
+
 #[test]
 fn a_jwt_secret_shorter_than_32_bytes_stops_start_up_naming_the_variable() {
     let dir = tempfile::tempdir().unwrap();
     for secret in ["s3cr3t", "compose-only-secret-change-me", &"x".repeat(31)] {
-        let out = classchat(dir.path())
-            .env("CLASSCHAT_JWT_SECRET", secret)
-            .output()
-            .unwrap();
+        let out = run_briefly(classchat(dir.path()).env("CLASSCHAT_JWT_SECRET", secret));
         assert_eq!(out.status.code(), Some(2), "{secret}");
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(err.contains("CLASSCHAT_JWT_SECRET"), "{err}");

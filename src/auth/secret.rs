@@ -5,10 +5,8 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+pub use crate::config::MIN_SECRET_BYTES;
 use crate::config::{Config, JwtKey};
-
-/// Shortest HS256 secret accepted: as long as the hash (RFC 7518 §3.2).
-pub const MIN_SECRET_BYTES: usize = 32;
 
 /// The key to verify with: configured, or a secret generated once into the data dir.
 pub fn resolve_key(config: &Config) -> Result<JwtKey, String> {

@@ -17,7 +17,7 @@ pub use args::{
 };
 pub use net::{default_max_connections, NetArgs, NetConfig};
 pub use parse::{blank_env_unset, config_error};
-pub use tokens::{LifetimeArg, TokenArgs};
+pub use tokens::{LifetimeArg, TokenArgs, MIN_SECRET_BYTES};
 
 /// How tokens are verified.
 #[derive(Clone, Debug)]

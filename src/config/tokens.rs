@@ -9,7 +9,7 @@ use super::parse::positive;
 #[derive(Args, Clone, Debug)]
 #[command(next_help_heading = "Auth")]
 pub struct LifetimeArg {
-    /// Longest token lifetime accepted: exp minus iat (or minus now when a token has no iat); a longer one is refused with 401 / connect_error "invalid token"
+    /// Longest token lifetime accepted: exp minus iat (minus now when a token has no iat or one in the future); a longer token is refused (401, connect_error unauthorized). classchat token will not mint one
     #[arg(long, env = "CLASSCHAT_JWT_MAX_LIFETIME_SECS", value_name = "SECS", default_value = "86400", value_parser = positive::<u64>)]
     pub jwt_max_lifetime_secs: u64,
 }
@@ -24,12 +24,14 @@ pub struct TokenArgs {
     pub session_expiring_lead_secs: u64,
 }
 
-/// An HS256 secret: at least 32 bytes (RFC 7518 §3.2: a key as long as the hash).
+/// Shortest HS256 secret accepted: as long as the hash (RFC 7518 §3.2).
+pub const MIN_SECRET_BYTES: usize = 32;
+
+/// An HS256 secret: at least [`MIN_SECRET_BYTES`].
 pub(crate) fn hs256_secret(s: &str) -> Result<String, String> {
-    if s.len() < crate::auth::MIN_SECRET_BYTES {
+    if s.len() < MIN_SECRET_BYTES {
         return Err(format!(
-            "an HS256 secret must be at least {} bytes (make one with `openssl rand -hex 32`)",
-            crate::auth::MIN_SECRET_BYTES
+            "an HS256 secret must be at least {MIN_SECRET_BYTES} bytes (make one with `openssl rand -hex 32`)"
         ));
     }
     Ok(s.to_string())

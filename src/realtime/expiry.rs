@@ -1,53 +1,22 @@
 //! Tokens on live sockets: each socket is warned (`session-expiring`) a lead time before
 //! its token's `exp` and, at `exp`, told `session-expired` and disconnected by the server.
 //! One task and one min-heap of deadlines serve every socket (an entry is a deadline and
-//! a weak pointer); entries of sockets already gone are dropped as they come up.
+//! a weak pointer, see `deadlines`).
 
-use std::cmp::Reverse;
-use std::collections::BinaryHeap;
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use socketio_server::Socket;
 use tokio::sync::Notify;
 
+use super::deadlines::{Deadlines, Entry, Step};
 use super::session::Session;
 use crate::domain::events::{ServerEvent, SessionExpired, SessionExpiring};
 use crate::domain::time::now_ms;
 
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-enum Step {
-    Warn,
-    Expire,
-}
-
-/// A deadline (Unix ms) and what is due then; ordered by deadline only.
-struct Entry {
-    at: i64,
-    step: Step,
-    socket: Weak<Socket>,
-}
-
-impl PartialEq for Entry {
-    fn eq(&self, o: &Self) -> bool {
-        (self.at, self.step) == (o.at, o.step)
-    }
-}
-impl Eq for Entry {}
-impl PartialOrd for Entry {
-    fn partial_cmp(&self, o: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(o))
-    }
-}
-impl Ord for Entry {
-    fn cmp(&self, o: &Self) -> std::cmp::Ordering {
-        (self.at, self.step).cmp(&(o.at, o.step))
-    }
-}
-
 /// The deadlines of every live socket's token.
 pub struct Expiry {
-    heap: Mutex<BinaryHeap<Reverse<Entry>>>,
+    heap: Mutex<Deadlines<Socket>>,
     /// Rung when an entry goes before the head.
     earlier: Arc<Notify>,
     lead_ms: i64,
@@ -57,7 +26,7 @@ impl Expiry {
     /// The deadlines, and the task that acts on them (it ends when they are dropped).
     pub fn start(lead: Duration) -> Arc<Expiry> {
         let expiry = Arc::new(Expiry {
-            heap: Mutex::new(BinaryHeap::new()),
+            heap: Mutex::new(Deadlines::default()),
             earlier: Arc::new(Notify::new()),
             lead_ms: lead.as_millis() as i64,
         });
@@ -72,33 +41,25 @@ impl Expiry {
     }
 
     fn push(&self, at: i64, step: Step, socket: &Arc<Socket>) {
-        let mut heap = self.heap.lock().unwrap_or_else(|e| e.into_inner());
-        let head = heap.peek().map_or(i64::MAX, |e| e.0.at);
-        heap.push(Reverse(Entry {
+        let e = Entry {
             at,
             step,
-            socket: Arc::downgrade(socket),
-        }));
+            item: Arc::downgrade(socket),
+        };
+        let mut heap = self.heap.lock().unwrap_or_else(|e| e.into_inner());
+        let earliest = heap.push(e, |s| !s.is_closed());
         drop(heap);
-        if at < head {
+        if earliest {
             self.earlier.notify_one();
         }
     }
 
-    /// The entries due by `now`, taken off the heap, and when the next one is due.
-    fn due(&self, now: i64) -> (Vec<Entry>, Option<i64>) {
-        let mut heap = self.heap.lock().unwrap_or_else(|e| e.into_inner());
-        let mut due = Vec::new();
-        while heap.peek().is_some_and(|e| e.0.at <= now) {
-            if let Some(Reverse(e)) = heap.pop() {
-                due.push(e);
-            }
-        }
-        (due, heap.peek().map(|e| e.0.at))
+    fn due(&self, now: i64) -> (Vec<Entry<Socket>>, Option<i64>) {
+        self.heap.lock().unwrap_or_else(|e| e.into_inner()).due(now)
     }
 
-    fn act(&self, e: Entry) {
-        let Some(socket) = e.socket.upgrade().filter(|s| s.connected()) else {
+    fn act(&self, e: Entry<Socket>) {
+        let Some(socket) = e.item.upgrade().filter(|s| s.connected()) else {
             return;
         };
         let Some(session) = socket.data::<Session>() else {

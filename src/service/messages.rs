@@ -168,12 +168,19 @@ impl Chat {
             (None, Some(ids)) => {
                 // Only ids that are messages of this room go out again, never the
                 // client's list: others receive what was checked.
-                let found = self.store.seqs_of(room_id, &plausible_ids(ids)).await?;
+                let asked = plausible_ids(ids);
+                let found = self.store.seqs_of(room_id, &asked).await?;
                 let seq = found
                     .last()
                     .map(|(_, seq)| *seq)
                     .ok_or_else(AppError::message_not_found)?;
-                (seq, found.into_iter().map(|(id, _)| id).collect())
+                let found: std::collections::HashSet<String> =
+                    found.into_iter().map(|(id, _)| id).collect();
+                // In the order the client gave them.
+                (
+                    seq,
+                    asked.into_iter().filter(|id| found.contains(id)).collect(),
+                )
             }
             (None, None) => {
                 return Err(AppError::bad_request(
