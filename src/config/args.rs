@@ -30,6 +30,8 @@ pub struct ServeArgs {
     pub shutdown: ShutdownArgs,
     #[command(flatten)]
     pub log: LogArgs,
+    #[command(flatten)]
+    pub relay: super::relay::RelayArgs,
 }
 
 #[derive(Args, Clone, Debug)]

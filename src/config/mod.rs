@@ -2,6 +2,7 @@
 
 mod args;
 mod parse;
+mod relay;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -14,6 +15,7 @@ pub use args::{
     RateArgs, ServeArgs, ShutdownArgs, StorageArgs, TimerArgs,
 };
 pub use parse::{blank_env_unset, config_error};
+pub use relay::RelayArgs;
 
 /// How tokens are verified.
 #[derive(Clone, Debug)]
@@ -52,6 +54,8 @@ pub struct Config {
     /// `terminationGracePeriodSeconds`, 30 s by default).
     pub shutdown_grace: Duration,
     pub limits: Limits,
+    /// How the relay heals what live delivery missed.
+    pub relay: RelayArgs,
 }
 
 /// A configuration error: which variable, and what is wrong with it.
@@ -154,6 +158,7 @@ impl From<ServeArgs> for Config {
             drain_delay: Duration::from_millis(a.shutdown.drain_delay_ms),
             shutdown_grace: Duration::from_secs(a.shutdown.shutdown_grace_secs),
             limits,
+            relay: a.relay,
         }
     }
 }

@@ -1,6 +1,7 @@
 //! Application services: the operations REST and socket handlers share.
 
 pub mod batch;
+mod heal;
 mod messages;
 mod presence;
 pub mod ratelimit;
@@ -21,6 +22,7 @@ use crate::domain::time::now_ms;
 use crate::domain::{Principal, Role, RoomRole, RoomSummary};
 use crate::storage::Store;
 
+pub use heal::StoreHistory;
 pub use ratelimit::RateLimits;
 pub use rooms::format_cursor;
 pub use typing::TypingTimers;

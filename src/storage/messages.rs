@@ -72,6 +72,7 @@ macro_rules! select_messages {
         )
     };
 }
+pub(crate) use select_messages;
 
 impl Store {
     /// Stores a message with the room's next `seq` (the room row is locked for the

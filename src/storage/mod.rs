@@ -1,5 +1,6 @@
 //! Persistence through sqlx on PostgreSQL or SQLite, with the same SQL for both.
 
+mod heads;
 mod members;
 mod messages;
 mod receipts;

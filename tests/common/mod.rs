@@ -74,6 +74,7 @@ pub fn test_config(dir: PathBuf, database_url: Option<String>) -> Config {
         drain_delay: Duration::from_millis(0),
         shutdown_grace: Duration::from_secs(10),
         limits: Limits::default(),
+        relay: Default::default(),
     }
 }
 
