@@ -1,6 +1,7 @@
 // The chaos test: three nodes behind the load balancer, 30 clients in one room, one
 // sender posting 1,000 numbered messages (retrying with the same clientMessageId on any
-// error) while a node is SIGKILLed and restarted and Redis is restarted.
+// error) while a node is SIGKILLed and restarted and Redis is restarted twice (the
+// second time while the last messages are sent).
 //
 // The default variant uses the simple client of docs/DELIVERY.md: it dedupes by id and
 // rejoins with lastSeq on every connect, nothing else (no gap filling, no history
@@ -207,6 +208,7 @@ async function chaos(makeClient, settled) {
     await sleep(500);
 
     let retries = 0;
+    let redisBack = null;
     const events = [];
     for (let n = 1; n <= MESSAGES; n++) {
       if (n === 300) {
@@ -217,8 +219,10 @@ async function chaos(makeClient, settled) {
         await c.restartNode(1);
         events.push(`node-2 restarted before message ${n}`);
       }
-      if (n === 700) {
-        c.redis.restart(1000).then(() => events.push("redis back"));
+      if (n === 700 || n === 990) {
+        // The second time, the last messages are sent while Redis is down: no later
+        // message reveals to the other nodes what they missed.
+        redisBack = c.redis.restart(1000).then(() => events.push(`redis back (stopped at ${n})`));
         events.push(`redis stopped before message ${n}`);
       }
       for (;;) {
@@ -229,6 +233,7 @@ async function chaos(makeClient, settled) {
       }
     }
     const sentAt = Date.now();
+    await redisBack;
 
     // Let the clients settle: every one holds all 1,000 (or 90 s pass).
     const settle = Date.now() + 90_000;
