@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use tokio::sync::{mpsc, Semaphore};
 
-use super::heal::{Healing, Missed, Reason, HEADS_CHUNK};
+use super::heal::{Heads, Healing, Missed, Reason, Stream, HEADS_CHUNK};
 use super::interest::Tracking;
 use super::order::{Request, SeqOrder};
 use super::Envelope;
@@ -16,7 +16,7 @@ const READS: usize = 4;
 
 /// What a head read is for.
 #[derive(Clone, Copy)]
-pub enum Heads {
+pub enum Purpose {
     /// Rooms new to this node: where tracking starts.
     Baseline,
     /// Deliver what is missing up to the heads.
@@ -27,12 +27,13 @@ pub enum Heads {
 pub enum Done {
     Messages {
         room: String,
+        stream: Stream,
         upto: i64,
         found: Result<Vec<Missed>, String>,
     },
     Heads {
-        purpose: Heads,
-        heads: Result<Vec<(String, i64)>, String>,
+        purpose: Purpose,
+        heads: Result<Vec<(String, Heads)>, String>,
         last: bool,
     },
 }
@@ -95,26 +96,31 @@ impl Healer {
             next = rest.try_recv().ok();
         }
         if !new.is_empty() {
-            self.read_heads(new, Heads::Baseline);
+            self.read_heads(new, Purpose::Baseline);
         }
         if resubscribed {
-            self.read_heads(order.watched(), Heads::Heal(Reason::Resubscribe));
+            self.read_heads(order.watched(), Purpose::Heal(Reason::Resubscribe));
         }
     }
 
     /// A read came back.
     pub fn done(&mut self, order: &mut SeqOrder, done: Done, ready: &mut Vec<Envelope>) {
         match done {
-            Done::Messages { room, upto, found } => match found {
+            Done::Messages {
+                room,
+                stream,
+                upto,
+                found,
+            } => match found {
                 Ok(found) => {
-                    if let Some(req) = order.healed(&room, upto, found, ready) {
+                    if let Some(req) = order.healed((&room, stream), upto, found, ready) {
                         self.read_messages(req);
                     }
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, room, "healing read failed; the gap stays");
                     metrics::counter!("classchat_relay_heal_errors_total").increment(1);
-                    order.heal_failed(&room, ready);
+                    order.heal_failed(&room, stream, ready);
                 }
             },
             Done::Heads {
@@ -122,7 +128,7 @@ impl Healer {
                 heads,
                 last,
             } => {
-                if last && matches!(purpose, Heads::Heal(Reason::Audit)) {
+                if last && matches!(purpose, Purpose::Heal(Reason::Audit)) {
                     self.auditing = false;
                 }
                 let heads = match heads {
@@ -134,15 +140,15 @@ impl Healer {
                     }
                 };
                 for (room, head) in heads {
-                    let req = match purpose {
-                        Heads::Baseline => {
+                    let reqs = match purpose {
+                        Purpose::Baseline => {
                             order.baseline(&room, head);
-                            None
+                            Vec::new()
                         }
-                        Heads::Heal(Reason::Audit) => order.audit(&room, head),
-                        Heads::Heal(reason) => order.heal_to(&room, head, reason),
+                        Purpose::Heal(Reason::Audit) => order.audit(&room, head),
+                        Purpose::Heal(reason) => order.heal_to(&room, head, reason),
                     };
-                    if let Some(req) = req {
+                    for req in reqs {
                         self.read_messages(req);
                     }
                 }
@@ -150,18 +156,22 @@ impl Healer {
         }
     }
 
-    /// Reads a range of a room's messages, in a task (a few at once).
+    /// Reads a range of a room's messages or changes, in a task (a few at once).
     pub fn read_messages(&self, req: Request) {
         let Some(h) = &self.healing else { return };
         let (history, page, tx) = (h.history.clone(), h.page, self.done_tx.clone());
         let reads = self.reads.clone();
         tokio::spawn(async move {
             let _permit = reads.acquire_owned().await;
-            let found = history
-                .messages(req.room.clone(), req.after, req.upto, page)
-                .await;
+            let room = req.room.clone();
+            let found = match req.stream {
+                Stream::Messages => history.messages(room, req.after, req.upto, page),
+                Stream::Changes => history.changes(room, req.after, req.upto, page),
+            }
+            .await;
             let _ = tx.send(Done::Messages {
                 room: req.room,
+                stream: req.stream,
                 upto: req.upto,
                 found,
             });
@@ -169,9 +179,9 @@ impl Healer {
     }
 
     /// Reads rooms' heads in a task, in chunks; each chunk reports back.
-    pub fn read_heads(&self, rooms: Vec<String>, purpose: Heads) {
+    pub fn read_heads(&self, rooms: Vec<String>, purpose: Purpose) {
         let Some(h) = &self.healing else {
-            if matches!(purpose, Heads::Heal(Reason::Audit)) {
+            if matches!(purpose, Purpose::Heal(Reason::Audit)) {
                 let _ = self.done_tx.send(Done::Heads {
                     purpose,
                     heads: Ok(Vec::new()),

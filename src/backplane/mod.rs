@@ -42,13 +42,21 @@ impl Target {
     }
 }
 
+/// A place in one of a room's ordered streams: its new messages (`seq`), or the changes
+/// to stored messages (deletions; change `seq`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Seq {
+    Message(i64),
+    Change(i64),
+}
+
 /// What a broadcast carries: packets already encoded for the wire, never event bodies
 /// (the backplane neither reads nor names events).
 #[derive(Clone, Debug)]
 pub enum Payload {
-    /// A Socket.IO packet for the target's sockets; `seq` for a room's new messages,
-    /// which each node delivers in `seq` order.
-    Packet { packet: Bytes, seq: Option<i64> },
+    /// A Socket.IO packet for the target's sockets; `seq` for a room's new messages and
+    /// changes, which each node delivers in order (each stream on its own).
+    Packet { packet: Bytes, seq: Option<Seq> },
     /// A packet for the contacts of `subject`: every local member of the target room but
     /// the subject. A change is published once per room of the subject; `id` lets a node
     /// tell each contact once, however many of those rooms they share.

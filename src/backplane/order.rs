@@ -3,12 +3,14 @@
 //! sender or node) is held back briefly until the gap fills; if it does not fill within
 //! `HOLD`, the missing range is read from the database and delivered first (a heal).
 //! A message this node already delivered (healed before its live copy came) is dropped.
+//! A room's changes to stored messages (deletions, numbered by change `seq`) are a
+//! second stream, ordered and healed the same way.
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 
-use super::heal::{Missed, Reason};
-use super::{Envelope, Payload, Target};
+use super::heal::{pick, Heads, Missed, Reason, Stream};
+use super::{Envelope, Payload, Seq, Target};
 
 /// How long a message waits for a missing predecessor.
 pub const HOLD: Duration = Duration::from_millis(150);
@@ -36,10 +38,11 @@ struct RoomOrder {
     touched: Option<Instant>,
 }
 
-/// A range of a room's messages to read from the database.
+/// A range of a room's messages (or changes) to read from the database.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Request {
     pub room: String,
+    pub stream: Stream,
     pub after: i64,
     pub upto: i64,
     pub reason: Reason,
@@ -47,18 +50,26 @@ pub struct Request {
 
 #[derive(Default)]
 pub struct SeqOrder {
-    rooms: HashMap<String, RoomOrder>,
+    rooms: HashMap<(String, Stream), RoomOrder>,
 }
 
-fn message_seq(env: &Envelope) -> Option<(&str, i64)> {
+fn message_seq(env: &Envelope) -> Option<(&str, Stream, i64)> {
     match (&env.target, &env.payload) {
-        (Target::Room(room), Payload::Packet { seq: Some(seq), .. }) => Some((room.as_str(), *seq)),
+        (Target::Room(room), Payload::Packet { seq: Some(seq), .. }) => Some(match seq {
+            Seq::Message(n) => (room.as_str(), Stream::Messages, *n),
+            Seq::Change(n) => (room.as_str(), Stream::Changes, *n),
+        }),
         _ => None,
     }
 }
 
 impl RoomOrder {
-    fn request(&mut self, room: &str, upto: i64, reason: Reason) -> Option<Request> {
+    fn request(
+        &mut self,
+        (room, stream): (&str, Stream),
+        upto: i64,
+        reason: Reason,
+    ) -> Option<Request> {
         if !self.known || upto <= self.last {
             return None;
         }
@@ -69,6 +80,7 @@ impl RoomOrder {
         self.healing = Some(reason);
         Some(Request {
             room: room.to_string(),
+            stream,
             after: self.last,
             upto,
             reason,
@@ -103,32 +115,45 @@ impl RoomOrder {
 }
 
 impl SeqOrder {
-    /// Local sockets joined `room`. True if its baseline (head `seq`) is still unknown.
+    fn get(&mut self, room: &str, stream: Stream) -> Option<&mut RoomOrder> {
+        self.rooms.get_mut(&(room.to_string(), stream))
+    }
+
+    /// Local sockets joined `room`. True if its baseline (heads) is still unknown.
     pub fn watch(&mut self, room: &str) -> bool {
-        let order = self.rooms.entry(room.to_string()).or_default();
-        order.watched = true;
-        !order.known
+        let mut unknown = false;
+        for stream in Stream::BOTH {
+            let order = self.rooms.entry((room.to_string(), stream)).or_default();
+            order.watched = true;
+            unknown |= !order.known;
+        }
+        unknown
     }
 
     /// No local socket is in `room` any more: its state goes.
     pub fn forget(&mut self, room: &str) {
-        self.rooms.remove(room);
+        for stream in Stream::BOTH {
+            self.rooms.remove(&(room.to_string(), stream));
+        }
     }
 
     /// Rooms with local sockets.
     pub fn watched(&self) -> Vec<String> {
-        let w = self.rooms.iter().filter(|(_, o)| o.watched);
-        w.map(|(r, _)| r.clone()).collect()
+        let w = self.rooms.iter();
+        w.filter(|((_, s), o)| o.watched && *s == Stream::Messages)
+            .map(|((r, _), _)| r.clone())
+            .collect()
     }
 
-    /// The room's head `seq` when this node started to track it: what is above it is
+    /// The room's heads when this node started to track it: what is above them is
     /// delivered in order and healed.
-    pub fn baseline(&mut self, room: &str, head: i64) {
-        if let Some(order) = self.rooms.get_mut(room) {
-            if !order.known {
-                order.known = true;
-                order.last = head;
-                order.base = head;
+    pub fn baseline(&mut self, room: &str, heads: Heads) {
+        for stream in Stream::BOTH {
+            if let Some(order) = self.get(room, stream) {
+                if !order.known {
+                    let head = pick(heads, stream);
+                    (order.known, order.last, order.base) = (true, head, head);
+                }
             }
         }
     }
@@ -136,12 +161,12 @@ impl SeqOrder {
     /// Takes an envelope: it (and held messages that now follow on) go to `ready`,
     /// unless it is a message ahead of a gap, which is held, or one already delivered.
     pub fn accept(&mut self, env: Envelope, ready: &mut Vec<Envelope>) {
-        let Some((room, seq)) = message_seq(&env) else {
+        let Some((room, stream, seq)) = message_seq(&env) else {
             ready.push(env);
             return;
         };
         let now = Instant::now();
-        let order = self.rooms.entry(room.to_string()).or_default();
+        let order = self.rooms.entry((room.to_string(), stream)).or_default();
         order.touched = Some(now);
         if !order.known {
             (order.known, order.last, order.base) = (true, seq, seq - 1);
@@ -176,12 +201,12 @@ impl SeqOrder {
     pub fn overdue(&mut self, heal: bool, ready: &mut Vec<Envelope>) -> Vec<Request> {
         let now = Instant::now();
         let mut out = Vec::new();
-        for (room, order) in &mut self.rooms {
+        for ((room, stream), order) in &mut self.rooms {
             if order.healing.is_some() || !order.held.values().any(|(_, t)| now >= *t + HOLD) {
                 continue;
             }
             let first = order.held.keys().next().copied().unwrap_or_default();
-            match heal.then(|| order.request(room, first - 1, Reason::Gap)) {
+            match heal.then(|| order.request((room, *stream), first - 1, Reason::Gap)) {
                 Some(Some(req)) => out.push(req),
                 _ => order.release(ready),
             }
@@ -189,31 +214,42 @@ impl SeqOrder {
         out
     }
 
-    /// A room's head `seq` as just read: the read that delivers what is missing up to it.
-    pub fn heal_to(&mut self, room: &str, head: i64, reason: Reason) -> Option<Request> {
-        self.baseline(room, head);
-        self.rooms.get_mut(room)?.request(room, head, reason)
+    /// A room's heads as just read: the reads that deliver what is missing up to them.
+    pub fn heal_to(&mut self, room: &str, heads: Heads, reason: Reason) -> Vec<Request> {
+        self.baseline(room, heads);
+        let mut out = Vec::new();
+        for stream in Stream::BOTH {
+            if let Some(order) = self.get(room, stream) {
+                out.extend(order.request((room, stream), pick(heads, stream), reason));
+            }
+        }
+        out
     }
 
-    /// An audit read `head`: what was stored before the previous audit and is still not
+    /// An audit read `heads`: what was stored before the previous audit and is still not
     /// delivered is read now (what is newer may still be on its way).
-    pub fn audit(&mut self, room: &str, head: i64) -> Option<Request> {
-        self.baseline(room, head);
-        let order = self.rooms.get_mut(room)?;
-        let due = std::mem::replace(&mut order.audit_head, head);
-        order.request(room, due, Reason::Audit)
+    pub fn audit(&mut self, room: &str, heads: Heads) -> Vec<Request> {
+        self.baseline(room, heads);
+        let mut out = Vec::new();
+        for stream in Stream::BOTH {
+            if let Some(order) = self.get(room, stream) {
+                let due = std::mem::replace(&mut order.audit_head, pick(heads, stream));
+                out.extend(order.request((room, stream), due, Reason::Audit));
+            }
+        }
+        out
     }
 
     /// A read came back: the missing messages go out in order, then what was held and
     /// now follows on. Returns the next read if the range is not complete yet.
     pub fn healed(
         &mut self,
-        room: &str,
+        (room, stream): (&str, Stream),
         upto: i64,
         found: Vec<Missed>,
         ready: &mut Vec<Envelope>,
     ) -> Option<Request> {
-        let order = self.rooms.get_mut(room)?;
+        let order = self.get(room, stream)?;
         let reason = order.healing.take()?;
         let mut n = 0;
         let more = !found.is_empty();
@@ -228,7 +264,7 @@ impl SeqOrder {
                 except_user: None,
                 payload: Payload::Packet {
                     packet,
-                    seq: Some(seq),
+                    seq: Some(stream.seq(seq)),
                 },
             });
         }
@@ -238,7 +274,7 @@ impl SeqOrder {
         let before_held = order.held.keys().next().map_or(0, |s| s - 1);
         let want = upto.max(std::mem::take(&mut order.wanted)).max(before_held);
         if order.last < want && (more || want > upto) {
-            return order.request(room, want, reason);
+            return order.request((room, stream), want, reason);
         }
         if order
             .held
@@ -252,8 +288,8 @@ impl SeqOrder {
     }
 
     /// A read failed: what was held goes out with its gap.
-    pub fn heal_failed(&mut self, room: &str, ready: &mut Vec<Envelope>) {
-        if let Some(order) = self.rooms.get_mut(room) {
+    pub fn heal_failed(&mut self, room: &str, stream: Stream, ready: &mut Vec<Envelope>) {
+        if let Some(order) = self.get(room, stream) {
             order.healing = None;
             order.wanted = 0;
             order.release(ready);

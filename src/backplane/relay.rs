@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
 use super::heal::{Healing, Reason};
-use super::healer::{Done, Heads, Healer};
+use super::healer::{Done, Healer, Purpose};
 use super::interest::{Interest, Tracking};
 use super::members::Members;
 use super::order::SeqOrder;
@@ -156,7 +156,7 @@ impl Worker {
                 _ = sweep.tick() => self.forget_idle(),
                 _ = audit.tick(), if audit_every.is_some() && !self.healer.auditing => {
                     self.healer.auditing = true;
-                    self.healer.read_heads(self.order.watched(), Heads::Heal(Reason::Audit));
+                    self.healer.read_heads(self.order.watched(), Purpose::Heal(Reason::Audit));
                 }
             }
             self.deliver(ready).await;

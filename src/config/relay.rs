@@ -24,3 +24,21 @@ impl Default for RelayArgs {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::{Command, FromArgMatches};
+
+    #[test]
+    fn the_default_impl_matches_the_clap_defaults() {
+        let cmd = RelayArgs::augment_args(Command::new("serve")).mut_args(|a| a.env(None::<&str>));
+        let m = cmd.try_get_matches_from(["serve"]).expect("defaults parse");
+        let parsed = RelayArgs::from_arg_matches(&m).expect("defaults");
+        let d = RelayArgs::default();
+        assert_eq!(
+            (parsed.relay_heal_page, parsed.relay_audit_interval_ms),
+            (d.relay_heal_page, d.relay_audit_interval_ms)
+        );
+    }
+}

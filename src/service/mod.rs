@@ -13,7 +13,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use dashmap::DashMap;
 
-use crate::backplane::{Backplane, Envelope, Payload, Presence, Target};
+use crate::backplane::{Backplane, Envelope, Payload, Presence, Seq, Target};
 use crate::domain::error::{AppError, AppResult};
 use crate::domain::events::{ServerEvent, Timestamped};
 use crate::domain::limits::Limits;
@@ -129,7 +129,7 @@ impl Chat {
                 except_user: except_user.map(Into::into),
                 payload: Payload::Packet {
                     packet: encode(event),
-                    seq: event.seq(),
+                    seq: (event.seq().map(Seq::Message)).or(event.change_seq().map(Seq::Change)),
                 },
             })
             .await;

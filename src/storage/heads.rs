@@ -1,24 +1,27 @@
-//! Reads for healing live delivery: rooms' head `seq`, and a room's messages in a `seq`
-//! range.
+//! Reads for healing live delivery: rooms' head `seq` (of messages and of changes), and
+//! a room's messages in a `seq` range.
 
 use super::messages::{select_messages, MessageRow};
 use super::{with_pool, Store};
 use crate::domain::Message;
 
 impl Store {
-    /// The last allocated `seq` of each of `rooms` that exists.
-    pub async fn room_heads(&self, rooms: &[String]) -> Result<Vec<(String, i64)>, sqlx::Error> {
+    /// The last allocated `seq` and change `seq` of each of `rooms` that exists.
+    pub async fn room_heads(
+        &self,
+        rooms: &[String],
+    ) -> Result<Vec<(String, i64, i64)>, sqlx::Error> {
         if rooms.is_empty() {
             return Ok(Vec::new());
         }
         with_pool!(self, p => {
-            let mut qb = sqlx::QueryBuilder::new("SELECT id, last_seq FROM rooms WHERE id IN (");
+            let mut qb = sqlx::QueryBuilder::new("SELECT id, last_seq, last_change FROM rooms WHERE id IN (");
             let mut sep = qb.separated(", ");
             for id in rooms {
                 sep.push_bind(id);
             }
             qb.push(")");
-            qb.build_query_as::<(String, i64)>().fetch_all(p).await
+            qb.build_query_as::<(String, i64, i64)>().fetch_all(p).await
         })
     }
 

@@ -28,7 +28,11 @@ server_events! {
     },
     ChatUserTyping = "chat-user-typing",
     MessagesSeen = "messages-seen",
-    ChatMessageDeleted = "chat-message-deleted",
+    ChatMessageDeleted = "chat-message-deleted" {
+        fn change_seq(&self) -> Option<i64> {
+            Some(self.change_seq)
+        }
+    },
     ChatUserStatusUpdate = "chat-user-status-update",
     ChatNotification<'_> = "chat-notification",
     RoomOnlineUsers = "room-online-users",
@@ -98,6 +102,8 @@ pub struct ChatMessageDeleted {
     pub room_id: String,
     pub message_id: String,
     pub deleted_by: String,
+    /// The deletion's place in the room's change log: 1, 2, 3, … per room.
+    pub change_seq: i64,
 }
 
 /// `chat-user-status-update`: the user's status as contacts see it.
