@@ -43,6 +43,16 @@ pub fn pick(heads: Heads, stream: Stream) -> i64 {
     }
 }
 
+/// A range of a room's messages (or changes) to read from the database.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Request {
+    pub room: String,
+    pub stream: Stream,
+    pub after: i64,
+    pub upto: i64,
+    pub reason: Reason,
+}
+
 /// Read access to what the database holds, for the relay.
 pub trait History: Send + Sync + 'static {
     /// The messages of `room` with `after < seq <= upto`, oldest first, at most `limit`.

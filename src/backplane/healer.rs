@@ -6,9 +6,10 @@ use std::sync::Arc;
 
 use tokio::sync::{mpsc, Semaphore};
 
+use super::heal::Request;
 use super::heal::{Heads, Healing, Missed, Reason, Stream, HEADS_CHUNK};
 use super::interest::Tracking;
-use super::order::{Request, SeqOrder};
+use super::order::SeqOrder;
 use super::Envelope;
 
 /// Database reads of healing under way at once.

@@ -1,15 +1,12 @@
-//! Per-room `seq` order of new messages on this node, and what it missed. A message that
-//! arrives ahead of a gap (its predecessor was published a moment later by another
-//! sender or node) is held back briefly until the gap fills; if it does not fill within
-//! `HOLD`, the missing range is read from the database and delivered first (a heal).
-//! A message this node already delivered (healed before its live copy came) is dropped.
-//! A room's changes to stored messages (deletions, numbered by change `seq`) are a
-//! second stream, ordered and healed the same way.
+//! Per-room `seq` order on this node, and what it missed. A message ahead of a gap is
+//! held until the gap fills; past `HOLD` the missing range is read from the database and
+//! delivered first (a heal); a live copy of what was healed is dropped. A room's changes
+//! (deletions, by change `seq`) are a second stream, ordered and healed the same way.
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 
-use super::heal::{pick, Heads, Missed, Reason, Stream};
+use super::heal::{pick, Heads, Missed, Reason, Request, Stream};
 use super::{Envelope, Payload, Seq, Target};
 
 /// How long a message waits for a missing predecessor.
@@ -36,16 +33,6 @@ struct RoomOrder {
     /// Heal up to this too, once the read under way is back.
     wanted: i64,
     touched: Option<Instant>,
-}
-
-/// A range of a room's messages (or changes) to read from the database.
-#[derive(Debug, PartialEq, Eq)]
-pub struct Request {
-    pub room: String,
-    pub stream: Stream,
-    pub after: i64,
-    pub upto: i64,
-    pub reason: Reason,
 }
 
 #[derive(Default)]

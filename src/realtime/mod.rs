@@ -1,6 +1,7 @@
 //! The Socket.IO adapter on :4501: authentication at connect, then each event handed to
 //! the shared services (`handlers`), and what a socket held released at disconnect.
 
+mod changes;
 mod handlers;
 mod join;
 mod session;

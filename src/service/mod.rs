@@ -22,7 +22,7 @@ use crate::domain::time::now_ms;
 use crate::domain::{Principal, Role, RoomRole, RoomSummary};
 use crate::storage::Store;
 
-pub use heal::StoreHistory;
+pub use heal::{deleted_event, StoreHistory};
 pub use ratelimit::RateLimits;
 pub use rooms::format_cursor;
 pub use typing::TypingTimers;

@@ -100,3 +100,59 @@ impl Store {
         .map(Option::unwrap_or_default))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn store_with_room() -> Store {
+        let store = Store::connect("sqlite::memory:", 1).await.expect("sqlite");
+        store.migrate().await.expect("migrations");
+        for q in [
+            "INSERT INTO rooms (id, kind, created_by, created_at, last_seq, last_activity_at) VALUES ('r', 'group', 't', 0, 2, 0)",
+            "INSERT INTO messages (id, room_id, seq, sender_id, sender_name, content, mentions, created_at) VALUES ('m1', 'r', 1, 't', 'T', 'a', '[]', 0)",
+            "INSERT INTO messages (id, room_id, seq, sender_id, sender_name, content, mentions, created_at) VALUES ('m2', 'r', 2, 't', 'T', 'b', '[]', 0)",
+        ] {
+            with_pool!(store, p => sqlx::query(q).execute(p).await.map(|_| ())).expect(q);
+        }
+        store
+    }
+
+    #[tokio::test]
+    async fn each_deletion_is_logged_once_as_the_rooms_next_change() {
+        let store = store_with_room().await;
+        let (tomb, c1) = store
+            .delete_message("r", "m2", "t", 5)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!((tomb.content, c1), (None, 1));
+        assert!(store
+            .delete_message("r", "m2", "t", 6)
+            .await
+            .unwrap()
+            .is_none());
+        let (_, c2) = store
+            .delete_message("r", "m1", "s", 7)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(c2, 2);
+        assert_eq!(store.last_change("r").await.unwrap(), 2);
+        assert_eq!(
+            store
+                .room_heads(&["r".into(), "nope".into()])
+                .await
+                .unwrap(),
+            vec![("r".to_string(), 2, 2)]
+        );
+        let log = store.changes_between("r", 0, 2, 10).await.unwrap();
+        let ids: Vec<(i64, &str, &str)> = log
+            .iter()
+            .map(|c| (c.change_seq, c.message_id.as_str(), c.by_user.as_str()))
+            .collect();
+        assert_eq!(ids, vec![(1, "m2", "t"), (2, "m1", "s")]);
+        assert_eq!(store.changes_between("r", 1, 2, 10).await.unwrap().len(), 1);
+        assert_eq!(store.changes_between("r", 0, 2, 1).await.unwrap().len(), 1);
+    }
+}

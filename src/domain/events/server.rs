@@ -47,6 +47,24 @@ pub struct ChatRoomsJoined {
     /// Present when the join asked for a catch-up (`lastSeq`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub catch_up: Option<Vec<CatchUp>>,
+    /// Present when the join asked for a catch-up (`lastSeq` or `lastChangeSeq`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub change_catch_up: Option<Vec<ChangeCatchUp>>,
+}
+
+/// What a rejoin's catch-up replayed of one room's change log (deletions).
+#[derive(Serialize, Debug)]
+#[serde(rename_all = "camelCase")]
+pub struct ChangeCatchUp {
+    pub room_id: String,
+    /// The `lastChangeSeq` the client sent for the room, if any.
+    pub after_change_seq: Option<i64>,
+    /// `chat-message-deleted` events replayed on this socket.
+    pub replayed: usize,
+    /// The room's last change `seq`: send it as `lastChangeSeq` next time.
+    pub last_change_seq: i64,
+    /// False when more changes were missed than replayed: reload the room's history.
+    pub complete: bool,
 }
 
 #[derive(Serialize, Debug)]
