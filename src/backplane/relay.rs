@@ -137,6 +137,9 @@ impl Worker {
             let mut ready = Vec::new();
             tokio::select! {
                 biased;
+                // Few and small: first, so a flood of envelopes never holds a heal back.
+                Some(t) = tracking.recv() => self.healer.track(&mut self.order, t, &mut tracking),
+                Some(done) = done_rx.recv() => self.healer.done(&mut self.order, done, &mut ready),
                 env = rx.recv() => match env {
                     Some(env) => {
                         for env in fill(env, &mut rx) {
@@ -145,8 +148,6 @@ impl Worker {
                     }
                     None => break,
                 },
-                Some(t) = tracking.recv() => self.healer.track(&mut self.order, t, &mut tracking),
-                Some(done) = done_rx.recv() => self.healer.done(&mut self.order, done, &mut ready),
                 _ = wait => {
                     for req in self.order.overdue(self.healer.enabled(), &mut ready) {
                         self.healer.read_messages(req);
