@@ -104,6 +104,7 @@ fn describe() {
         "classchat_rate_limited_total",
         "Requests refused by a rate limit, by kind"
     );
+    crate::backplane::heal::describe_metrics();
 }
 
 /// The labelled series of the contract's events start at zero, so dashboards and
@@ -119,6 +120,7 @@ fn zero_series() {
     for kind in ["room", "user", "members"] {
         metrics::counter!("classchat_broadcasts_total", "kind" => kind).increment(0);
     }
+    crate::backplane::heal::zero_metrics();
 }
 
 /// The metrics router (`GET /metrics`).

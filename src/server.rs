@@ -13,7 +13,7 @@ use crate::app::AppState;
 use crate::auth::{resolve_key, Verifier};
 use crate::backplane::keys::Keys;
 use crate::backplane::presence::{LocalPresence, RedisPresence};
-use crate::backplane::{Backplane, Presence};
+use crate::backplane::{Backplane, Healing, Presence};
 use crate::config::Config;
 use crate::service::Chat;
 use crate::storage::Store;
@@ -81,14 +81,23 @@ pub async fn start(config: Config) -> Result<Running, String> {
         max_pending_per_address: config.net.max_pending_handshakes_per_ip,
         metrics_prefix: "classchat".into(),
     });
+    let healing = |audit: Option<Duration>| Healing {
+        history: Arc::new(crate::service::StoreHistory(store.clone())),
+        page: config.relay.relay_heal_page,
+        audit,
+    };
+    let audit = Duration::from_millis(config.relay.relay_audit_interval_ms);
     let (backplane, presence, redis) = match &config.redis_url {
         None => (
-            Backplane::local(io.clone()),
+            Backplane::local(io.clone(), Some(healing(None))),
             Presence::Local(LocalPresence::new()),
             None,
         ),
         Some(url) => {
-            let (bp, client) = Backplane::redis(io.clone(), url, &config.redis_prefix).await?;
+            let audit = (!audit.is_zero()).then_some(audit);
+            let (bp, client) =
+                Backplane::redis(io.clone(), url, &config.redis_prefix, Some(healing(audit)))
+                    .await?;
             let keys = Keys::new(&config.redis_prefix);
             let presence = RedisPresence::new(
                 client.clone(),

@@ -34,6 +34,8 @@ pub struct ServeArgs {
     pub net: super::NetArgs,
     #[command(flatten)]
     pub log: LogArgs,
+    #[command(flatten)]
+    pub relay: super::relay::RelayArgs,
 }
 
 #[derive(Args, Clone, Debug)]

@@ -3,6 +3,7 @@
 mod args;
 mod net;
 mod parse;
+mod relay;
 mod tokens;
 
 use std::net::SocketAddr;
@@ -17,6 +18,7 @@ pub use args::{
 };
 pub use net::{default_max_connections, NetArgs, NetConfig};
 pub use parse::{blank_env_unset, config_error};
+pub use relay::RelayArgs;
 pub use tokens::{LifetimeArg, TokenArgs, MIN_SECRET_BYTES};
 
 /// How tokens are verified.
@@ -57,6 +59,8 @@ pub struct Config {
     pub shutdown_grace: Duration,
     pub limits: Limits,
     pub net: NetConfig,
+    /// How the relay heals what live delivery missed.
+    pub relay: RelayArgs,
 }
 
 /// A configuration error: which variable, and what is wrong with it.
@@ -163,6 +167,7 @@ impl From<ServeArgs> for Config {
             shutdown_grace: Duration::from_secs(a.shutdown.shutdown_grace_secs),
             limits,
             net: a.net.config(),
+            relay: a.relay,
         }
     }
 }

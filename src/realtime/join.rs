@@ -50,7 +50,8 @@ pub async fn join(
     let mut joined = Vec::with_capacity(ok.len());
     let mut rejected = Vec::new();
     // With a catch-up, live traffic waits until the replay is out (in seq order).
-    let hold = (!req.last_seq.is_empty()).then(|| socket.hold());
+    let catching_up = !req.last_seq.is_empty() || !req.last_change_seq.is_empty();
+    let hold = catching_up.then(|| socket.hold());
     for id in ids {
         if ok.contains(&id) {
             let name = keys::room(&id);
@@ -86,11 +87,16 @@ pub async fn join(
         });
     }
     let catch_up = replay(chat, socket, &joined, &req.last_seq).await?;
+    let change_catch_up = match catching_up {
+        true => Some(super::changes::replay(chat, socket, &joined, &req).await?),
+        false => None,
+    };
     drop(hold);
     let answer = ChatRoomsJoined {
         room_ids: joined,
         rejected,
         catch_up: (!req.last_seq.is_empty()).then_some(catch_up),
+        change_catch_up,
     };
     if super::send(socket, &answer).is_err() {
         tracing::debug!("chat-rooms-joined not sent: the socket closed");

@@ -2,6 +2,7 @@
 //! the shared services (`handlers`), and what a socket held released at disconnect.
 
 mod budget;
+mod changes;
 mod deadlines;
 mod expiry;
 mod handlers;

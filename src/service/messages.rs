@@ -128,7 +128,7 @@ impl Chat {
         if msg.deleted_at.is_some() {
             return Ok(msg);
         }
-        let Some(deleted) = self
+        let Some((deleted, change_seq)) = self
             .store
             .delete_message(room_id, message_id, &p.user_id, now_ms())
             .await?
@@ -145,6 +145,7 @@ impl Chat {
             room_id: room_id.to_string(),
             message_id: message_id.to_string(),
             deleted_by: p.user_id.clone(),
+            change_seq,
         };
         self.emit(Target::Room(room_id.to_string()), None, &deleted_event)
             .await;

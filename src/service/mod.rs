@@ -1,6 +1,7 @@
 //! Application services: the operations REST and socket handlers share.
 
 pub mod batch;
+mod heal;
 mod messages;
 mod presence;
 pub mod ratelimit;
@@ -12,7 +13,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use dashmap::DashMap;
 
-use crate::backplane::{Backplane, Envelope, Payload, Presence, Target};
+use crate::backplane::{Backplane, Envelope, Payload, Presence, Seq, Target};
 use crate::domain::error::{AppError, AppResult};
 use crate::domain::events::{ServerEvent, Timestamped};
 use crate::domain::limits::Limits;
@@ -21,6 +22,7 @@ use crate::domain::time::now_ms;
 use crate::domain::{Principal, Role, RoomRole, RoomSummary};
 use crate::storage::Store;
 
+pub use heal::{deleted_event, StoreHistory};
 pub use ratelimit::RateLimits;
 pub use rooms::format_cursor;
 pub use typing::TypingTimers;
@@ -127,7 +129,7 @@ impl Chat {
                 except_user: except_user.map(Into::into),
                 payload: Payload::Packet {
                     packet: encode(event),
-                    seq: event.seq(),
+                    seq: (event.seq().map(Seq::Message)).or(event.change_seq().map(Seq::Change)),
                 },
             })
             .await;

@@ -1,5 +1,7 @@
 //! Persistence through sqlx on PostgreSQL or SQLite, with the same SQL for both.
 
+mod changes;
+mod heads;
 mod members;
 mod messages;
 mod receipts;
@@ -13,6 +15,7 @@ use crate::domain::error::AppError;
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
 
+pub use changes::Change;
 pub use messages::{HistoryPage, InsertOutcome, NewMessage};
 pub use rooms::{NewRoom, RoomListPage};
 

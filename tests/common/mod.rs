@@ -75,6 +75,7 @@ pub fn test_config(dir: PathBuf, database_url: Option<String>) -> Config {
         shutdown_grace: Duration::from_secs(10),
         limits: Limits::default(),
         net: Default::default(),
+        relay: Default::default(),
     }
 }
 
