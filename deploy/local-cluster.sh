@@ -15,7 +15,19 @@ NODES_BASE="${NODES_BASE:-4600}"
 PG_SERVER="${PG_SERVER:-postgres://postgres@127.0.0.1:5432}"
 DB_NAME="${DB_NAME:-classchat_cluster}"
 export DATABASE_URL="${DATABASE_URL:-$PG_SERVER/$DB_NAME}"
-export CLASSCHAT_JWT_SECRET="${CLASSCHAT_JWT_SECRET:-local-cluster-secret-change-me}"
+# The HS256 secret: yours (CLASSCHAT_JWT_SECRET, at least 32 bytes), else one generated on
+# the first run into STATE_DIR/jwt-secret (0600) and kept, so tokens outlive a restart.
+STATE_DIR="${STATE_DIR:-${XDG_STATE_HOME:-$HOME/.local/state}/classchat-local-cluster}"
+if [ -z "${CLASSCHAT_JWT_SECRET:-}" ]; then
+  mkdir -p "$STATE_DIR" && chmod 700 "$STATE_DIR"
+  [ -s "$STATE_DIR/jwt-secret" ] ||
+    (umask 077 && od -An -N32 -tx1 /dev/urandom | tr -d ' \n' >"$STATE_DIR/jwt-secret")
+  CLASSCHAT_JWT_SECRET=$(cat "$STATE_DIR/jwt-secret")
+  secret_hint="CLASSCHAT_JWT_SECRET=\$(cat $STATE_DIR/jwt-secret)"
+else
+  secret_hint="CLASSCHAT_JWT_SECRET=<yours>"
+fi
+export CLASSCHAT_JWT_SECRET
 LB_API="${LB_API:-127.0.0.1:4500}"
 LB_SOCKET="${LB_SOCKET:-127.0.0.1:4501}"
 RUN_DIR=$(mktemp -d /tmp/classchat-cluster.XXXXXX)
@@ -40,6 +52,8 @@ export REDIS_URL="redis://127.0.0.1:$REDIS_PORT"
 
 for i in 1 2 3; do
   api=127.0.0.1:$((NODES_BASE + i * 10)); sock=127.0.0.1:$((NODES_BASE + i * 10 + 1)); met=127.0.0.1:$((NODES_BASE + i * 10 + 2))
+  # HAProxy (on this machine) forwards the client's address: believe it from there only.
+  CLASSCHAT_TRUSTED_PROXIES="${CLASSCHAT_TRUSTED_PROXIES:-127.0.0.1/32}" \
   CLASSCHAT_NODE_ID="node-$i" CLASSCHAT_API_ADDR="$api" CLASSCHAT_SOCKET_ADDR="$sock" CLASSCHAT_METRICS_ADDR="$met" \
     CLASSCHAT_DATA_DIR="$RUN_DIR/node-$i" "$BIN" serve 2>"$RUN_DIR/node-$i.log" &
   pids+=($!)
@@ -51,5 +65,5 @@ LB_API_BIND="$LB_API" LB_SOCKET_BIND="$LB_SOCKET" LB_MAXCONN="${LB_MAXCONN:-8000
   haproxy -f deploy/haproxy/haproxy.cfg -db &
 pids+=($!)
 echo "load balancer: REST http://$LB_API  Socket.IO http://$LB_SOCKET (sticky)"
-echo "tokens: CLASSCHAT_JWT_SECRET=$CLASSCHAT_JWT_SECRET $BIN token --sub alice --role teacher"
+echo "tokens: $secret_hint $BIN token --sub alice --role teacher"
 wait -n "${pids[@]}"

@@ -16,7 +16,7 @@ cd "$(dirname "$0")/.."
 SCENARIO="${1:?usage: loadtest/run.sh <connect|fanout|presence-churn|typing-storm> [classchat-load options]}"
 shift
 NODES="${NODES:-3}"
-SECRET="load-secret-$$"
+SECRET="$(od -An -N32 -tx1 /dev/urandom | tr -d ' \n')"  # HS256: at least 32 bytes
 RUN_DIR=$(mktemp -d /tmp/classchat-load.XXXXXX)
 source loadtest/lib.sh
 ensure_pg
@@ -36,6 +36,9 @@ done
 for v in STATUS ROOM_CREATE MEMBER_ADD ONLINE_USERS; do
   export "CLASSCHAT_RATE_${v}_PER_SEC=1000000" "CLASSCHAT_RATE_${v}_BURST=1000000"
 done
+# Every simulated user connects from 127.0.0.1, thousands at once: no per-address bound on
+# handshakes waiting for their Socket.IO connect.
+export CLASSCHAT_MAX_PENDING_HANDSHAKES_PER_IP=1000000
 start_redis
 "$SERVER_BIN" migrate >/dev/null
 pins

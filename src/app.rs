@@ -14,20 +14,12 @@ pub struct AppState {
     pub ready: AtomicBool,
 }
 
-/// The client's address: the last `X-Forwarded-For` hop (the one our load balancer
-/// appended; earlier hops are the client's word), else the TCP peer. Used for per-address
-/// rate limits, by REST and at the Socket.IO handshake alike.
+/// The client's address: the `ClientAddress` the `forwarded` layer found (the TCP peer,
+/// or what a trusted proxy forwarded), else the TCP peer. Used for per-address rate
+/// limits, by REST and at the Socket.IO handshake alike.
 pub fn client_addr(parts: &axum::http::request::Parts) -> String {
-    // HAProxy's `option forwardfor` adds its own header line after any the client sent.
-    if let Some(last) = parts
-        .headers
-        .get_all("x-forwarded-for")
-        .iter()
-        .next_back()
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.rsplit(',').next())
-    {
-        return last.trim().to_string();
+    if let Some(a) = parts.extensions.get::<socketio_server::ClientAddress>() {
+        return a.0.to_string();
     }
     parts
         .extensions

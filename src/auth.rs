@@ -1,14 +1,18 @@
 //! JWT verification (HS256 secret, or RS256/ES256 public key) and HS256 minting for `classchat token`.
 
-use std::path::Path;
+mod claims;
+mod secret;
+
 use std::time::Duration;
 
 use jsonwebtoken::{decode, encode, Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 
-use crate::config::{Config, JwtKey};
+use crate::config::JwtKey;
 use crate::domain::error::AppError;
 use crate::domain::{Principal, Role};
+
+pub use secret::{key_from, resolve_key, MIN_SECRET_BYTES};
 
 #[derive(Debug, Serialize, Deserialize)]
 struct Claims {
@@ -26,6 +30,14 @@ struct Claims {
 pub struct Verifier {
     key: DecodingKey,
     validation: Validation,
+    /// Longest lifetime a token may claim, in seconds.
+    max_lifetime: u64,
+}
+
+/// A verified token: who the caller is, and until when (Unix seconds).
+pub struct Verified {
+    pub principal: Principal,
+    pub expires_at: u64,
 }
 
 impl Verifier {
@@ -59,23 +71,41 @@ impl Verifier {
             }
             None => validation.validate_aud = false,
         }
-        Ok(Verifier { key, validation })
+        Ok(Verifier {
+            key,
+            validation,
+            max_lifetime: crate::domain::limits::Limits::default().max_token_lifetime_secs,
+        })
+    }
+
+    /// Refuses tokens whose lifetime (exp − iat, or exp − now without iat) is over `secs`.
+    pub fn with_max_lifetime(mut self, secs: u64) -> Self {
+        self.max_lifetime = secs;
+        self
     }
 
     /// Checks signature, algorithm, expiry and claims; returns the caller.
     pub fn verify(&self, token: &str) -> Result<Principal, AppError> {
+        self.verify_until(token).map(|v| v.principal)
+    }
+
+    /// As `verify`, with the token's `exp`. Refusals carry a fixed message (never the
+    /// parser's words): "token expired", "invalid token", "invalid token: …".
+    pub fn verify_until(&self, token: &str) -> Result<Verified, AppError> {
         let data = decode::<Claims>(token, &self.key, &self.validation)
-            .map_err(|e| AppError::unauthorized(format!("invalid token: {e}")))?;
-        let c = data.claims;
-        if c.sub.contains('\0') || c.name.as_deref().is_some_and(|n| n.contains('\0')) {
+            .map_err(|e| AppError::unauthorized(claims::refusal(&e)))?;
+        // No extension is understood, so none marked critical can be honoured (RFC 7515 §4.1.11).
+        if data.header.crit.is_some() {
             return Err(AppError::unauthorized(
-                "invalid token: claims must not contain NUL characters",
+                "invalid token: crit header not supported",
             ));
         }
-        let n = c.sub.chars().count();
-        if n == 0 || n > 128 {
+        let c = data.claims;
+        claims::check_lifetime(c.exp, c.iat, self.max_lifetime)?;
+        claims::check_sub(&c.sub)?;
+        if c.name.as_deref().is_some_and(|n| n.contains('\0')) {
             return Err(AppError::unauthorized(
-                "invalid token: sub must be 1-128 characters",
+                "invalid token: claims must not contain NUL characters",
             ));
         }
         let role = Role::parse(&c.role).ok_or_else(|| {
@@ -85,10 +115,13 @@ impl Verifier {
             .name
             .filter(|n| !n.trim().is_empty())
             .map(|n| n.chars().take(200).collect());
-        Ok(Principal {
-            user_id: c.sub,
-            role,
-            name,
+        Ok(Verified {
+            principal: Principal {
+                user_id: c.sub,
+                role,
+                name,
+            },
+            expires_at: c.exp,
         })
     }
 }
@@ -114,67 +147,6 @@ pub fn mint(secret: &[u8], sub: &str, role: Role, name: Option<&str>, ttl: Durat
     .expect("HS256 encoding cannot fail")
 }
 
-/// The key to verify with: configured, or a secret generated once into the data dir.
-pub fn resolve_key(config: &Config) -> Result<JwtKey, String> {
-    key_from(
-        config.jwt_secret.as_deref(),
-        config.jwt_public_key_file.as_deref(),
-        &config.data_dir,
-    )
-}
-
-/// The key from a configured secret or public key file, else the generated secret in `data_dir`.
-pub fn key_from(
-    secret: Option<&str>,
-    public_key_file: Option<&Path>,
-    data_dir: &Path,
-) -> Result<JwtKey, String> {
-    if let Some(s) = secret {
-        return Ok(JwtKey::Secret(s.as_bytes().to_vec()));
-    }
-    if let Some(f) = public_key_file {
-        let pem = std::fs::read(f).map_err(|e| {
-            format!(
-                "CLASSCHAT_JWT_PUBLIC_KEY_FILE: cannot read {}: {e}",
-                f.display()
-            )
-        })?;
-        return Ok(JwtKey::PublicKeyPem(pem));
-    }
-    generated_secret(data_dir).map(JwtKey::Secret)
-}
-
-fn generated_secret(dir: &Path) -> Result<Vec<u8>, String> {
-    let path = dir.join("jwt-secret");
-    if let Ok(s) = std::fs::read_to_string(&path) {
-        let s = s.trim();
-        if !s.is_empty() {
-            return Ok(s.as_bytes().to_vec());
-        }
-    }
-    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-    let bytes: [u8; 32] = rand::random();
-    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    write_private(&path, &hex).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-    Ok(hex.into_bytes())
-}
-
-fn write_private(path: &Path, content: &str) -> std::io::Result<()> {
-    use std::io::Write;
-    #[cfg(unix)]
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create_new(true);
-    #[cfg(unix)]
-    opts.mode(0o600);
-    match opts.open(path) {
-        Ok(mut f) => f.write_all(content.as_bytes()),
-        // Another process created it first: use theirs.
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
-        Err(e) => Err(e),
-    }
-}
-
 /// The token of a `Bearer` authorization header value.
 pub fn bearer(value: &str) -> Option<&str> {
     let v = value.trim();
@@ -189,14 +161,16 @@ pub fn bearer(value: &str) -> Option<&str> {
 mod tests {
     use super::*;
 
+    const SECRET: &[u8] = b"unit-test-secret-of-32-bytes-or-more";
+
     fn verifier() -> Verifier {
-        Verifier::new(&JwtKey::Secret(b"s3cret".to_vec()), None, None).unwrap()
+        Verifier::new(&JwtKey::Secret(SECRET.to_vec()), None, None).unwrap()
     }
 
     #[test]
     fn minted_tokens_verify() {
         let t = mint(
-            b"s3cret",
+            SECRET,
             "u1",
             Role::Teacher,
             Some("Ann"),

@@ -5,8 +5,8 @@ use std::time::Duration;
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use classchat::config::{
-    database_url_or_default, parse_args, Config, DataDirArg, JwtKey, KeyArgs, LogArgs, ServeArgs,
-    StorageArgs,
+    database_url_or_default, parse_args, Config, DataDirArg, JwtKey, KeyArgs, LifetimeArg, LogArgs,
+    ServeArgs, StorageArgs,
 };
 use classchat::domain::Role;
 
@@ -52,6 +52,8 @@ enum Command {
         dir: DataDirArg,
         #[command(flatten)]
         key: KeyArgs,
+        #[command(flatten)]
+        lifetime: LifetimeArg,
     },
 }
 
@@ -104,10 +106,17 @@ fn main() {
             ttl,
             dir,
             key,
+            lifetime,
         } => {
             let role = Role::parse(&role)
                 .unwrap_or_else(|| fail("--role must be student, teacher or admin"));
             let ttl = parse_ttl(&ttl).unwrap_or_else(|| fail("--ttl must look like 30m, 1h or 7d"));
+            let max = lifetime.jwt_max_lifetime_secs;
+            if ttl.as_secs() > max {
+                fail(format!(
+                    "--ttl is over CLASSCHAT_JWT_MAX_LIFETIME_SECS ({max} s): the server would refuse the token"
+                ));
+            }
             if sub.is_empty() || sub.chars().count() > 128 {
                 fail("--sub must be 1-128 characters");
             }
@@ -132,6 +141,10 @@ fn main() {
             classchat::telemetry::init(&log);
             let url =
                 database_url_or_default(storage.database_url.as_deref(), &storage.dir.data_dir);
+            if storage.database_url.is_none() {
+                classchat::data_dir::prepare_sqlite(&storage.dir.data_dir)
+                    .unwrap_or_else(|e| fail(e));
+            }
             let store = classchat::storage::Store::connect(&url, storage.db_max_connections)
                 .await
                 .unwrap_or_else(|e| fail(format!("DATABASE_URL: cannot connect: {e}")));

@@ -89,6 +89,18 @@ fn describe() {
         "REST requests by method, route template and status"
     );
     describe_counter!(
+        "classchat_connections_refused_total",
+        "Connections refused at accept (503) because CLASSCHAT_MAX_CONNECTIONS were open"
+    );
+    describe_gauge!(
+        "classchat_connections_open",
+        "Connections open on the three ports (REST, Socket.IO, metrics)"
+    );
+    describe_gauge!(
+        "classchat_connections_max",
+        "The connection limit (CLASSCHAT_MAX_CONNECTIONS)"
+    );
+    describe_counter!(
         "classchat_rate_limited_total",
         "Requests refused by a rate limit, by kind"
     );
@@ -104,6 +116,7 @@ fn describe() {
         "classchat_contacts_dropped_total",
         "Status updates for contacts dropped because this node's contacts queue was full"
     );
+    crate::backplane::heal::describe_metrics();
 }
 
 /// The labelled series of the contract's events start at zero, so dashboards and
@@ -122,6 +135,7 @@ fn zero_series() {
     metrics::counter!("classchat_status_coalesced_total").increment(0);
     metrics::counter!("classchat_contacts_dropped_total").increment(0);
     metrics::counter!("classchat_rate_limit_fallback_total").increment(0);
+    crate::backplane::heal::zero_metrics();
 }
 
 /// The metrics router (`GET /metrics`).

@@ -13,7 +13,7 @@ use crate::app::AppState;
 use crate::auth::{resolve_key, Verifier};
 use crate::backplane::keys::Keys;
 use crate::backplane::presence::{LocalPresence, RedisPresence};
-use crate::backplane::{Backplane, Presence};
+use crate::backplane::{Backplane, Healing, Presence};
 use crate::config::Config;
 use crate::service::Chat;
 use crate::storage::Store;
@@ -52,6 +52,9 @@ async fn bind(addr: SocketAddr, var: &str) -> Result<TcpListener, String> {
 pub async fn start(config: Config) -> Result<Running, String> {
     let prometheus = crate::metrics::install();
     let url = config.effective_database_url();
+    if config.database_url.is_none() {
+        crate::data_dir::prepare_sqlite(&config.data_dir)?;
+    }
     let store = Store::connect(&url, config.db_max_connections)
         .await
         .map_err(|e| format!("DATABASE_URL: cannot connect: {e}"))?;
@@ -65,7 +68,8 @@ pub async fn start(config: Config) -> Result<Running, String> {
         config.jwt_issuer.as_deref(),
         config.jwt_audience.as_deref(),
     )
-    .map_err(|e| format!("CLASSCHAT_JWT_PUBLIC_KEY_FILE: {e}"))?;
+    .map_err(|e| format!("CLASSCHAT_JWT_PUBLIC_KEY_FILE: {e}"))?
+    .with_max_lifetime(config.limits.max_token_lifetime_secs);
 
     let io = socketio_server::Server::new(socketio_server::Config {
         ping_interval: config.ping_interval,
@@ -73,16 +77,27 @@ pub async fn start(config: Config) -> Result<Running, String> {
         connect_timeout: Duration::from_secs(45),
         max_payload: config.limits.max_socket_payload_bytes as usize,
         handshake: crate::realtime::handshake,
+        max_buffered_bytes: config.net.socket_max_buffered_bytes,
+        max_pending_per_address: config.net.max_pending_handshakes_per_ip,
         metrics_prefix: "classchat".into(),
     });
+    let healing = |audit: Option<Duration>| Healing {
+        history: Arc::new(crate::service::StoreHistory(store.clone())),
+        page: config.relay.relay_heal_page,
+        audit,
+    };
+    let audit = Duration::from_millis(config.relay.relay_audit_interval_ms);
     let (backplane, presence, redis) = match &config.redis_url {
         None => (
-            Backplane::local(io.clone()),
+            Backplane::local(io.clone(), Some(healing(None))),
             Presence::Local(LocalPresence::new()),
             None,
         ),
         Some(url) => {
-            let (bp, client) = Backplane::redis(io.clone(), url, &config.redis_prefix).await?;
+            let audit = (!audit.is_zero()).then_some(audit);
+            let (bp, client) =
+                Backplane::redis(io.clone(), url, &config.redis_prefix, Some(healing(audit)))
+                    .await?;
             let keys = Keys::new(&config.redis_prefix);
             let presence = RedisPresence::new(
                 client.clone(),
@@ -131,10 +146,16 @@ pub async fn start(config: Config) -> Result<Running, String> {
     let socket_app = io.router(axum::Router::new().fallback(|| async {
         crate::domain::error::AppError::new(404, "not_found", "Socket.IO lives at /socket.io/")
     }));
+    let (rest_app, socket_app, metrics_app, options) = crate::net::wire(
+        &config.net,
+        crate::http::router(state.clone()),
+        socket_app,
+        prometheus,
+    );
     let servers = vec![
-        serve(api, crate::http::router(state.clone()), stopped.clone()),
-        tokio::spawn(socketio_server::serve(sock, socket_app, stopped.clone())),
-        serve(met, crate::metrics::router(prometheus), stopped.clone()),
+        serve(api, rest_app, stopped.clone(), options.clone()),
+        serve(sock, socket_app, stopped.clone(), options.clone()),
+        serve(met, metrics_app, stopped.clone(), options),
     ];
     let pruner = chat.clone();
     let mut background = vec![tokio::spawn(async move {
@@ -194,21 +215,11 @@ async fn cluster_upkeep(chat: Arc<Chat>, client: fred::clients::Client, ttl: Dur
 fn serve(
     listener: TcpListener,
     app: axum::Router,
-    mut stopped: watch::Receiver<bool>,
+    stopped: watch::Receiver<bool>,
+    options: socketio_server::ServeOptions,
 ) -> JoinHandle<()> {
-    tokio::spawn(async move {
-        let shutdown = async move {
-            let _ = stopped.wait_for(|s| *s).await;
-        };
-        // The peer address reaches handlers (and the Socket.IO handshake) as ConnectInfo.
-        let app = app.into_make_service_with_connect_info::<SocketAddr>();
-        if let Err(e) = axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown)
-            .await
-        {
-            tracing::error!(error = %e, "listener failed");
-        }
-    })
+    // Stops accepting once stopped, and ends when the requests in flight are answered.
+    tokio::spawn(socketio_server::serve_with(listener, app, stopped, options))
 }
 
 impl Running {

@@ -4,7 +4,7 @@
 
 use std::process::{Command, Output};
 
-const SECRET: &str = "hunter2-jwt-secret";
+const SECRET: &str = "hunter2-jwt-secret-of-32-bytes-or-more";
 const DB_PASSWORD: &str = "db-password-42";
 const REDIS_PASSWORD: &str = "redis-password-42";
 

@@ -16,7 +16,7 @@ SCENARIO="${1:?usage: loadtest/peers/run-node.sh <connect|fanout> [classchat-loa
 shift
 NODES="${NODES:-3}"
 PEER_DIR=loadtest/peers/node-socketio
-SECRET="load-secret-$$"
+SECRET="$(od -An -N32 -tx1 /dev/urandom | tr -d ' \n')"  # HS256: at least 32 bytes
 RUN_DIR=$(mktemp -d /tmp/classchat-peer-node.XXXXXX)
 source loadtest/lib.sh
 ensure_pg

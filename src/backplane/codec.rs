@@ -6,7 +6,7 @@
 use bytes::{BufMut, Bytes, BytesMut};
 use serde::{Deserialize, Serialize};
 
-use super::{Envelope, Payload, Target};
+use super::{Envelope, Payload, Seq, Target};
 
 /// Current format version; a node ignores messages of versions it does not know.
 /// (Version 1 carried event names and JSON bodies.)
@@ -23,6 +23,10 @@ struct Header {
     /// A room message's `seq`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     q: Option<i64>,
+    /// A room change's `seq` (a deletion); older nodes ignore it and deliver the packet
+    /// unordered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    c: Option<i64>,
     /// Contacts event: its id and subject.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     i: Option<u64>,
@@ -52,7 +56,11 @@ pub fn encode(env: &Envelope) -> Bytes {
     };
     let packet = match &env.payload {
         Payload::Packet { packet, seq } => {
-            h.q = *seq;
+            match seq {
+                Some(Seq::Message(n)) => h.q = Some(*n),
+                Some(Seq::Change(n)) => h.c = Some(*n),
+                None => {}
+            }
             Some(packet)
         }
         Payload::Contacts {
@@ -96,7 +104,10 @@ pub fn decode(target: Target, bytes: Bytes) -> Option<(Envelope, i64)> {
     }
     let packet = bytes.slice(nl + 1..);
     let payload = match (h.i, h.s, h.l, h.a) {
-        (None, None, None, None) if !packet.is_empty() => Payload::Packet { packet, seq: h.q },
+        (None, None, None, None) if !packet.is_empty() => Payload::Packet {
+            packet,
+            seq: h.q.map(Seq::Message).or(h.c.map(Seq::Change)),
+        },
         (Some(id), Some(subject), None, None) if !packet.is_empty() => Payload::Contacts {
             id,
             subject,
@@ -139,16 +150,38 @@ mod tests {
             except_user: Some("u1".into()),
             payload: Payload::Packet {
                 packet: packet.clone(),
-                seq: Some(7),
+                seq: Some(Seq::Message(7)),
             },
         };
         let (back, t) = decode(room(), encode(&env)).unwrap();
         assert!(t > 0);
         assert_eq!(back.except_user.as_deref(), Some("u1"));
         match back.payload {
-            Payload::Packet { packet: p, seq } => assert_eq!((p, seq), (packet, Some(7))),
+            Payload::Packet { packet: p, seq } => {
+                assert_eq!((p, seq), (packet, Some(Seq::Message(7))))
+            }
             _ => panic!("wrong payload"),
         }
+    }
+
+    #[test]
+    fn a_change_keeps_its_change_seq_apart_from_message_seqs() {
+        let env = Envelope {
+            target: room(),
+            except_user: None,
+            payload: Payload::Packet {
+                packet: Bytes::from_static(b"42[\"chat-message-deleted\",{}]"),
+                seq: Some(Seq::Change(3)),
+            },
+        };
+        let (back, _) = decode(room(), encode(&env)).unwrap();
+        assert!(matches!(
+            back.payload,
+            Payload::Packet {
+                seq: Some(Seq::Change(3)),
+                ..
+            }
+        ));
     }
 
     #[test]

@@ -4,6 +4,10 @@
 //! One task owns the counts and applies requests in batches, so a join waits for at
 //! most one SUBSCRIBE round trip, however many sockets join at once, and an acquire is
 //! answered only once its channel is subscribed.
+//!
+//! It also tells the relay which rooms gained or lost their local sockets, and when the
+//! subscriptions are back after Redis was unreachable (re-subscribed and confirmed), so
+//! the relay can heal what it missed meanwhile.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -16,6 +20,17 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::keys::Keys;
 use super::Target;
+
+/// What the relay is told about the rooms it delivers to.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Tracking {
+    /// The first local socket joined the room.
+    Watch(String),
+    /// The last local socket left it.
+    Forget(String),
+    /// The subscriber reconnected and every subscription is confirmed again.
+    Resubscribed,
+}
 
 enum Cmd {
     Acquire(Target, oneshot::Sender<()>),
@@ -36,11 +51,15 @@ pub struct Channels {
 }
 
 impl Interest {
-    /// Starts the task. Without `channels` (single node) it only counts.
-    pub fn spawn(channels: Option<Channels>) -> Interest {
+    /// Starts the task. Without `channels` (single node) it only counts. Rooms gaining
+    /// and losing local sockets, and resubscriptions, are told to `tracking`.
+    pub fn spawn(
+        channels: Option<Channels>,
+        tracking: mpsc::UnboundedSender<Tracking>,
+    ) -> Interest {
         let (tx, rx) = mpsc::unbounded_channel();
         let rooms = Arc::new(AtomicUsize::new(0));
-        tokio::spawn(run(rx, channels, rooms.clone()));
+        tokio::spawn(run(rx, channels, rooms.clone(), tracking));
         Interest { tx, rooms }
     }
 
@@ -79,6 +98,9 @@ struct State {
     kinds: [usize; 3],
     channels: Option<Channels>,
     rooms: Arc<AtomicUsize>,
+    tracking: mpsc::UnboundedSender<Tracking>,
+    /// The subscriber reconnected: every subscription is to be confirmed again.
+    resubscribe: bool,
 }
 
 fn kind_index(t: &Target) -> usize {
@@ -93,6 +115,7 @@ async fn run(
     mut rx: mpsc::UnboundedReceiver<Cmd>,
     channels: Option<Channels>,
     rooms: Arc<AtomicUsize>,
+    tracking: mpsc::UnboundedSender<Tracking>,
 ) {
     let mut reconnects = channels.as_ref().map(|c| c.client.reconnect_rx());
     let mut st = State {
@@ -102,6 +125,8 @@ async fn run(
         kinds: [0; 3],
         channels,
         rooms,
+        tracking,
+        resubscribe: false,
     };
     let mut retry = tokio::time::interval(Duration::from_millis(500));
     retry.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -122,7 +147,10 @@ async fn run(
                     let _ = w.send(());
                 }
             }
-            _ = retry.tick() => st.reconcile().await,
+            _ = retry.tick() => {
+                st.reconcile().await;
+                st.resubscribe().await;
+            }
             Some(_) = async {
                 match reconnects.as_mut() {
                     Some(r) => r.recv().await.ok(),
@@ -134,6 +162,8 @@ async fn run(
                 st.dirty.extend(st.counts.keys().cloned());
                 st.dirty.extend(st.subscribed.iter().cloned());
                 st.reconcile().await;
+                st.resubscribe = true;
+                st.resubscribe().await;
             }
         }
     }
@@ -146,8 +176,9 @@ impl State {
                 let n = self.counts.entry(t.clone()).or_insert(0);
                 *n += 1;
                 if *n == 1 {
-                    if matches!(t, Target::Room(_)) {
+                    if let Target::Room(id) = &t {
                         self.rooms.fetch_add(1, Ordering::Relaxed);
+                        let _ = self.tracking.send(Tracking::Watch(id.clone()));
                     }
                     self.dirty.insert(t);
                 }
@@ -158,8 +189,9 @@ impl State {
                     *n -= 1;
                     if *n == 0 {
                         self.counts.remove(&t);
-                        if matches!(t, Target::Room(_)) {
+                        if let Target::Room(id) = &t {
                             self.rooms.fetch_sub(1, Ordering::Relaxed);
+                            let _ = self.tracking.send(Tracking::Forget(id.clone()));
                         }
                         self.dirty.insert(t);
                     }
@@ -207,6 +239,26 @@ impl State {
             }
         }
         self.record(done.0, done.1);
+    }
+
+    /// After a reconnect: subscribes to every channel again (Redis confirms each; one
+    /// already held is confirmed as it is), then tells the relay, which heals what was
+    /// published meanwhile. Retried until it succeeds.
+    async fn resubscribe(&mut self) {
+        if !self.resubscribe {
+            return;
+        }
+        if let Some(ch) = &self.channels {
+            let names: Vec<String> = self.subscribed.iter().map(|t| ch.keys.channel(t)).collect();
+            if !names.is_empty() {
+                if let Err(e) = ch.client.subscribe(names).await {
+                    tracing::warn!(error = %e, "redis resubscribe failed; will retry");
+                    return;
+                }
+            }
+        }
+        self.resubscribe = false;
+        let _ = self.tracking.send(Tracking::Resubscribed);
     }
 
     /// Records subscriptions made and dropped.

@@ -4,6 +4,8 @@
 pub mod buckets;
 mod codec;
 mod contacts;
+pub mod heal;
+mod healer;
 pub mod interest;
 pub mod keys;
 pub mod members;
@@ -16,6 +18,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
+pub use heal::{Healing, History};
 use interest::{Channels, Interest};
 pub use presence::Presence;
 use redis::RedisBackplane;
@@ -41,13 +44,21 @@ impl Target {
     }
 }
 
+/// A place in one of a room's ordered streams: its new messages (`seq`), or the changes
+/// to stored messages (deletions; change `seq`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Seq {
+    Message(i64),
+    Change(i64),
+}
+
 /// What a broadcast carries: packets already encoded for the wire, never event bodies
 /// (the backplane neither reads nor names events).
 #[derive(Clone, Debug)]
 pub enum Payload {
-    /// A Socket.IO packet for the target's sockets; `seq` for a room's new messages,
-    /// which each node delivers in `seq` order.
-    Packet { packet: Bytes, seq: Option<i64> },
+    /// A Socket.IO packet for the target's sockets; `seq` for a room's new messages and
+    /// changes, which each node delivers in order (each stream on its own).
+    Packet { packet: Bytes, seq: Option<Seq> },
     /// A packet for the contacts of `subject`: every local member of the target room but
     /// the subject. A change is published once per room of the subject; `id` lets a node
     /// tell each contact once, however many of those rooms they share.
@@ -76,28 +87,35 @@ pub struct Backplane {
 }
 
 impl Backplane {
-    /// Single node: envelopes go straight to local sockets.
-    pub fn local(io: socketio_server::Server) -> Self {
-        let interest = Interest::spawn(None);
+    /// Single node: envelopes go straight to local sockets (a gap left by concurrent
+    /// sends that does not fill within the hold is healed through `healing`).
+    pub fn local(io: socketio_server::Server, healing: Option<Healing>) -> Self {
+        let (track_tx, track_rx) = tokio::sync::mpsc::unbounded_channel();
+        let interest = Interest::spawn(None, track_tx);
         Backplane {
-            relay: Arc::new(Relay::spawn(io, interest)),
+            relay: Arc::new(Relay::spawn(io, interest, track_rx, healing)),
             redis: None,
         }
     }
 
-    /// Cluster mode. Also returns a Redis client for presence.
+    /// Cluster mode. Also returns a Redis client for presence. What a node's sockets
+    /// miss while Redis is unreachable (or a publish that never reaches this node) is
+    /// healed through `healing`.
     pub async fn redis(
         io: socketio_server::Server,
         url: &str,
         prefix: &str,
+        healing: Option<Healing>,
     ) -> Result<(Self, fred::clients::Client), String> {
         let keys = keys::Keys::new(prefix);
         let (bp, client, subscriber) = RedisBackplane::connect(url, keys.clone()).await?;
-        let interest = Interest::spawn(Some(Channels {
+        let (track_tx, track_rx) = tokio::sync::mpsc::unbounded_channel();
+        let channels = Channels {
             client: subscriber.clone(),
             keys: keys.clone(),
-        }));
-        let relay = Arc::new(Relay::spawn(io, interest));
+        };
+        let interest = Interest::spawn(Some(channels), track_tx);
+        let relay = Arc::new(Relay::spawn(io, interest, track_rx, healing));
         redis::spawn_relay(&subscriber, keys, relay.clone());
         Ok((
             Backplane {

@@ -5,6 +5,11 @@
 //! changes, a burst of them when many users come online) after it, so a storm of
 //! status updates never holds chat messages back. What is waiting is delivered as a
 //! batch, and what one socket gets from a batch goes out in one write.
+//!
+//! Healing: what live delivery missed (a gap that does not fill within the hold, the
+//! messages of a Redis outage, a publish that never reached this node) is read from the
+//! database in a separate task and fed back here, so it goes out in `seq` order
+//! before what follows it, and the relay never waits on the database.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,7 +17,9 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 
 use super::contacts::{ContactsQueue, Told};
-use super::interest::Interest;
+use super::heal::{Healing, Reason};
+use super::healer::{Done, Healer, Purpose};
+use super::interest::{Interest, Tracking};
 use super::members::Members;
 use super::order::SeqOrder;
 use super::{keys, Envelope, Payload, Target};
@@ -31,9 +38,17 @@ pub struct Relay {
 }
 
 impl Relay {
-    pub fn spawn(io: Server, interest: Interest) -> Relay {
+    /// Starts the delivery task; `tracking` tells it which rooms have local sockets and
+    /// when the subscription came back; `healing` (if any) reads what was missed.
+    pub fn spawn(
+        io: Server,
+        interest: Interest,
+        tracking: mpsc::UnboundedReceiver<Tracking>,
+        healing: Option<Healing>,
+    ) -> Relay {
         let (tx, rx) = mpsc::unbounded_channel();
         let contacts = Arc::new(ContactsQueue::default());
+        let (healer, done_rx) = Healer::new(healing);
         let members = Arc::new(Members::default());
         let worker = Worker {
             io: io.clone(),
@@ -41,8 +56,9 @@ impl Relay {
             members: members.clone(),
             order: SeqOrder::default(),
             told: Told::default(),
+            healer,
         };
-        tokio::spawn(worker.run(rx, contacts.clone()));
+        tokio::spawn(worker.run(rx, contacts.clone(), tracking, done_rx));
         Relay {
             tx,
             contacts,
@@ -82,6 +98,7 @@ struct Worker {
     order: SeqOrder,
     /// Whom the contacts events seen lately were told.
     told: Told,
+    healer: Healer,
 }
 
 /// Takes what else is waiting in a lane, up to a batch.
@@ -101,8 +118,13 @@ impl Worker {
         mut self,
         mut rx: mpsc::UnboundedReceiver<Envelope>,
         contacts: Arc<ContactsQueue>,
+        mut tracking: mpsc::UnboundedReceiver<Tracking>,
+        mut done_rx: mpsc::UnboundedReceiver<Done>,
     ) {
         let mut sweep = tokio::time::interval(Duration::from_secs(2));
+        let audit_every = self.healer.audit_every();
+        let mut audit = tokio::time::interval(audit_every.unwrap_or(Duration::from_secs(3600)));
+        audit.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             let next_due = self.order.next_due();
             let wait = async {
@@ -114,6 +136,9 @@ impl Worker {
             let mut ready = Vec::new();
             tokio::select! {
                 biased;
+                // Few and small: first, so a flood of envelopes never holds a heal back.
+                Some(t) = tracking.recv() => self.healer.track(&mut self.order, t, &mut tracking),
+                Some(done) = done_rx.recv() => self.healer.done(&mut self.order, done, &mut ready),
                 env = rx.recv() => match env {
                     Some(env) => {
                         for env in fill(env, &mut rx) {
@@ -122,9 +147,17 @@ impl Worker {
                     }
                     None => break,
                 },
-                _ = wait => self.order.release_overdue(&mut ready),
+                _ = wait => {
+                    for req in self.order.overdue(self.healer.enabled(), &mut ready) {
+                        self.healer.read_messages(req);
+                    }
+                }
                 _ = contacts.ready() => ready = contacts.take(BATCH),
                 _ = sweep.tick() => self.forget_idle(),
+                _ = audit.tick(), if audit_every.is_some() && !self.healer.auditing => {
+                    self.healer.auditing = true;
+                    self.healer.read_heads(self.order.watched(), Purpose::Heal(Reason::Audit));
+                }
             }
             self.deliver(ready).await;
         }

@@ -21,6 +21,8 @@ pub struct ServeArgs {
     #[command(flatten)]
     pub claims: ClaimArgs,
     #[command(flatten)]
+    pub tokens: super::tokens::TokenArgs,
+    #[command(flatten)]
     pub limits: LimitArgs,
     #[command(flatten)]
     pub rates: RateArgs,
@@ -31,7 +33,11 @@ pub struct ServeArgs {
     #[command(flatten)]
     pub shutdown: ShutdownArgs,
     #[command(flatten)]
+    pub net: super::NetArgs,
+    #[command(flatten)]
     pub log: LogArgs,
+    #[command(flatten)]
+    pub relay: super::relay::RelayArgs,
 }
 
 #[derive(Args, Clone, Debug)]
@@ -107,12 +113,13 @@ pub struct ClusterArgs {
 #[group(id = "jwt_key", multiple = false)]
 #[command(next_help_heading = "Auth")]
 pub struct KeyArgs {
-    /// HS256 secret (default: one generated into the data directory's jwt-secret on first use)
+    /// HS256 secret, at least 32 bytes (default: one generated into the data directory's jwt-secret on first use)
     #[arg(
         long,
         env = "CLASSCHAT_JWT_SECRET",
         value_name = "SECRET",
-        hide_env_values = true
+        hide_env_values = true,
+        value_parser = super::tokens::hs256_secret
     )]
     pub jwt_secret: Option<String>,
     /// PEM public key file: an RSA key means RS256, an EC key ES256. Not with --jwt-secret
@@ -180,7 +187,7 @@ rate_args! {
     rate_connect_per_sec: "CLASSCHAT_RATE_CONNECT_PER_SEC" = "5",
     /// Socket.IO connections per user, burst
     rate_connect_burst: "CLASSCHAT_RATE_CONNECT_BURST" = "30",
-    /// Message sends (REST and Socket.IO) per client address (the last X-Forwarded-For hop, else the peer) per second, sustained
+    /// Message sends (REST and Socket.IO) per client address (the TCP peer, or what a trusted proxy forwarded: CLASSCHAT_TRUSTED_PROXIES) per second, sustained
     rate_send_per_sec_per_ip: "CLASSCHAT_RATE_SEND_PER_SEC_PER_IP" = "100",
     /// Message sends per client address, burst
     rate_send_burst_per_ip: "CLASSCHAT_RATE_SEND_BURST_PER_IP" = "1000",

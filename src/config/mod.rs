@@ -1,8 +1,11 @@
 //! Typed configuration: the settings are clap arguments read from flags or environment variables (`args`), turned into the [`Config`] the server uses; a bad value stops start-up naming the variable.
 
 mod args;
+mod net;
 mod parse;
+mod relay;
 mod rooms;
+mod tokens;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -14,7 +17,10 @@ pub use args::{
     ClaimArgs, ClusterArgs, DataDirArg, KeyArgs, LimitArgs, ListenArgs, LogArgs, LogFormat,
     RateArgs, ServeArgs, ShutdownArgs, StorageArgs, TimerArgs,
 };
+pub use net::{default_max_connections, NetArgs, NetConfig};
 pub use parse::{blank_env_unset, config_error};
+pub use relay::RelayArgs;
+pub use tokens::{LifetimeArg, TokenArgs, MIN_SECRET_BYTES};
 
 /// How tokens are verified.
 #[derive(Clone, Debug)]
@@ -53,6 +59,9 @@ pub struct Config {
     /// `terminationGracePeriodSeconds`, 30 s by default).
     pub shutdown_grace: Duration,
     pub limits: Limits,
+    pub net: NetConfig,
+    /// How the relay heals what live delivery missed.
+    pub relay: RelayArgs,
 }
 
 /// A configuration error: which variable, and what is wrong with it.
@@ -134,6 +143,9 @@ impl From<ServeArgs> for Config {
             personal_rooms: a.rooms.personal_rooms,
             max_body_bytes: a.limits.max_body_bytes,
             max_socket_payload_bytes: a.limits.max_socket_payload_bytes,
+            max_token_lifetime_secs: a.tokens.lifetime.jwt_max_lifetime_secs,
+            session_expiring_lead_secs: a.tokens.session_expiring_lead_secs,
+            catch_up: a.net.catch_up(),
             ..Limits::default()
         };
         let node_id = a.cluster.node_id.unwrap_or_else(|| {
@@ -163,6 +175,8 @@ impl From<ServeArgs> for Config {
             drain_delay: Duration::from_millis(a.shutdown.drain_delay_ms),
             shutdown_grace: Duration::from_secs(a.shutdown.shutdown_grace_secs),
             limits,
+            net: a.net.config(),
+            relay: a.relay,
         }
     }
 }
@@ -241,6 +255,31 @@ mod tests {
                 l.online_users_cache,
                 l.personal_rooms
             )
+        );
+        assert_eq!(
+            (
+                c.limits.max_token_lifetime_secs,
+                c.limits.session_expiring_lead_secs
+            ),
+            (l.max_token_lifetime_secs, l.session_expiring_lead_secs)
+        );
+        let n = NetConfig::default();
+        assert_eq!(c.limits.catch_up, l.catch_up);
+        assert!(
+            c.net.trusted_proxies.is_empty(),
+            "no proxy is trusted by default"
+        );
+        assert_eq!(c.net.max_connections, default_max_connections());
+        assert_eq!(
+            (c.net.header_read_timeout, c.net.request_timeout),
+            (n.header_read_timeout, n.request_timeout)
+        );
+        assert_eq!(
+            (
+                c.net.max_pending_handshakes_per_ip,
+                c.net.socket_max_buffered_bytes
+            ),
+            (n.max_pending_handshakes_per_ip, n.socket_max_buffered_bytes)
         );
     }
 }

@@ -37,6 +37,14 @@ impl Rate {
     }
 }
 
+/// What one rejoin's catch-up may replay in all rooms together (past it the client pages
+/// on over REST).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CatchUp {
+    pub max_messages: usize,
+    pub max_bytes: usize,
+}
+
 #[derive(Clone, Debug)]
 pub struct Limits {
     pub max_content_chars: usize,
@@ -67,6 +75,11 @@ pub struct Limits {
     pub personal_rooms: PersonalRooms,
     pub max_body_bytes: usize,
     pub max_socket_payload_bytes: u64,
+    /// Longest token lifetime accepted (exp − iat, or exp − now without iat).
+    pub max_token_lifetime_secs: u64,
+    /// A live socket is warned (`session-expiring`) this long before its token's exp.
+    pub session_expiring_lead_secs: u64,
+    pub catch_up: CatchUp,
 }
 
 impl Default for Limits {
@@ -93,6 +106,12 @@ impl Default for Limits {
             personal_rooms: PersonalRooms::Anyone,
             max_body_bytes: 64 * 1024,
             max_socket_payload_bytes: 1024 * 1024,
+            max_token_lifetime_secs: 24 * 3600,
+            session_expiring_lead_secs: 60,
+            catch_up: CatchUp {
+                max_messages: 1000,
+                max_bytes: 512 * 1024,
+            },
         }
     }
 }

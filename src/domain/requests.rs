@@ -215,6 +215,10 @@ pub struct JoinRooms {
     /// Catch-up after a reconnect: the last `seq` the client holds, per room.
     #[serde(default)]
     pub last_seq: std::collections::HashMap<String, i64>,
+    /// The last change `seq` (deletions) the client applied, per room: the changes
+    /// after it are replayed.
+    #[serde(default)]
+    pub last_change_seq: std::collections::HashMap<String, i64>,
 }
 
 impl JoinRooms {
@@ -223,6 +227,12 @@ impl JoinRooms {
             return Err(AppError::bad_request(
                 "invalid_payload",
                 "lastSeq values must be seqs (>= 0)",
+            ));
+        }
+        if self.last_change_seq.values().any(|s| *s < 0) {
+            return Err(AppError::bad_request(
+                "invalid_payload",
+                "lastChangeSeq values must be change seqs (>= 0)",
             ));
         }
         if self.room_ids.len() > limits.max_join_rooms {

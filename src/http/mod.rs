@@ -5,6 +5,7 @@ mod health;
 mod messages;
 mod rooms;
 mod status;
+pub mod timeout;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -106,14 +107,15 @@ async fn close_unless_ready(State(s): State<Arc<AppState>>, req: Request, next: 
     resp
 }
 
-/// Request count and duration by route template (never by id).
+/// Request count and duration by route template (never by id). Every label is bounded:
+/// a method other than the standard ones, and a path no route matched, count as `other`.
 async fn track(req: Request, next: Next) -> Response {
     let route = req
         .extensions()
         .get::<MatchedPath>()
         .map(|p| p.as_str().to_string())
-        .unwrap_or_else(|| "unmatched".into());
-    let method = req.method().to_string();
+        .unwrap_or_else(|| "other".into());
+    let method = method_label(req.method()).to_string();
     let start = Instant::now();
     let resp = next.run(req).await;
     let status = resp.status().as_u16().to_string();
@@ -122,6 +124,20 @@ async fn track(req: Request, next: Next) -> Response {
         .record(start.elapsed().as_secs_f64());
     metrics::counter!("classchat_http_requests_total", &labels).increment(1);
     resp
+}
+
+/// The method as a metric label: a standard method, else `other`.
+fn method_label(m: &axum::http::Method) -> &'static str {
+    match m.as_str() {
+        "GET" => "GET",
+        "POST" => "POST",
+        "PUT" => "PUT",
+        "DELETE" => "DELETE",
+        "PATCH" => "PATCH",
+        "HEAD" => "HEAD",
+        "OPTIONS" => "OPTIONS",
+        _ => "other",
+    }
 }
 
 pub(crate) type AppS = State<Arc<AppState>>;

@@ -54,6 +54,10 @@ pub async fn event(
     let Some(session) = socket.data::<Session>() else {
         return AppError::unauthorized("not connected").to_ack();
     };
+    // Between `exp` and the disconnect that follows it, the token grants nothing.
+    if session.expired() {
+        return AppError::unauthorized("token expired").to_ack();
+    }
     let payload = match payload {
         Payload::Json(v) => Some(v),
         Payload::Missing | Payload::Invalid => None,

@@ -4,14 +4,15 @@
 //!
 //! Catch-up: the messages after each room's `lastSeq` are replayed as `new-chat-message`
 //! (tombstones included) in `seq` order, before `chat-rooms-joined`; beyond
-//! `REPLAY_MAX` per room the client is told where to page on with
-//! `GET /chat/rooms/{id}/messages?after=`.
+//! `REPLAY_MAX` per room, or past the join's catch-up budget (`budget`), the client is told
+//! where to page on with `GET /chat/rooms/{id}/messages?after=`.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use socketio_server::Socket;
 
+use super::budget::Budget;
 use crate::backplane::{keys, Target};
 use crate::domain::error::AppResult;
 use crate::domain::events::{CatchUp, ChatRoomsJoined, NewChatMessage, Rejected};
@@ -49,7 +50,8 @@ pub async fn join(
     let mut joined = Vec::with_capacity(ok.len());
     let mut rejected = Vec::new();
     // With a catch-up, live traffic waits until the replay is out (in seq order).
-    let hold = (!req.last_seq.is_empty()).then(|| socket.hold());
+    let catching_up = !req.last_seq.is_empty() || !req.last_change_seq.is_empty();
+    let hold = catching_up.then(|| socket.hold());
     for id in ids {
         if ok.contains(&id) {
             let name = keys::room(&id);
@@ -85,11 +87,16 @@ pub async fn join(
         });
     }
     let catch_up = replay(chat, socket, &joined, &req.last_seq).await?;
+    let change_catch_up = match catching_up {
+        true => Some(super::changes::replay(chat, socket, &joined, &req).await?),
+        false => None,
+    };
     drop(hold);
     let answer = ChatRoomsJoined {
         room_ids: joined,
         rejected,
         catch_up: (!req.last_seq.is_empty()).then_some(catch_up),
+        change_catch_up,
     };
     if super::send(socket, &answer).is_err() {
         tracing::debug!("chat-rooms-joined not sent: the socket closed");
@@ -108,18 +115,31 @@ async fn replay(
     last_seq: &HashMap<String, i64>,
 ) -> AppResult<Vec<CatchUp>> {
     let mut out = Vec::new();
+    let mut budget = Budget::new(chat.limits.catch_up);
     for room_id in joined {
         let Some(&after) = last_seq.get(room_id) else {
             continue;
         };
+        let limit = REPLAY_MAX.min(budget.messages_left() as i64);
+        if limit == 0 {
+            out.push(CatchUp {
+                room_id: room_id.clone(),
+                after_seq: after,
+                replayed: 0,
+                complete: false,
+                next_after: Some(after),
+            });
+            continue;
+        }
         let page = chat
             .store
-            .history(room_id, HistoryQueryDir::After(after), REPLAY_MAX)
+            .history(room_id, HistoryQueryDir::After(after), limit)
             .await?;
         let mut sent = 0;
         for m in &page.messages {
+            let packet = crate::service::encode(&NewChatMessage(m));
             // A socket too slow to take the replay is closed (its client reconnects).
-            if super::send(socket, &NewChatMessage(m)).is_err() {
+            if !budget.take(packet.len()) || socket.send(&packet).is_err() {
                 break;
             }
             sent += 1;

@@ -1,6 +1,10 @@
 //! The Socket.IO adapter on :4501: authentication at connect, then each event handed to
 //! the shared services (`handlers`), and what a socket held released at disconnect.
 
+mod budget;
+mod changes;
+mod deadlines;
+mod expiry;
 mod handlers;
 mod join;
 mod session;
@@ -17,6 +21,7 @@ use crate::auth::bearer;
 use crate::backplane::{keys, Target};
 use crate::domain::error::AppError;
 use crate::domain::events::ServerEvent;
+use expiry::Expiry;
 use session::Session;
 
 /// What the application keeps of a Socket.IO handshake request.
@@ -80,11 +85,14 @@ pub fn handshake(parts: &axum::http::request::Parts) -> Handshake {
 /// The socket handler: connect, events, disconnect.
 pub struct Realtime {
     state: Arc<AppState>,
+    expiry: Arc<Expiry>,
 }
 
 impl Realtime {
     pub fn new(state: Arc<AppState>) -> Arc<Self> {
-        Arc::new(Realtime { state })
+        let lead = state.chat.limits.session_expiring_lead_secs;
+        let expiry = Expiry::start(std::time::Duration::from_secs(lead));
+        Arc::new(Realtime { state, expiry })
     }
 }
 
@@ -109,7 +117,13 @@ async fn connect(
         .ok_or_else(|| {
             AppError::unauthorized("a token is required: io(url, { auth: { token } })")
         })?;
-    let principal = state.verifier.verify(&token)?;
+    let verified = state.verifier.verify_until(&token)?;
+    let expires_at_ms = (verified.expires_at as i64).saturating_mul(1000);
+    // Within the verifier's leeway a token may be past its exp: no socket for it.
+    if expires_at_ms <= crate::domain::time::now_ms() {
+        return Err(AppError::unauthorized("token expired"));
+    }
+    let principal = verified.principal;
     chat.rate.connect(&principal.user_id).await?;
     chat.remember(&principal).await?;
     let user_id = principal.user_id.clone();
@@ -128,7 +142,7 @@ async fn connect(
         }
     };
     backplane.socket_opened(&user_id, rooms).await;
-    let session = Session::new(principal, addr);
+    let session = Session::new(principal, addr, expires_at_ms);
     socket.set_data(session.clone());
     chat.io.join(&socket, &keys::user(&user_id));
     metrics::gauge!("classchat_socket_connections").increment(1.0);
@@ -147,6 +161,13 @@ impl Handler for Realtime {
     ) -> BoxFuture<'static, Result<(), Value>> {
         let state = self.state.clone();
         Box::pin(async move { connect(state, socket, auth).await.map_err(refused) })
+    }
+
+    /// The token's count-down starts once the client knows it is connected.
+    fn connected(&self, socket: Arc<Socket>) {
+        if let Some(session) = socket.data::<Session>() {
+            self.expiry.watch(&socket, session.expires_at_ms);
+        }
     }
 
     fn event(&self, socket: Arc<Socket>, event: Event) -> BoxFuture<'static, Args> {

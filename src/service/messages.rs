@@ -128,7 +128,7 @@ impl Chat {
         if msg.deleted_at.is_some() {
             return Ok(msg);
         }
-        let Some(deleted) = self
+        let Some((deleted, change_seq)) = self
             .store
             .delete_message(room_id, message_id, &p.user_id, now_ms())
             .await?
@@ -145,6 +145,7 @@ impl Chat {
             room_id: room_id.to_string(),
             message_id: message_id.to_string(),
             deleted_by: p.user_id.clone(),
+            change_seq,
         };
         self.emit(Target::Room(room_id.to_string()), None, &deleted_event)
             .await;
@@ -166,12 +167,21 @@ impl Chat {
         let (up_to, ids) = match (req.up_to_seq, req.message_ids) {
             (Some(seq), _) => (seq.min(room.last_seq), Vec::new()),
             (None, Some(ids)) => {
-                let seq = self
-                    .store
-                    .max_seq_of(room_id, &ids)
-                    .await?
+                // Only ids that are messages of this room go out again, never the
+                // client's list: others receive what was checked.
+                let asked = plausible_ids(ids);
+                let found = self.store.seqs_of(room_id, &asked).await?;
+                let seq = found
+                    .last()
+                    .map(|(_, seq)| *seq)
                     .ok_or_else(AppError::message_not_found)?;
-                (seq, ids)
+                let found: std::collections::HashSet<String> =
+                    found.into_iter().map(|(id, _)| id).collect();
+                // In the order the client gave them.
+                (
+                    seq,
+                    asked.into_iter().filter(|id| found.contains(id)).collect(),
+                )
             }
             (None, None) => {
                 return Err(AppError::bad_request(
@@ -230,3 +240,15 @@ impl Chat {
             .collect())
     }
 }
+
+/// The ids of a read receipt that could name a message: each once, none longer than
+/// any message id (server-made, 32 characters), so a padded list costs no query.
+fn plausible_ids(ids: Vec<String>) -> Vec<String> {
+    let mut seen = std::collections::HashSet::new();
+    ids.into_iter()
+        .filter(|id| id.len() <= MAX_MESSAGE_ID_LEN && seen.insert(id.clone()))
+        .collect()
+}
+
+/// Longest message id looked up (ids are 32 characters; clients may hold older forms).
+const MAX_MESSAGE_ID_LEN: usize = 64;

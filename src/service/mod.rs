@@ -2,6 +2,7 @@
 
 mod announce;
 pub mod batch;
+mod heal;
 mod members;
 mod messages;
 mod online_cache;
@@ -17,7 +18,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use dashmap::DashMap;
 
-use crate::backplane::{Backplane, Envelope, Payload, Presence, Target};
+use crate::backplane::{Backplane, Envelope, Payload, Presence, Seq, Target};
 use crate::domain::error::{AppError, AppResult};
 use crate::domain::events::{ServerEvent, Timestamped};
 use crate::domain::limits::Limits;
@@ -26,6 +27,7 @@ use crate::domain::time::now_ms;
 use crate::domain::{Principal, Role, RoomRole, RoomSummary};
 use crate::storage::Store;
 
+pub use heal::{deleted_event, StoreHistory};
 pub use ratelimit::RateLimits;
 pub use rooms::format_cursor;
 pub use typing::TypingTimers;
@@ -138,7 +140,7 @@ impl Chat {
                 except_user: except_user.map(Into::into),
                 payload: Payload::Packet {
                     packet: encode(event),
-                    seq: event.seq(),
+                    seq: (event.seq().map(Seq::Message)).or(event.change_seq().map(Seq::Change)),
                 },
             })
             .await;

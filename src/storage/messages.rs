@@ -72,6 +72,7 @@ macro_rules! select_messages {
         )
     };
 }
+pub(crate) use select_messages;
 
 impl Store {
     /// Stores a message with the room's next `seq` (the room row is locked for the
@@ -294,30 +295,5 @@ impl Store {
             messages,
             next_cursor,
         })
-    }
-
-    /// Soft-deletes; `None` if the message was already deleted.
-    pub async fn delete_message(
-        &self,
-        room_id: &str,
-        id: &str,
-        by: &str,
-        now: i64,
-    ) -> Result<Option<Message>, sqlx::Error> {
-        let n = with_pool!(self, p => sqlx::query(
-            "UPDATE messages SET content = NULL, mentions = '[]', deleted_at = $3, deleted_by = $4
-             WHERE id = $1 AND room_id = $2 AND deleted_at IS NULL",
-        )
-        .bind(id)
-        .bind(room_id)
-        .bind(now)
-        .bind(by)
-        .execute(p)
-        .await
-        .map(|r| r.rows_affected()))?;
-        if n == 0 {
-            return Ok(None);
-        }
-        Ok(self.get_message(room_id, id).await?.map(|(m, _)| m))
     }
 }

@@ -1,6 +1,8 @@
 //! Persistence through sqlx on PostgreSQL or SQLite, with the same SQL for both.
 
 mod blocks;
+mod changes;
+mod heads;
 mod members;
 mod messages;
 mod receipts;
@@ -14,6 +16,7 @@ use crate::domain::error::AppError;
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
 
+pub use changes::Change;
 pub use messages::{HistoryPage, InsertOutcome, NewMessage};
 pub use rooms::{NewRoom, RoomListPage};
 

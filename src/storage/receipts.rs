@@ -44,22 +44,25 @@ impl Store {
         .map(|v| v.unwrap_or(0)))
     }
 
-    /// The highest `seq` among these message ids in this room.
-    pub async fn max_seq_of(
+    /// Which of these message ids are messages of this room, with their `seq`, lowest first.
+    pub async fn seqs_of(
         &self,
         room_id: &str,
         ids: &[String],
-    ) -> Result<Option<i64>, sqlx::Error> {
+    ) -> Result<Vec<(String, i64)>, sqlx::Error> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
         with_pool!(self, p => {
-            let mut qb = sqlx::QueryBuilder::new("SELECT MAX(seq) FROM messages WHERE room_id = ");
+            let mut qb = sqlx::QueryBuilder::new("SELECT id, seq FROM messages WHERE room_id = ");
             qb.push_bind(room_id);
             qb.push(" AND id IN (");
             let mut sep = qb.separated(", ");
             for id in ids {
                 sep.push_bind(id);
             }
-            qb.push(")");
-            qb.build_query_scalar::<Option<i64>>().fetch_one(p).await
+            qb.push(") ORDER BY seq");
+            qb.build_query_as::<(String, i64)>().fetch_all(p).await
         })
     }
 

@@ -12,7 +12,7 @@ use classchat::domain::Role;
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 
-pub const SECRET: &str = "test-secret-please-change";
+pub const SECRET: &str = "test-secret-please-change-32-bytes-min";
 
 /// Which database a test runs on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -74,6 +74,8 @@ pub fn test_config(dir: PathBuf, database_url: Option<String>) -> Config {
         drain_delay: Duration::from_millis(0),
         shutdown_grace: Duration::from_secs(10),
         limits: Limits::default(),
+        net: Default::default(),
+        relay: Default::default(),
     }
 }
 

@@ -1187,6 +1187,9 @@ describe("per-IP connect limit behind the repo's HAProxy", { skip: haproxyAvaila
   const it = (name, fn) => test(name, withServerLogs(() => server, fn));
 
   before(async () => {
+    // No CLASSCHAT_TRUSTED_PROXIES: here the client and HAProxy share 127.0.0.1, so a
+    // trusted 127.0.0.1 would let the walk pass the client's own hop (a deployment never
+    // trusts its clients' addresses; tests/net_limits.rs covers the trusted path).
     server = await start({ CLASSCHAT_RATE_CONNECT_BURST_PER_IP: "3", CLASSCHAT_RATE_CONNECT_PER_SEC_PER_IP: "1" });
     const [socketPort, apiPort] = [await freePort(), await freePort()];
     const env = { ...process.env, LB_SOCKET_BIND: `127.0.0.1:${socketPort}`, LB_API_BIND: `127.0.0.1:${apiPort}`, LB_MAXCONN: "1000" };

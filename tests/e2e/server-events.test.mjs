@@ -70,7 +70,8 @@ describe("server → client events", () => {
     assert.equal(del.deletedBy, a.id);
     for (const c of [ca, cb]) {
       const ev = await c.rec.waitFor("chat-message-deleted", (d) => d.messageId === m.id);
-      assert.deepEqual(ev.data, { roomId: g.id, messageId: m.id, deletedBy: a.id });
+      // changeSeq: the deletion's place in the room's change log (the room's first change).
+      assert.deepEqual(ev.data, { roomId: g.id, messageId: m.id, deletedBy: a.id, changeSeq: 1 });
     }
     const hist = await server.history(b, g.id);
     assert.equal(hist.length, 1);
@@ -83,6 +84,7 @@ describe("server → client events", () => {
     await server.ok("DELETE", `/chat/rooms/${g.id}/messages/${m2.id}`, t, undefined, 200);
     const ev2 = await ca.rec.waitFor("chat-message-deleted", (d) => d.messageId === m2.id);
     assert.equal(ev2.data.deletedBy, t.id);
+    assert.equal(ev2.data.changeSeq, 2, "the room's second change");
   });
 
   it("chat-user-status-update: a contact sharing two rooms is told exactly once", async () => {

@@ -90,6 +90,8 @@ async fn main() {
         connect_timeout: Duration::from_millis(1000),
         max_payload: 1_000_000,
         handshake: |_| Box::new(()),
+        max_buffered_bytes: socketio_server::DEFAULT_MAX_BUFFERED_BYTES,
+        max_pending_per_address: 0,
         metrics_prefix: "echo".into(),
     });
     io.set_handler(Arc::new(Echo { echoes: true }));

@@ -12,6 +12,13 @@ use super::out::MAX_QUEUED_PACKETS;
 use super::session::{lock, SendError};
 use super::socket::Socket;
 
+/// Broadcasts held for a socket, and their bytes (bounded like any unsent output).
+#[derive(Default)]
+pub(crate) struct Held {
+    items: Vec<(Bytes, Bytes)>,
+    bytes: usize,
+}
+
 /// Broadcasts to a socket wait while this lives; dropping it sends them (see
 /// `Socket::hold`).
 pub struct Hold<'a>(&'a Arc<Socket>);
@@ -27,7 +34,7 @@ impl Socket {
     pub fn hold(self: &Arc<Self>) -> Hold<'_> {
         let mut held = lock(&self.held);
         if held.is_none() {
-            *held = Some(Vec::new());
+            *held = Some(Held::default());
         }
         self.holding.store(true, Ordering::Release);
         Hold(self)
@@ -37,7 +44,9 @@ impl Socket {
     /// waits for the held ones to be written first.
     fn release(self: &Arc<Self>) {
         let mut held = lock(&self.held);
-        let Some(items) = held.take() else { return };
+        let Some(Held { items, .. }) = held.take() else {
+            return;
+        };
         self.holding.store(false, Ordering::Release);
         let refs: Vec<(&Bytes, &Bytes)> = items.iter().map(|(p, f)| (p, f)).collect();
         let _ = self.session.send_many(&refs);
@@ -49,13 +58,18 @@ impl Socket {
         if self.holding.load(Ordering::Acquire) {
             let mut held = lock(&self.held);
             if let Some(v) = held.as_mut() {
-                if v.len() + items.len() > MAX_QUEUED_PACKETS {
+                let bytes: usize = items.iter().map(|(p, _)| p.len()).sum();
+                v.bytes += bytes;
+                if v.items.len() + items.len() > MAX_QUEUED_PACKETS
+                    || v.bytes > self.session.max_buffered
+                {
                     *held = None;
                     self.holding.store(false, Ordering::Release);
                     drop(held);
                     return self.session.too_slow(lock(&self.session.out));
                 }
-                v.extend(items.iter().map(|(p, f)| ((*p).clone(), (*f).clone())));
+                v.items
+                    .extend(items.iter().map(|(p, f)| ((*p).clone(), (*f).clone())));
                 return Ok(());
             }
         }

@@ -1,18 +1,9 @@
-//! The Socket.IO port: an HTTP/1 listener whose WebSocket upgrades hand over the TCP
-//! socket itself (so writes go straight to it), and the `/socket.io/` endpoint that
-//! routes handshakes, polls, posts and upgrades.
+//! The `/socket.io/` endpoint: routes handshakes, polls, posts and upgrades, and the
+//! Engine.IO error answers.
 
-use std::convert::Infallible;
-use std::net::SocketAddr;
-
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{Request, State};
 use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
-use hyper_util::rt::TokioIo;
-use hyper_util::service::TowerToHyperService;
-use tokio::net::TcpListener;
-use tokio::sync::watch;
-use tower::ServiceExt;
 
 use super::{polling, ws, Server};
 
@@ -24,6 +15,15 @@ pub(super) fn engine_error(status: StatusCode, code: u8, message: &str) -> Respo
 
 pub(super) fn bad_request() -> Response {
     engine_error(StatusCode::BAD_REQUEST, 3, "Bad request")
+}
+
+/// A handshake from an address with too many sessions not yet connected.
+pub(super) fn too_many_pending() -> Response {
+    engine_error(
+        StatusCode::TOO_MANY_REQUESTS,
+        3,
+        "Too many pending handshakes",
+    )
 }
 
 pub(super) fn unknown_session() -> Response {
@@ -89,42 +89,5 @@ impl Server {
             .layer(cors)
             .with_state(self.clone())
             .merge(fallback)
-    }
-}
-
-/// Serves `app` on `listener` over HTTP/1 with upgrades, until `stopped` turns true.
-/// Each request carries the peer address as `ConnectInfo`.
-pub async fn serve(listener: TcpListener, app: axum::Router, mut stopped: watch::Receiver<bool>) {
-    loop {
-        let (stream, peer) = tokio::select! {
-            r = listener.accept() => match r {
-                Ok(x) => x,
-                Err(e) => {
-                    // Out of file descriptors and the like: back off, keep serving.
-                    tracing::warn!(error = %e, "accept failed");
-                    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-                    continue;
-                }
-            },
-            _ = async { let _ = stopped.wait_for(|s| *s).await; } => return,
-        };
-        let _ = stream.set_nodelay(true);
-        let app = app.clone();
-        tokio::spawn(async move {
-            let svc = app.map_request(move |mut req: Request<hyper::body::Incoming>| {
-                req.extensions_mut().insert(ConnectInfo::<SocketAddr>(peer));
-                req.map(axum::body::Body::new)
-            });
-            let svc = TowerToHyperService::new(svc.map_err(|e: Infallible| e));
-            // A client that never finishes its request headers is dropped.
-            let conn = hyper::server::conn::http1::Builder::new()
-                .timer(hyper_util::rt::TokioTimer::new())
-                .header_read_timeout(std::time::Duration::from_secs(10))
-                .serve_connection(TokioIo::new(stream), svc)
-                .with_upgrades();
-            if let Err(e) = conn.await {
-                tracing::debug!(error = %e, "socket port connection ended");
-            }
-        });
     }
 }

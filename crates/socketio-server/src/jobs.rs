@@ -156,6 +156,7 @@ async fn connect(session: &Session, socket: Arc<Socket>, auth: Option<Value>) {
             session
                 .ever_connected
                 .store(true, std::sync::atomic::Ordering::Release);
+            *crate::session::lock(&session.pending) = None;
             let _ = socket.send(&packet::connected(&nsp, socket.id()));
             h.connected(socket);
         }

@@ -11,6 +11,7 @@ mod heartbeat;
 mod hold;
 mod http;
 mod jobs;
+mod limits;
 mod metrics;
 mod namespace;
 mod out;
@@ -18,12 +19,15 @@ pub mod packet;
 mod polling;
 mod receive;
 mod rooms;
+mod serve;
 mod session;
 mod socket;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
 mod tests_http;
+#[cfg(test)]
+mod tests_limits;
 #[cfg(test)]
 mod tests_namespaces;
 mod ws;
@@ -39,11 +43,13 @@ use serde::Serialize;
 
 pub use event::Event;
 pub use hold::Hold;
-pub use http::serve;
 pub use jobs::Handler;
+pub use limits::{ClientAddress, ConnectionLimit};
 pub use namespace::Namespace;
+pub use out::DEFAULT_MAX_BUFFERED_BYTES;
 pub use packet::{Args, Payload};
 pub use rooms::Outgoing;
+pub use serve::{serve, serve_with, ServeOptions};
 pub use session::{Handshake, SendError};
 pub use socket::Socket;
 
@@ -64,6 +70,14 @@ pub struct Config {
     /// What the application keeps of the handshake request (its client address, a
     /// token from a header, …); read back with `Socket::handshake`.
     pub handshake: fn(&axum::http::request::Parts) -> Handshake,
+    /// Most bytes of output a session may leave unsent (a WebSocket client that does not
+    /// read, a long-polling client that does not poll, broadcasts held during a replay):
+    /// past it the session is closed (see the README). `DEFAULT_MAX_BUFFERED_BYTES`.
+    pub max_buffered_bytes: usize,
+    /// Most sessions not yet connected to a namespace per client address (the request's
+    /// `ClientAddress`, else its peer); a handshake over it is refused with 429. 0: no
+    /// limit.
+    pub max_pending_per_address: usize,
     /// Prefix of the transport's metric names (`<prefix>_socket_timeouts_total`, …).
     pub metrics_prefix: String,
 }
@@ -75,6 +89,7 @@ struct Inner {
     root: Arc<Nsp>,
     namespaces: RwLock<HashMap<String, Arc<Nsp>>>,
     timers: Arc<heartbeat::Timers>,
+    pending: Arc<limits::PendingByAddress>,
     epoch: Instant,
     closing: AtomicBool,
 }
@@ -97,6 +112,7 @@ impl Server {
                 root: Nsp::new("/"),
                 namespaces: RwLock::new(HashMap::new()),
                 timers: Default::default(),
+                pending: Default::default(),
                 epoch: Instant::now(),
                 closing: AtomicBool::new(false),
             }),
@@ -164,7 +180,12 @@ impl Server {
     }
 
     /// A new session, registered, with its first heartbeat check scheduled.
-    fn create(&self, handshake: Handshake, out: Out) -> Option<Arc<Session>> {
+    fn create(
+        &self,
+        handshake: Handshake,
+        out: Out,
+        pending: Option<limits::Pending>,
+    ) -> Option<Arc<Session>> {
         if self.inner.closing.load(Ordering::Acquire) {
             return None;
         }
@@ -174,7 +195,9 @@ impl Server {
         let now = self.now_ms();
         let slow = self.inner.metrics.slow_closed.clone();
         let timers = self.inner.timers.clone();
-        let session = Session::new(id.clone(), handshake, out, now, ping, timers, slow);
+        let max = cfg.max_buffered_bytes;
+        let session = Session::new(id.clone(), handshake, out, now, ping, timers, slow, max);
+        *session::lock(&session.pending) = pending;
         self.inner.sessions.insert(id, session.clone());
         session.check_at((now + ping).min(now + cfg.connect_timeout.as_millis() as u64));
         Some(session)
@@ -246,6 +269,7 @@ impl Server {
             self.forget(session);
         }
         *session::lock(&session.binary) = None;
+        *session::lock(&session.pending) = None;
         let sockets = std::mem::take(&mut *session::lock(&session.sockets));
         for s in sockets {
             s.close();

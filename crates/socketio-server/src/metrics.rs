@@ -13,6 +13,8 @@ pub(crate) struct Metrics {
     pub slow_closed: Counter,
     /// Sockets closed by the heartbeat (late pong, no CONNECT, dead output).
     pub timeouts: Counter,
+    /// Handshakes refused: their address had too many sessions not yet connected.
+    pub handshakes_refused: Counter,
 }
 
 impl Metrics {
@@ -34,11 +36,16 @@ impl Metrics {
             name("timeouts_total"),
             "Sockets closed by the heartbeat: late pong, no namespace CONNECT, or dead output"
         );
+        metrics::describe_counter!(
+            name("handshakes_refused_total"),
+            "Engine.IO handshakes refused: their client address had too many sessions not yet connected to a namespace"
+        );
         Metrics {
             bad_packets: metrics::counter!(name("bad_packets_total")),
             refused_queue_full: metrics::counter!(name("events_refused_total"), "reason" => "queue_full"),
             slow_closed: metrics::counter!(name("slow_closed_total")),
             timeouts: metrics::counter!(name("timeouts_total")),
+            handshakes_refused: metrics::counter!(name("handshakes_refused_total")),
         }
     }
 }

@@ -12,10 +12,11 @@ use tokio::net::TcpStream;
 
 use super::session::{lock, Session};
 
-/// A socket whose unsent output grows past this reads too slowly to keep up: it is
-/// closed (its client reconnects and catches up) rather than buffered without bound.
-pub const MAX_QUEUED_BYTES: usize = 1 << 20;
-/// The same bound for a long-polling client that stopped polling.
+/// The default of `Config::max_buffered_bytes`: a session whose unsent output grows past
+/// it reads (or polls) too slowly to keep up, and is closed (its client reconnects and
+/// catches up) rather than buffered without bound.
+pub const DEFAULT_MAX_BUFFERED_BYTES: usize = 2 << 20;
+/// A second bound, in packets, for a long-polling client that stopped polling.
 pub const MAX_QUEUED_PACKETS: usize = 4096;
 /// Frames handed to one `writev`.
 const MAX_SLICES: usize = 64;
@@ -24,6 +25,8 @@ pub(crate) enum Out {
     Polling {
         /// Engine.IO packets for the next GET (binary ones as `b<base64>`).
         queue: Vec<Bytes>,
+        /// Their bytes.
+        queued: usize,
         /// A GET is waiting for them.
         waiting: bool,
     },
@@ -39,6 +42,14 @@ pub(crate) enum Out {
 }
 
 impl Out {
+    pub fn polling() -> Out {
+        Out::Polling {
+            queue: Vec::new(),
+            queued: 0,
+            waiting: false,
+        }
+    }
+
     pub fn ws(stream: &Arc<TcpStream>) -> Out {
         Out::Ws {
             stream: stream.clone(),
@@ -62,11 +73,19 @@ pub(crate) enum Failed {
     Broken,
 }
 
-/// Writes frames now if nothing waits before them, else queues them. `Some(stream)`:
-/// something is left and no task drains it yet (the caller starts one).
+/// The packets waiting for a poll, taken (the byte count goes back to 0).
+pub(crate) fn take_polling(queue: &mut Vec<Bytes>, queued: &mut usize) -> Vec<Bytes> {
+    *queued = 0;
+    std::mem::take(queue)
+}
+
+/// Writes frames now if nothing waits before them, else queues them; more than `max`
+/// bytes left unsent fails with `TooSlow`. `Some(stream)`: something is left and no task
+/// drains it yet (the caller starts one).
 pub(crate) fn write_frames<'f>(
     out: &mut Out,
     frames: impl Iterator<Item = &'f Bytes> + Clone,
+    max: usize,
 ) -> Result<Option<Arc<TcpStream>>, Failed> {
     let Out::Ws {
         stream,
@@ -104,7 +123,7 @@ pub(crate) fn write_frames<'f>(
     if queue.is_empty() {
         return Ok(None);
     }
-    if *queued > MAX_QUEUED_BYTES {
+    if *queued > max {
         return Err(Failed::TooSlow);
     }
     if *flushing {

@@ -14,8 +14,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use bytes::{BufMut, Bytes, BytesMut};
 
-use super::http::{bad_request, engine_error, unknown_session};
-use super::out::Out;
+use super::http::{bad_request, engine_error, too_many_pending, unknown_session};
+use super::out::{self, Out};
 use super::receive::Piece;
 use super::session::{lock, Session};
 use super::{packet, Server};
@@ -34,12 +34,11 @@ fn text(body: Bytes) -> Response {
 /// The handshake: a new session, answered with the open packet.
 pub(super) fn open(server: &Server, req: Request) -> Response {
     let (parts, _) = req.into_parts();
-    let handshake = (server.config().handshake)(&parts);
-    let out = Out::Polling {
-        queue: Vec::new(),
-        waiting: false,
+    let Ok(pending) = server.admit(&parts) else {
+        return too_many_pending();
     };
-    let Some(session) = server.create(handshake, out) else {
+    let handshake = (server.config().handshake)(&parts);
+    let Some(session) = server.create(handshake, Out::polling(), pending) else {
         return engine_error(StatusCode::SERVICE_UNAVAILABLE, 4, "Server is closing");
     };
     let cfg = server.config();
@@ -83,7 +82,9 @@ impl Drop for Waiting {
 /// a 400 once it moved to WebSocket (the client polls no more by then).
 fn take(session: &Session) -> Option<Response> {
     match &mut *lock(&session.out) {
-        Out::Polling { queue, .. } if !queue.is_empty() => Some(text(join(std::mem::take(queue)))),
+        Out::Polling { queue, queued, .. } if !queue.is_empty() => {
+            Some(text(join(out::take_polling(queue, queued))))
+        }
         Out::Polling { .. } => None,
         Out::Ws { .. } => Some(bad_request()),
         Out::Closed if session.client_closed.load(Ordering::Acquire) => {
@@ -110,9 +111,13 @@ pub(super) async fn poll(server: Server, sid: &str) -> Response {
                 server.close(&session);
                 return bad_request();
             }
-            Out::Polling { queue, waiting } => {
+            Out::Polling {
+                queue,
+                queued,
+                waiting,
+            } => {
                 if !queue.is_empty() {
-                    return text(join(std::mem::take(queue)));
+                    return text(join(out::take_polling(queue, queued)));
                 }
                 *waiting = true;
             }
@@ -150,9 +155,16 @@ pub(super) async fn post(server: Server, sid: &str, req: Request) -> Response {
         return bad_request();
     }
     let max = server.config().max_payload;
-    let body = match axum::body::to_bytes(req.into_body(), max).await {
-        Ok(b) => b,
+    // A body that does not arrive within the ping timeout ends the session, as a late
+    // pong would.
+    let read = axum::body::to_bytes(req.into_body(), max);
+    let body = match tokio::time::timeout(server.config().ping_timeout, read).await {
+        Ok(Ok(b)) => b,
         Err(_) => {
+            server.close(&session);
+            return bad_request();
+        }
+        Ok(Err(_)) => {
             // Over the limit (or cut off): the session ends, as on a WebSocket.
             server.close(&session);
             return engine_error(StatusCode::PAYLOAD_TOO_LARGE, 3, "Payload too large");

@@ -51,11 +51,16 @@ pub(crate) struct Session {
     pub ever_connected: AtomicBool,
     /// Its namespace sockets: connected, or with their CONNECT waiting to run.
     pub sockets: Mutex<Vec<Arc<Socket>>>,
+    /// Its place among its address's sessions not yet connected (see `Config::
+    /// max_pending_per_address`), freed once a namespace accepts a socket.
+    pub pending: Mutex<Option<super::limits::Pending>>,
     /// A binary packet waiting for its attachments.
     pub binary: Mutex<Option<binary::Partial>>,
     pub jobs: Mutex<jobs::Queue>,
     timers: Arc<Timers>,
     slow_closed: metrics::Counter,
+    /// Most bytes of output left unsent (`Config::max_buffered_bytes`).
+    pub max_buffered: usize,
 }
 
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -69,6 +74,7 @@ pub enum SendError {
 }
 
 impl Session {
+    #[allow(clippy::too_many_arguments)] // all of them the engine's, given once
     pub fn new(
         id: Arc<str>,
         handshake: Handshake,
@@ -77,6 +83,7 @@ impl Session {
         ping_ms: u64,
         timers: Arc<Timers>,
         slow_closed: metrics::Counter,
+        max_buffered: usize,
     ) -> Arc<Self> {
         Arc::new_cyclic(|me| Session {
             id,
@@ -96,10 +103,12 @@ impl Session {
             linger_until: AtomicU64::new(0),
             ever_connected: AtomicBool::new(false),
             sockets: Mutex::new(Vec::new()),
+            pending: Mutex::new(None),
             binary: Mutex::new(None),
             jobs: Mutex::new(Default::default()),
             timers,
             slow_closed,
+            max_buffered,
         })
     }
 
@@ -135,10 +144,14 @@ impl Session {
         let mut out = lock(&self.out);
         match &mut *out {
             Out::Closed => Err(SendError::Closed),
-            Out::Polling { queue, .. } => {
-                if queue.len() + items.len() > MAX_QUEUED_PACKETS {
+            Out::Polling { queue, queued, .. } => {
+                let bytes: usize = items.iter().map(|(p, _)| p.len()).sum();
+                if queue.len() + items.len() > MAX_QUEUED_PACKETS
+                    || *queued + bytes > self.max_buffered
+                {
                     return self.too_slow(out);
                 }
+                *queued += bytes;
                 queue.extend(items.iter().map(|(p, _)| (*p).clone()));
                 drop(out);
                 self.wake.notify_one();
@@ -162,12 +175,18 @@ impl Session {
         let mut out = lock(&self.out);
         match &mut *out {
             Out::Closed => Err(SendError::Closed),
-            Out::Polling { queue, .. } => {
-                if queue.len() + 1 + attachments.len() > MAX_QUEUED_PACKETS {
+            Out::Polling { queue, queued, .. } => {
+                let encoded: Vec<Bytes> =
+                    attachments.iter().map(|a| out::polling_binary(a)).collect();
+                let bytes = packet.len() + encoded.iter().map(Bytes::len).sum::<usize>();
+                if queue.len() + 1 + attachments.len() > MAX_QUEUED_PACKETS
+                    || *queued + bytes > self.max_buffered
+                {
                     return self.too_slow(out);
                 }
+                *queued += bytes;
                 queue.push(packet.clone());
-                queue.extend(attachments.iter().map(|a| out::polling_binary(a)));
+                queue.extend(encoded);
                 drop(out);
                 self.wake.notify_one();
                 Ok(())
@@ -200,7 +219,7 @@ impl Session {
         mut out: MutexGuard<'_, Out>,
         frames: impl Iterator<Item = &'f Bytes> + Clone,
     ) -> Result<(), SendError> {
-        match out::write_frames(&mut out, frames) {
+        match out::write_frames(&mut out, frames, self.max_buffered) {
             Ok(None) => Ok(()),
             Ok(Some(stream)) => {
                 drop(out);

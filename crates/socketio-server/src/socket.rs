@@ -25,7 +25,7 @@ pub struct Socket {
     /// The rooms this socket is in.
     pub(crate) rooms: Mutex<Vec<Arc<str>>>,
     /// Broadcasts held back while a replay goes out (see `hold`), and whether any are.
-    pub(crate) held: Mutex<Option<Vec<(Bytes, Bytes)>>>,
+    pub(crate) held: Mutex<Option<super::hold::Held>>,
     pub(crate) holding: AtomicBool,
     data: OnceLock<Arc<dyn Any + Send + Sync>>,
 }

@@ -47,6 +47,8 @@ fn server() -> (Server, Arc<TestHandler>) {
         connect_timeout: Duration::from_secs(45),
         max_payload: 1 << 20,
         handshake: |_| Box::new(()),
+        max_buffered_bytes: super::DEFAULT_MAX_BUFFERED_BYTES,
+        max_pending_per_address: 0,
         metrics_prefix: "test".into(),
     });
     let handler = Arc::new(TestHandler {
@@ -59,12 +61,8 @@ fn server() -> (Server, Arc<TestHandler>) {
 
 /// A session on long-polling.
 pub(crate) fn session(server: &Server) -> Arc<Session> {
-    let out = Out::Polling {
-        queue: Vec::new(),
-        waiting: false,
-    };
     let hs: Handshake = Box::new(());
-    server.create(hs, out).expect("open")
+    server.create(hs, Out::polling(), None).expect("open")
 }
 
 /// A session on long-polling with a socket connected to `/`.
@@ -80,7 +78,7 @@ async fn connected(server: &Server) -> (Arc<Session>, Arc<Socket>) {
 /// The packets waiting for the session's next poll (taken).
 pub(crate) fn take(s: &Session) -> Vec<String> {
     match &mut *lock(&s.out) {
-        Out::Polling { queue, .. } => std::mem::take(queue)
+        Out::Polling { queue, queued, .. } => super::out::take_polling(queue, queued)
             .iter()
             .map(|p| String::from_utf8_lossy(p).into_owned())
             .collect(),

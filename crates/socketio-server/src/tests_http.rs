@@ -35,6 +35,8 @@ async fn listen(ping: u64, timeout: u64, connect: u64) -> (Server, String) {
         connect_timeout: Duration::from_millis(connect),
         max_payload: 1_000_000,
         handshake: |_| Box::new(()),
+        max_buffered_bytes: super::DEFAULT_MAX_BUFFERED_BYTES,
+        max_pending_per_address: 0,
         metrics_prefix: "test".into(),
     });
     io.set_handler(Arc::new(Accept));

@@ -65,6 +65,8 @@ fn server() -> (Server, Arc<Echo>) {
         connect_timeout: Duration::from_secs(45),
         max_payload: 100,
         handshake: |_| Box::new(()),
+        max_buffered_bytes: super::DEFAULT_MAX_BUFFERED_BYTES,
+        max_pending_per_address: 0,
         metrics_prefix: "test".into(),
     });
     let echo = Arc::new(Echo::default());

@@ -17,8 +17,9 @@ use tokio::net::TcpStream;
 
 use super::closing::{end_with, linger};
 use super::frame::{self, Fatal, Message, Reader};
-use super::http::{bad_request, engine_error, unknown_session};
+use super::http::{bad_request, engine_error, too_many_pending, unknown_session};
 use super::out::Out;
+use super::serve::Conn;
 use super::session::{lock, Session};
 use super::{packet, Server};
 
@@ -73,13 +74,18 @@ pub(super) fn upgrade(server: Server, mut req: Request, sid: Option<String>) -> 
         },
     };
     let (parts, _) = req.into_parts();
+    let admitted = match existing.is_none().then(|| server.admit(&parts)) {
+        Some(Err(())) => return too_many_pending(),
+        Some(Ok(p)) => p,
+        None => None,
+    };
     let handshake = existing
         .is_none()
         .then(|| (server.config().handshake)(&parts));
     drop(parts);
     tokio::spawn(async move {
         let taken = match on_upgrade.await {
-            Ok(up) => up.downcast::<TokioIo<TcpStream>>().ok(),
+            Ok(up) => up.downcast::<TokioIo<Conn>>().ok(),
             Err(_) => None,
         };
         let Some(up) = taken else {
@@ -89,7 +95,9 @@ pub(super) fn upgrade(server: Server, mut req: Request, sid: Option<String>) -> 
             tracing::debug!("websocket upgrade failed");
             return;
         };
-        let stream = Arc::new(up.io.into_inner());
+        // The connection's place under the connection limit lives as long as this task.
+        let (stream, _permit) = up.io.into_inner().into_parts();
+        let stream = Arc::new(stream);
         let pending = BytesMut::from(&up.read_buf[..]);
         match (existing, handshake) {
             (Some(Some(s)), _) => upgrade_session(server, s, stream, pending).await,
@@ -97,7 +105,7 @@ pub(super) fn upgrade(server: Server, mut req: Request, sid: Option<String>) -> 
                 let _ = stream.try_write(&frame::close(frame::CLOSE_NORMAL));
                 linger(&stream).await;
             }
-            (None, Some(handshake)) => open(server, handshake, stream, pending).await,
+            (None, Some(handshake)) => open(server, handshake, stream, pending, admitted).await,
             (None, None) => {}
         }
     });
@@ -121,8 +129,9 @@ async fn open(
     handshake: super::Handshake,
     stream: Arc<TcpStream>,
     pending: BytesMut,
+    admitted: Option<super::limits::Pending>,
 ) {
-    let Some(session) = server.create(handshake, Out::ws(&stream)) else {
+    let Some(session) = server.create(handshake, Out::ws(&stream), admitted) else {
         let _ = stream.try_write(&frame::close(frame::CLOSE_NORMAL));
         linger(&stream).await;
         return;
@@ -182,10 +191,10 @@ async fn end_polls(session: Arc<Session>) {
 /// sent meanwhile can overtake it.
 fn switch(session: &Arc<Session>, stream: &Arc<TcpStream>) -> bool {
     let mut out = lock(&session.out);
-    let Out::Polling { queue, .. } = &mut *out else {
+    let Out::Polling { queue, queued, .. } = &mut *out else {
         return false;
     };
-    let frames: Vec<Bytes> = std::mem::take(queue)
+    let frames: Vec<Bytes> = super::out::take_polling(queue, queued)
         .iter()
         .map(|p| match p.strip_prefix(b"b") {
             // A binary packet, kept as base64 for the poll.

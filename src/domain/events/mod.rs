@@ -25,6 +25,12 @@ pub trait ServerEvent: Serialize {
     fn seq(&self) -> Option<i64> {
         None
     }
+
+    /// The room's change `seq` of a change to a stored message (a deletion): nodes
+    /// deliver a room's changes in this order.
+    fn change_seq(&self) -> Option<i64> {
+        None
+    }
 }
 
 /// Every server event carries `{ "data": …, "timestamp": "<RFC 3339>" }`.

@@ -28,10 +28,30 @@ server_events! {
     },
     ChatUserTyping = "chat-user-typing",
     MessagesSeen = "messages-seen",
-    ChatMessageDeleted = "chat-message-deleted",
+    ChatMessageDeleted = "chat-message-deleted" {
+        fn change_seq(&self) -> Option<i64> {
+            Some(self.change_seq)
+        }
+    },
     ChatUserStatusUpdate = "chat-user-status-update",
     ChatNotification<'_> = "chat-notification",
     RoomOnlineUsers = "room-online-users",
+    SessionExpiring = "session-expiring",
+    SessionExpired = "session-expired",
+}
+
+/// `session-expiring`: the socket's token ends at `expiresAt`; reconnect with a new one.
+#[derive(Serialize, Debug)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionExpiring {
+    #[serde(serialize_with = "ser_ms")]
+    pub expires_at: i64,
+}
+
+/// `session-expired`: the token ended; the server disconnects the socket next.
+#[derive(Serialize, Debug)]
+pub struct SessionExpired {
+    pub code: &'static str,
 }
 
 /// `chat-rooms-joined`, also the ack of `join-chat-rooms`.
@@ -43,6 +63,24 @@ pub struct ChatRoomsJoined {
     /// Present when the join asked for a catch-up (`lastSeq`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub catch_up: Option<Vec<CatchUp>>,
+    /// Present when the join asked for a catch-up (`lastSeq` or `lastChangeSeq`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub change_catch_up: Option<Vec<ChangeCatchUp>>,
+}
+
+/// What a rejoin's catch-up replayed of one room's change log (deletions).
+#[derive(Serialize, Debug)]
+#[serde(rename_all = "camelCase")]
+pub struct ChangeCatchUp {
+    pub room_id: String,
+    /// The `lastChangeSeq` the client sent for the room, if any.
+    pub after_change_seq: Option<i64>,
+    /// `chat-message-deleted` events replayed on this socket.
+    pub replayed: usize,
+    /// The room's last change `seq`: send it as `lastChangeSeq` next time.
+    pub last_change_seq: i64,
+    /// False when more changes were missed than replayed: reload the room's history.
+    pub complete: bool,
 }
 
 #[derive(Serialize, Debug)]
@@ -98,6 +136,8 @@ pub struct ChatMessageDeleted {
     pub room_id: String,
     pub message_id: String,
     pub deleted_by: String,
+    /// The deletion's place in the room's change log: 1, 2, 3, … per room.
+    pub change_seq: i64,
 }
 
 /// `chat-user-status-update`: the user's status as contacts see it.

@@ -142,6 +142,8 @@ export async function startCluster({ nodes = 3, lb = false, env = {} } = {}) {
     CLASSCHAT_REDIS_PREFIX: prefix,
     CLASSCHAT_JWT_SECRET: secret,
     CLASSCHAT_NODE_ID: `node-${i + 1}`,
+    // HAProxy (on 127.0.0.1) forwards the client's address; nodes believe it from there.
+    ...(lb ? { CLASSCHAT_TRUSTED_PROXIES: "127.0.0.1/32" } : {}),
     ...env,
   });
   const servers = [];

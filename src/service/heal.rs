@@ -1,0 +1,79 @@
+//! The database side of healing live delivery: the backplane's `History`, read from the
+//! store (messages and the change log) and encoded as the events live delivery carries.
+
+use futures_util::future::BoxFuture;
+use futures_util::FutureExt;
+
+use crate::backplane::heal::{Heads, Missed};
+use crate::backplane::History;
+use crate::domain::events::{ChatMessageDeleted, NewChatMessage};
+use crate::storage::Store;
+
+/// `History` over the store: missed messages become `new-chat-message` packets.
+pub struct StoreHistory(pub Store);
+
+impl History for StoreHistory {
+    fn messages(
+        &self,
+        room: String,
+        after: i64,
+        upto: i64,
+        limit: u32,
+    ) -> BoxFuture<'static, Result<Vec<Missed>, String>> {
+        let store = self.0.clone();
+        async move {
+            let found = store
+                .messages_between(&room, after, upto, i64::from(limit))
+                .await
+                .map_err(|e| e.to_string())?;
+            Ok(found
+                .iter()
+                .map(|m| (m.seq, super::encode(&NewChatMessage(m))))
+                .collect())
+        }
+        .boxed()
+    }
+
+    fn changes(
+        &self,
+        room: String,
+        after: i64,
+        upto: i64,
+        limit: u32,
+    ) -> BoxFuture<'static, Result<Vec<Missed>, String>> {
+        let store = self.0.clone();
+        async move {
+            let found = store
+                .changes_between(&room, after, upto, i64::from(limit))
+                .await
+                .map_err(|e| e.to_string())?;
+            Ok(found
+                .into_iter()
+                .map(|c| (c.change_seq, super::encode(&deleted_event(&room, c))))
+                .collect())
+        }
+        .boxed()
+    }
+
+    fn heads(
+        &self,
+        rooms: Vec<String>,
+    ) -> BoxFuture<'static, Result<Vec<(String, Heads)>, String>> {
+        let store = self.0.clone();
+        async move {
+            let heads = store.room_heads(&rooms).await.map_err(|e| e.to_string())?;
+            Ok(heads.into_iter().map(|(r, s, c)| (r, (s, c))).collect())
+        }
+        .boxed()
+    }
+}
+
+/// A logged change as the event live delivery carried (deletions only at this revision).
+pub fn deleted_event(room_id: &str, c: crate::storage::Change) -> ChatMessageDeleted {
+    ChatMessageDeleted {
+        room_id: room_id.to_string(),
+        message_id: c.message_id,
+        deleted_by: c.by_user,
+        change_seq: c.change_seq,
+    }
+}

@@ -1,0 +1,158 @@
+//! The per-room change log: deletions (later edits and reactions) numbered per room
+//! (`rooms.last_change`), so what a node or a client missed live can be read back in order.
+
+use super::{with_pool, Store};
+use crate::domain::Message;
+
+/// One entry of a room's change log.
+#[derive(sqlx::FromRow, Debug, Clone, PartialEq, Eq)]
+pub struct Change {
+    pub change_seq: i64,
+    /// `deleted` at this revision.
+    pub kind: String,
+    pub message_id: String,
+    pub by_user: String,
+    pub at: i64,
+}
+
+impl Store {
+    /// Soft-deletes and logs the deletion as the room's next change, in one transaction.
+    /// Returns the tombstone and the change's `seq`; `None` if it was already deleted.
+    pub async fn delete_message(
+        &self,
+        room_id: &str,
+        id: &str,
+        by: &str,
+        now: i64,
+    ) -> Result<Option<(Message, i64)>, sqlx::Error> {
+        let change: i64 = with_pool!(self, p => {
+            let mut tx = p.begin().await?;
+            let n = sqlx::query(
+                "UPDATE messages SET content = NULL, mentions = '[]', deleted_at = $3, deleted_by = $4
+                 WHERE id = $1 AND room_id = $2 AND deleted_at IS NULL",
+            )
+            .bind(id)
+            .bind(room_id)
+            .bind(now)
+            .bind(by)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if n == 0 {
+                return Ok(None);
+            }
+            let seq: i64 = sqlx::query_scalar(
+                "UPDATE rooms SET last_change = last_change + 1 WHERE id = $1 RETURNING last_change",
+            )
+            .bind(room_id)
+            .fetch_one(&mut *tx)
+            .await?;
+            sqlx::query(
+                "INSERT INTO room_changes (room_id, change_seq, kind, message_id, by_user, at)
+                 VALUES ($1, $2, 'deleted', $3, $4, $5)",
+            )
+            .bind(room_id)
+            .bind(seq)
+            .bind(id)
+            .bind(by)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            seq
+        });
+        Ok(self
+            .get_message(room_id, id)
+            .await?
+            .map(|(m, _)| (m, change)))
+    }
+
+    /// The changes of `room_id` with `after < change_seq <= upto`, oldest first, at most
+    /// `limit`.
+    pub async fn changes_between(
+        &self,
+        room_id: &str,
+        after: i64,
+        upto: i64,
+        limit: i64,
+    ) -> Result<Vec<Change>, sqlx::Error> {
+        with_pool!(self, p => sqlx::query_as::<_, Change>(
+            "SELECT change_seq, kind, message_id, by_user, at FROM room_changes
+             WHERE room_id = $1 AND change_seq > $2 AND change_seq <= $3
+             ORDER BY change_seq ASC LIMIT $4",
+        )
+        .bind(room_id)
+        .bind(after)
+        .bind(upto)
+        .bind(limit)
+        .fetch_all(p)
+        .await)
+    }
+
+    /// The room's last change `seq` (0: none yet).
+    pub async fn last_change(&self, room_id: &str) -> Result<i64, sqlx::Error> {
+        with_pool!(self, p => sqlx::query_scalar::<_, i64>(
+            "SELECT last_change FROM rooms WHERE id = $1"
+        )
+        .bind(room_id)
+        .fetch_optional(p)
+        .await
+        .map(Option::unwrap_or_default))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn store_with_room() -> Store {
+        let store = Store::connect("sqlite::memory:", 1).await.expect("sqlite");
+        store.migrate().await.expect("migrations");
+        for q in [
+            "INSERT INTO rooms (id, kind, created_by, created_at, last_seq, last_activity_at) VALUES ('r', 'group', 't', 0, 2, 0)",
+            "INSERT INTO messages (id, room_id, seq, sender_id, sender_name, content, mentions, created_at) VALUES ('m1', 'r', 1, 't', 'T', 'a', '[]', 0)",
+            "INSERT INTO messages (id, room_id, seq, sender_id, sender_name, content, mentions, created_at) VALUES ('m2', 'r', 2, 't', 'T', 'b', '[]', 0)",
+        ] {
+            with_pool!(store, p => sqlx::query(q).execute(p).await.map(|_| ())).expect(q);
+        }
+        store
+    }
+
+    #[tokio::test]
+    async fn each_deletion_is_logged_once_as_the_rooms_next_change() {
+        let store = store_with_room().await;
+        let (tomb, c1) = store
+            .delete_message("r", "m2", "t", 5)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!((tomb.content, c1), (None, 1));
+        assert!(store
+            .delete_message("r", "m2", "t", 6)
+            .await
+            .unwrap()
+            .is_none());
+        let (_, c2) = store
+            .delete_message("r", "m1", "s", 7)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(c2, 2);
+        assert_eq!(store.last_change("r").await.unwrap(), 2);
+        assert_eq!(
+            store
+                .room_heads(&["r".into(), "nope".into()])
+                .await
+                .unwrap(),
+            vec![("r".to_string(), 2, 2)]
+        );
+        let log = store.changes_between("r", 0, 2, 10).await.unwrap();
+        let ids: Vec<(i64, &str, &str)> = log
+            .iter()
+            .map(|c| (c.change_seq, c.message_id.as_str(), c.by_user.as_str()))
+            .collect();
+        assert_eq!(ids, vec![(1, "m2", "t"), (2, "m1", "s")]);
+        assert_eq!(store.changes_between("r", 1, 2, 10).await.unwrap().len(), 1);
+        assert_eq!(store.changes_between("r", 0, 2, 1).await.unwrap().len(), 1);
+    }
+}
