@@ -7,18 +7,12 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 
 import { startServer, withServerLogs } from "./lib/server.mjs";
-import { ack, ackOk, closeAll, connectUser, sleep } from "./lib/client.mjs";
+import { ack, ackOk, clientPool, closeAll, sleep } from "./lib/client.mjs";
 import { uid } from "./lib/util.mjs";
 
 let server;
-const clients = [];
+const { clients, connect } = clientPool(() => server);
 const it = (name, fn) => test(name, withServerLogs(() => server, fn));
-
-async function connect(user) {
-  const c = await connectUser(server, user);
-  clients.push(c);
-  return c;
-}
 
 function rssKiB(pid) {
   const m = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));

@@ -15,7 +15,7 @@ import { createHmac, randomBytes } from "node:crypto";
 
 import WebSocket from "ws";
 
-import { startServer, withServerLogs } from "./lib/server.mjs";
+import { LIFTED_RATES, startServer, withServerLogs } from "./lib/server.mjs";
 import { ackOk, closeAll, connectUser, join, onceConnected, rawSocket, sleep } from "./lib/client.mjs";
 import { uid } from "./lib/util.mjs";
 
@@ -316,21 +316,7 @@ describe(`fuzz (FUZZ_SEED=${SEED})`, () => {
     server = await startServer({
       env: {
         // Limits out of the way, so the fuzz reaches past them (rate_limited stays a valid answer).
-        CLASSCHAT_RATE_SEND_BURST: "100000",
-        CLASSCHAT_RATE_SEND_PER_SEC: "100000",
-        CLASSCHAT_RATE_TYPING_BURST: "100000",
-        CLASSCHAT_RATE_TYPING_PER_SEC: "100000",
-        CLASSCHAT_RATE_CONNECT_BURST: "10000",
-        CLASSCHAT_RATE_CONNECT_PER_SEC: "10000",
-        // Issue 11 per-user limits out of the way too (set-up makes rooms in bulk).
-        CLASSCHAT_RATE_STATUS_PER_SEC: "100000",
-        CLASSCHAT_RATE_STATUS_BURST: "100000",
-        CLASSCHAT_RATE_ROOM_CREATE_PER_SEC: "100000",
-        CLASSCHAT_RATE_ROOM_CREATE_BURST: "100000",
-        CLASSCHAT_RATE_MEMBER_ADD_PER_SEC: "100000",
-        CLASSCHAT_RATE_MEMBER_ADD_BURST: "100000",
-        CLASSCHAT_RATE_ONLINE_USERS_PER_SEC: "100000",
-        CLASSCHAT_RATE_ONLINE_USERS_BURST: "100000",
+        ...LIFTED_RATES,
         CLASSCHAT_DRAIN_DELAY_MS: "0",
         // FUZZ_DATABASE_URL=postgres://… runs the same fuzz against PostgreSQL (an empty database).
         ...(process.env.FUZZ_DATABASE_URL ? { DATABASE_URL: process.env.FUZZ_DATABASE_URL } : {}),

@@ -22,7 +22,7 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import { parse } from "acorn";
 import { WebSocket, WebSocketServer } from "ws";
 
-import { startServer } from "./lib/server.mjs";
+import { LIFTED_RATES, startServer } from "./lib/server.mjs";
 
 register("./lib/k6shim/hooks.mjs", import.meta.url);
 const { rt, runScript, reset, THRESHOLD_RE } = await import("./lib/k6shim/runtime.mjs");
@@ -212,21 +212,6 @@ describe("k6 scenario scripts: options, thresholds, default function, README", (
 
 // ---- against frames: a real node, and a scripted fake ---------------------------------
 
-const RATES = {
-  CLASSCHAT_RATE_SEND_PER_SEC: "100000",
-  CLASSCHAT_RATE_SEND_BURST: "100000",
-  CLASSCHAT_RATE_TYPING_PER_SEC: "100000",
-  CLASSCHAT_RATE_TYPING_BURST: "100000",
-  CLASSCHAT_RATE_CONNECT_PER_SEC: "100000",
-  CLASSCHAT_RATE_CONNECT_BURST: "100000",
-  // Issue 11: set-up makes rooms and adds members in bulk; presence-churn flips status.
-  CLASSCHAT_RATE_STATUS_PER_SEC: "100000",
-  CLASSCHAT_RATE_STATUS_BURST: "100000",
-  CLASSCHAT_RATE_ROOM_CREATE_PER_SEC: "100000",
-  CLASSCHAT_RATE_ROOM_CREATE_BURST: "100000",
-  CLASSCHAT_RATE_MEMBER_ADD_PER_SEC: "100000",
-  CLASSCHAT_RATE_MEMBER_ADD_BURST: "100000",
-};
 const sio = await import(pathToFileURL(join(K6, "lib", "sio.js")).href);
 const k6setup = await import(pathToFileURL(join(K6, "lib", "setup.js")).href);
 const { idle } = await import("./lib/k6shim/runtime.mjs");
@@ -382,7 +367,7 @@ describe("k6 scripts against a real classchat node", { timeout: 300_000 }, () =>
     ...extra,
   });
   before(async () => {
-    server = await startServer({ env: RATES });
+    server = await startServer({ env: LIFTED_RATES });
   });
   after(async () => {
     await server?.stop();

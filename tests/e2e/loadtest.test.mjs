@@ -8,7 +8,7 @@ import { dirname, join } from "node:path";
 import { promisify } from "node:util";
 
 import { startCluster } from "./lib/cluster.mjs";
-import { BIN } from "./lib/server.mjs";
+import { BIN, LIFTED_RATES } from "./lib/server.mjs";
 
 const LOAD_BIN = process.env.CLASSCHAT_LOAD_BIN || join(dirname(BIN), "classchat-load");
 const run = promisify(execFile);
@@ -20,21 +20,7 @@ describe("classchat-load scenarios against two nodes", () => {
     c = await startCluster({
       nodes: 2,
       env: {
-        CLASSCHAT_RATE_SEND_PER_SEC: "100000",
-        CLASSCHAT_RATE_SEND_BURST: "100000",
-        CLASSCHAT_RATE_TYPING_PER_SEC: "100000",
-        CLASSCHAT_RATE_TYPING_BURST: "100000",
-        CLASSCHAT_RATE_CONNECT_PER_SEC: "100000",
-        CLASSCHAT_RATE_CONNECT_BURST: "100000",
-        // Issue 11 per-user limits out of the way too (set-up makes rooms in bulk).
-        CLASSCHAT_RATE_STATUS_PER_SEC: "100000",
-        CLASSCHAT_RATE_STATUS_BURST: "100000",
-        CLASSCHAT_RATE_ROOM_CREATE_PER_SEC: "100000",
-        CLASSCHAT_RATE_ROOM_CREATE_BURST: "100000",
-        CLASSCHAT_RATE_MEMBER_ADD_PER_SEC: "100000",
-        CLASSCHAT_RATE_MEMBER_ADD_BURST: "100000",
-        CLASSCHAT_RATE_ONLINE_USERS_PER_SEC: "100000",
-        CLASSCHAT_RATE_ONLINE_USERS_BURST: "100000",
+        ...LIFTED_RATES,
       },
     });
     nodeArgs = c.nodes.flatMap((n) => ["--api", `http://${n.apiAddr}`, "--socket", n.socketAddr]);

@@ -5,18 +5,12 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 
 import { startServer, withServerLogs } from "./lib/server.mjs";
-import { ack, ackOk, closeAll, connectUser, join } from "./lib/client.mjs";
+import { ack, ackOk, clientPool, closeAll, join } from "./lib/client.mjs";
 import { quiet, uid } from "./lib/util.mjs";
 
 let server;
-const clients = [];
+const { clients, connect } = clientPool(() => server);
 const it = (name, fn) => test(name, withServerLogs(() => server, fn));
-
-async function connect(user) {
-  const c = await connectUser(server, user);
-  clients.push(c);
-  return c;
-}
 
 /** Emits `n` sends without waiting; resolves with the acks in emission order. */
 function burst(client, roomId, n, tag) {

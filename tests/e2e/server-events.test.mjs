@@ -4,18 +4,12 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 
 import { startServer, withServerLogs } from "./lib/server.mjs";
-import { ack, ackOk, closeAll, connectUser, isRfc3339, join } from "./lib/client.mjs";
+import { ack, ackOk, clientPool, closeAll, isRfc3339, join } from "./lib/client.mjs";
 import { MESSAGE_FIELDS, quiet, uid } from "./lib/util.mjs";
 
 let server;
-const clients = [];
+const { clients, connect } = clientPool(() => server);
 const it = (name, fn) => test(name, withServerLogs(() => server, fn));
-
-async function connect(user) {
-  const c = await connectUser(server, user);
-  clients.push(c);
-  return c;
-}
 
 const post = (room, who, body) => server.ok("POST", `/chat/rooms/${room.id ?? room}/messages`, who, body);
 

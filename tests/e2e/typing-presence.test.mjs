@@ -4,18 +4,12 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 
 import { startServer, withServerLogs } from "./lib/server.mjs";
-import { ackOk, closeAll, connectUser, isRfc3339, join, sleep } from "./lib/client.mjs";
+import { ackOk, clientPool, closeAll, isRfc3339, join, sleep } from "./lib/client.mjs";
 import { quiet, uid } from "./lib/util.mjs";
 
 let server;
-const clients = [];
+const { clients, connect } = clientPool(() => server);
 const it = (name, fn) => test(name, withServerLogs(() => server, fn));
-
-async function connect(user) {
-  const c = await connectUser(server, user);
-  clients.push(c);
-  return c;
-}
 
 async function pair() {
   const t = server.user(uid("teacher"), "teacher");

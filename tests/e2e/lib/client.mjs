@@ -169,6 +169,18 @@ export async function connectUser(server, user, opts = {}) {
 }
 
 /** Emits with an ack; resolves with the ack body. `args` are the event's arguments. */
+/** The sockets a test file connects: `connect(user)` as `connectUser` against `getServer()`,
+ * each kept in `clients` for the file's `after` hook (`closeAll(clients)`). */
+export function clientPool(getServer) {
+  const clients = [];
+  const connect = async (user, opts) => {
+    const c = await connectUser(getServer(), user, opts);
+    clients.push(c);
+    return c;
+  };
+  return { clients, connect };
+}
+
 export function ack(socket, event, ...args) {
   return socket.timeout(15_000).emitWithAck(event, ...args);
 }

@@ -11,6 +11,15 @@ import { fileURLToPath } from "node:url";
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..", "..");
 export const BIN = process.env.CLASSCHAT_BIN || join(REPO, "target", "debug", "classchat");
 
+/** Every per-user rate limit (`CLASSCHAT_RATE_<KIND>_PER_SEC` / `_BURST`) set out of the way,
+ * for tests whose set-up makes rooms, members, sends or connects in bulk. */
+export const LIFTED_RATES = Object.fromEntries(
+  ["SEND", "TYPING", "CONNECT", "STATUS", "ROOM_CREATE", "MEMBER_ADD", "ONLINE_USERS"].flatMap((kind) => [
+    [`CLASSCHAT_RATE_${kind}_PER_SEC`, "100000"],
+    [`CLASSCHAT_RATE_${kind}_BURST`, "100000"],
+  ]),
+);
+
 const READY_RE = /^classchat listening api=(\S+) socket=(\S+) metrics=(\S+)\s*$/m;
 const STDERR_KEEP = 400; // lines of server log kept for failure reports
 
