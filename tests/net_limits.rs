@@ -105,8 +105,11 @@ async fn invented_methods_and_paths_leave_the_metrics_small_and_count_as_other()
             .unwrap();
     }
     let text = app.metrics_text().await;
+    // The recorder is shared by the tests of this binary, which run at the same time and
+    // add series of their own (a few KiB); a series per invented method would add far
+    // more than 32 KiB (1,000 of them, each at least one line of ~80 bytes).
     assert!(
-        text.len() < before + 8 * 1024,
+        text.len() < before + 32 * 1024,
         "/metrics grew from {before} to {} bytes",
         text.len()
     );
