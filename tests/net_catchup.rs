@@ -83,6 +83,8 @@ async fn a_socket_that_never_polls_cannot_make_catch_ups_queue_without_bound() {
     while !got.contains("431[") {
         let r = app.http.get(poll_url(&app, &sid)).send().await.unwrap();
         got.push_str(&r.text().await.unwrap());
+        // Packets of one poll are separated by 0x1e; polls end on a packet boundary.
+        got.push('\x1e');
     }
     let ack = got.split('\x1e').find(|p| p.starts_with("431[")).unwrap();
     let ack: Value = serde_json::from_str(&ack[3..]).unwrap();
