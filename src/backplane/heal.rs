@@ -55,19 +55,11 @@ pub struct Request {
 
 /// Read access to what the database holds, for the relay.
 pub trait History: Send + Sync + 'static {
-    /// The messages of `room` with `after < seq <= upto`, oldest first, at most `limit`.
-    fn messages(
+    /// What `room` holds in `stream` with `after < seq <= upto` (messages by `seq`,
+    /// deletions by change `seq`), oldest first, at most `limit`.
+    fn missed(
         &self,
-        room: String,
-        after: i64,
-        upto: i64,
-        limit: u32,
-    ) -> BoxFuture<'static, Result<Vec<Missed>, String>>;
-
-    /// The changes of `room` (deletions) with `after < change seq <= upto`, oldest first,
-    /// at most `limit`.
-    fn changes(
-        &self,
+        stream: Stream,
         room: String,
         after: i64,
         upto: i64,

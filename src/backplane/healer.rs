@@ -165,11 +165,9 @@ impl Healer {
         tokio::spawn(async move {
             let _permit = reads.acquire_owned().await;
             let room = req.room.clone();
-            let found = match req.stream {
-                Stream::Messages => history.messages(room, req.after, req.upto, page),
-                Stream::Changes => history.changes(room, req.after, req.upto, page),
-            }
-            .await;
+            let found = history
+                .missed(req.stream, room, req.after, req.upto, page)
+                .await;
             let _ = tx.send(Done::Messages {
                 room: req.room,
                 stream: req.stream,

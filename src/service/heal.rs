@@ -4,7 +4,7 @@
 use futures_util::future::BoxFuture;
 use futures_util::FutureExt;
 
-use crate::backplane::heal::{Heads, Missed};
+use crate::backplane::heal::{Heads, Missed, Stream};
 use crate::backplane::History;
 use crate::domain::events::{ChatMessageDeleted, NewChatMessage};
 use crate::storage::Store;
@@ -13,44 +13,42 @@ use crate::storage::Store;
 pub struct StoreHistory(pub Store);
 
 impl History for StoreHistory {
-    fn messages(
+    fn missed(
         &self,
+        stream: Stream,
         room: String,
         after: i64,
         upto: i64,
         limit: u32,
     ) -> BoxFuture<'static, Result<Vec<Missed>, String>> {
         let store = self.0.clone();
+        let limit = i64::from(limit);
         async move {
-            let found = store
-                .messages_between(&room, after, upto, i64::from(limit))
-                .await
-                .map_err(|e| e.to_string())?;
-            Ok(found
-                .iter()
-                .map(|m| (m.seq, super::encode(&NewChatMessage(m))))
-                .collect())
-        }
-        .boxed()
-    }
-
-    fn changes(
-        &self,
-        room: String,
-        after: i64,
-        upto: i64,
-        limit: u32,
-    ) -> BoxFuture<'static, Result<Vec<Missed>, String>> {
-        let store = self.0.clone();
-        async move {
-            let found = store
-                .changes_between(&room, after, upto, i64::from(limit))
-                .await
-                .map_err(|e| e.to_string())?;
-            Ok(found
-                .into_iter()
-                .map(|c| (c.change_seq, super::encode(&deleted_event(&room, c))))
-                .collect())
+            let missed = match stream {
+                Stream::Messages => {
+                    store
+                        .messages_between(&room, after, upto, limit)
+                        .await
+                        .map(|found| {
+                            found
+                                .iter()
+                                .map(|m| (m.seq, super::encode(&NewChatMessage(m))))
+                                .collect()
+                        })
+                }
+                Stream::Changes => {
+                    store
+                        .changes_between(&room, after, upto, limit)
+                        .await
+                        .map(|found| {
+                            found
+                                .into_iter()
+                                .map(|c| (c.change_seq, super::encode(&deleted_event(&room, c))))
+                                .collect()
+                        })
+                }
+            };
+            missed.map_err(|e| e.to_string())
         }
         .boxed()
     }

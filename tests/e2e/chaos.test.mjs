@@ -23,6 +23,19 @@ import { uid } from "./lib/util.mjs";
 const CLIENTS = 30;
 const MESSAGES = 1000;
 
+/** A client socket of the chaos run: WebSocket only, reconnecting quickly to any node. */
+function chaosSocket(lb, user) {
+  return io(lb.socketUrl, {
+    auth: { token: user.token },
+    transports: ["websocket"],
+    forceNew: true,
+    reconnection: true,
+    reconnectionDelay: 200,
+    reconnectionDelayMax: 1000,
+    timeout: 10_000,
+  });
+}
+
 /** REST through the load balancer, retried across node deaths. */
 async function rest(base, method, path, token, body, { tries = 100 } = {}) {
   let last;
@@ -56,15 +69,7 @@ class RecipeClient {
     this.liveEvents = 0;
     this.connects = 0;
     this.filling = null;
-    this.socket = io(lb.socketUrl, {
-      auth: { token: user.token },
-      transports: ["websocket"],
-      forceNew: true,
-      reconnection: true,
-      reconnectionDelay: 200,
-      reconnectionDelayMax: 1000,
-      timeout: 10_000,
-    });
+    this.socket = chaosSocket(lb, user);
     this.socket.on("connect", () => this.onConnect());
     this.socket.on("new-chat-message", (body) => {
       this.liveEvents += 1;
@@ -136,15 +141,7 @@ class SimpleClient {
     this.liveEvents = 0;
     this.duplicates = 0;
     this.connects = 0;
-    this.socket = io(lb.socketUrl, {
-      auth: { token: user.token },
-      transports: ["websocket"],
-      forceNew: true,
-      reconnection: true,
-      reconnectionDelay: 200,
-      reconnectionDelayMax: 1000,
-      timeout: 10_000,
-    });
+    this.socket = chaosSocket(lb, user);
     this.socket.on("connect", () => this.onConnect());
     this.socket.on("new-chat-message", (body) => {
       this.liveEvents += 1;
