@@ -117,6 +117,7 @@ fn describe() {
         "Status updates for contacts dropped because this node's contacts queue was full"
     );
     crate::backplane::heal::describe_metrics();
+    crate::service::describe_meeting_metrics();
 }
 
 /// The labelled series of the contract's events start at zero, so dashboards and
@@ -129,13 +130,14 @@ fn zero_series() {
     for event in ClientEventName::ALL {
         metrics::counter!("classchat_socket_events_total", "event" => event.as_str()).increment(0);
     }
-    for kind in ["room", "user", "members"] {
+    for kind in ["room", "user", "members", "peer"] {
         metrics::counter!("classchat_broadcasts_total", "kind" => kind).increment(0);
     }
     metrics::counter!("classchat_status_coalesced_total").increment(0);
     metrics::counter!("classchat_contacts_dropped_total").increment(0);
     metrics::counter!("classchat_rate_limit_fallback_total").increment(0);
     crate::backplane::heal::zero_metrics();
+    crate::service::zero_meeting_metrics();
 }
 
 /// The metrics router (`GET /metrics`).

@@ -12,6 +12,7 @@ use tokio::task::JoinHandle;
 use crate::app::AppState;
 use crate::auth::{resolve_key, Verifier};
 use crate::backplane::keys::Keys;
+use crate::backplane::meetings::{LocalMeetings, MeetingStore, RedisMeetings};
 use crate::backplane::presence::{LocalPresence, RedisPresence};
 use crate::backplane::{Backplane, Healing, Presence};
 use crate::config::Config;
@@ -62,6 +63,7 @@ pub async fn start(config: Config) -> Result<Running, String> {
         .migrate()
         .await
         .map_err(|e| format!("migrations failed: {e}"))?;
+    config.ice.check()?;
     let key = resolve_key(&config)?;
     let verifier = Verifier::new(
         &key,
@@ -87,10 +89,11 @@ pub async fn start(config: Config) -> Result<Running, String> {
         audit,
     };
     let audit = Duration::from_millis(config.relay.relay_audit_interval_ms);
-    let (backplane, presence, redis) = match &config.redis_url {
+    let (backplane, presence, meetings, redis) = match &config.redis_url {
         None => (
             Backplane::local(io.clone(), Some(healing(None))),
             Presence::Local(LocalPresence::new()),
+            MeetingStore::Local(LocalMeetings::new()),
             None,
         ),
         Some(url) => {
@@ -99,19 +102,27 @@ pub async fn start(config: Config) -> Result<Running, String> {
                 Backplane::redis(io.clone(), url, &config.redis_prefix, Some(healing(audit)))
                     .await?;
             let keys = Keys::new(&config.redis_prefix);
+            let meetings = RedisMeetings::new(client.clone(), keys.clone(), config.node_id.clone());
             let presence = RedisPresence::new(
                 client.clone(),
                 keys,
                 config.node_id.clone(),
                 config.presence_ttl,
             );
-            (bp, Presence::Redis(presence), Some(client))
+            (
+                bp,
+                Presence::Redis(presence),
+                MeetingStore::Redis(meetings),
+                Some(client),
+            )
         }
     };
     let chat = Arc::new(Chat::new(
         store,
         backplane,
         Arc::new(presence),
+        Arc::new(meetings),
+        config.ice.clone(),
         config.limits.clone(),
         config.node_id.clone(),
         io.clone(),
@@ -165,6 +176,10 @@ pub async fn start(config: Config) -> Result<Running, String> {
             pruner.rate.prune();
         }
     })];
+    background.push(tokio::spawn(crate::service::meeting_upkeep(
+        chat.clone(),
+        redis.is_some(),
+    )));
     if let Some(client) = redis {
         background.push(tokio::spawn(cluster_upkeep(
             chat.clone(),

@@ -20,6 +20,9 @@ struct Header {
     /// Skip this user's sockets.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     x: Option<String>,
+    /// Skip this meeting peer's socket.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    xp: Option<String>,
     /// A room message's `seq`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     q: Option<i64>,
@@ -37,6 +40,10 @@ struct Header {
     l: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     a: Option<String>,
+    /// On a user's channel: only this meeting peer of the user gets the packet. (Older
+    /// nodes do not know it; the packet would reach every socket of the user.)
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    p: Option<String>,
 }
 
 pub fn now_micros() -> i64 {
@@ -52,8 +59,12 @@ pub fn encode(env: &Envelope) -> Bytes {
         v: VERSION,
         t: now_micros(),
         x: env.except_user.clone(),
+        xp: env.except_peer.clone(),
         ..Header::default()
     };
+    if let Target::Peer { peer, .. } = &env.target {
+        h.p = Some(peer.clone());
+    }
     let packet = match &env.payload {
         Payload::Packet { packet, seq } => {
             match seq {
@@ -103,6 +114,11 @@ pub fn decode(target: Target, bytes: Bytes) -> Option<(Envelope, i64)> {
         return None;
     }
     let packet = bytes.slice(nl + 1..);
+    let target = match (target, h.p) {
+        (Target::User(user), Some(peer)) => Target::Peer { user, peer },
+        (_, Some(_)) => return None,
+        (target, None) => target,
+    };
     let payload = match (h.i, h.s, h.l, h.a) {
         (None, None, None, None) if !packet.is_empty() => Payload::Packet {
             packet,
@@ -127,6 +143,7 @@ pub fn decode(target: Target, bytes: Bytes) -> Option<(Envelope, i64)> {
         Envelope {
             target,
             except_user: h.x,
+            except_peer: h.xp,
             payload,
         },
         h.t,
@@ -148,6 +165,7 @@ mod tests {
         let env = Envelope {
             target: room(),
             except_user: Some("u1".into()),
+            except_peer: None,
             payload: Payload::Packet {
                 packet: packet.clone(),
                 seq: Some(Seq::Message(7)),
@@ -169,6 +187,7 @@ mod tests {
         let env = Envelope {
             target: room(),
             except_user: None,
+            except_peer: None,
             payload: Payload::Packet {
                 packet: Bytes::from_static(b"42[\"chat-message-deleted\",{}]"),
                 seq: Some(Seq::Change(3)),
@@ -189,6 +208,7 @@ mod tests {
         let env = Envelope {
             target: Target::Members("r1".into()),
             except_user: None,
+            except_peer: None,
             payload: Payload::Contacts {
                 id: u64::MAX,
                 subject: "u\n1".into(),
@@ -206,6 +226,7 @@ mod tests {
             let env = Envelope {
                 target: Target::User("u".into()),
                 except_user: None,
+                except_peer: None,
                 payload: Payload::Membership {
                     room_id: "r".into(),
                     member,
@@ -214,6 +235,29 @@ mod tests {
             let (back, _) = decode(Target::User("u".into()), encode(&env)).unwrap();
             assert!(matches!(back.payload, Payload::Membership { member: m, .. } if m == member));
         }
+    }
+
+    #[test]
+    fn a_peer_signal_crosses_on_its_users_channel_and_stays_for_that_peer() {
+        let peer = Target::Peer {
+            user: "u1".into(),
+            peer: "p9".into(),
+        };
+        let env = Envelope {
+            target: peer.clone(),
+            except_user: None,
+            except_peer: None,
+            payload: Payload::Packet {
+                packet: Bytes::from_static(b"42[\"meeting-signal\",{}]"),
+                seq: None,
+            },
+        };
+        let keys = super::super::keys::Keys::new("cc");
+        let channel = keys.channel(&peer);
+        assert_eq!(channel, keys.channel(&Target::User("u1".into())));
+        let (back, _) = decode(keys.target_of(&channel).unwrap(), encode(&env)).unwrap();
+        assert_eq!(back.target, peer);
+        assert_eq!(back.target.socket_room(), "p:p9");
     }
 
     #[test]

@@ -155,6 +155,7 @@ mod tests {
         Envelope {
             target: Target::Members(room.into()),
             except_user: None,
+            except_peer: None,
             payload: Payload::Contacts {
                 id,
                 subject: subject.into(),

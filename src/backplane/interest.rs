@@ -106,7 +106,8 @@ struct State {
 fn kind_index(t: &Target) -> usize {
     match t {
         Target::Room(_) => 0,
-        Target::User(_) => 1,
+        // Never subscribed to: a peer's traffic rides on its user's channel.
+        Target::User(_) | Target::Peer { .. } => 1,
         Target::Members(_) => 2,
     }
 }

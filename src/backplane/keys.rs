@@ -13,6 +13,11 @@ pub fn user(user_id: &str) -> String {
     format!("u:{user_id}")
 }
 
+/// The Socket.IO room holding the one socket of a meeting peer.
+pub fn peer(peer_id: &str) -> String {
+    format!("p:{peer_id}")
+}
+
 /// The chat room id of a Socket.IO room name, if it is one.
 pub fn room_id_of(name: &str) -> Option<&str> {
     name.strip_prefix("r:")
@@ -36,7 +41,8 @@ impl Keys {
     pub fn channel(&self, target: &Target) -> String {
         match target {
             Target::Room(id) => format!("{}:r:{id}", self.prefix),
-            Target::User(id) => format!("{}:u:{id}", self.prefix),
+            // A peer's signals go through its user's channel (the header names the peer).
+            Target::User(id) | Target::Peer { user: id, .. } => format!("{}:u:{id}", self.prefix),
             Target::Members(id) => format!("{}:m:{id}", self.prefix),
         }
     }
@@ -88,6 +94,17 @@ impl Keys {
     /// theoretical arrival time, in ms, expiring once the bucket is full again.
     pub fn rate(&self, kind: &str, id: &str) -> String {
         format!("{}:rate:{kind}:{id}", self.prefix)
+    }
+
+    /// Hash of a room's running meeting: `_m` its meta (id, locked, empty since), then
+    /// one field per peer (its record as JSON).
+    pub fn meeting(&self, room_id: &str) -> String {
+        format!("{}:meeting:{room_id}", self.prefix)
+    }
+
+    /// Set of the meeting peers a node hosts (`["room","peer"]`), for its sweep.
+    pub fn meeting_peers(&self, node: &str) -> String {
+        format!("{}:meeting-peers:{node}", self.prefix)
     }
 
     /// Lock taken by the node that cleans up after a dead node.

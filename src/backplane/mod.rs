@@ -8,6 +8,7 @@ pub mod heal;
 mod healer;
 pub mod interest;
 pub mod keys;
+pub mod meetings;
 pub mod members;
 mod order;
 pub mod presence;
@@ -31,6 +32,9 @@ pub enum Target {
     Room(String),
     User(String),
     Members(String),
+    /// One meeting peer (one socket) of a user, wherever it is: carried on the user's
+    /// channel, delivered to that peer's socket only.
+    Peer { user: String, peer: String },
 }
 
 impl Target {
@@ -40,6 +44,7 @@ impl Target {
         match self {
             Target::Room(id) | Target::Members(id) => keys::room(id),
             Target::User(id) => keys::user(id),
+            Target::Peer { peer, .. } => keys::peer(peer),
         }
     }
 }
@@ -77,6 +82,8 @@ pub struct Envelope {
     pub target: Target,
     /// Skip this user's sockets (e.g. the typer does not see their own typing).
     pub except_user: Option<String>,
+    /// Skip this meeting peer's socket (the peer whose join or change it announces).
+    pub except_peer: Option<String>,
     pub payload: Payload,
 }
 
@@ -160,6 +167,7 @@ impl Backplane {
             self.publish(Envelope {
                 target,
                 except_user: None,
+                except_peer: None,
                 payload: Payload::Membership {
                     room_id: room_id.to_string(),
                     member,
@@ -176,6 +184,7 @@ impl Backplane {
             self.publish(Envelope {
                 target: Target::Members(room),
                 except_user: None,
+                except_peer: None,
                 payload: Payload::Contacts {
                     id,
                     subject: subject.to_string(),

@@ -249,6 +249,7 @@ impl SeqOrder {
             ready.push(Envelope {
                 target: Target::Room(room.to_string()),
                 except_user: None,
+                except_peer: None,
                 payload: Payload::Packet {
                     packet,
                     seq: Some(stream.seq(seq)),

@@ -8,6 +8,7 @@ fn msg(seq: i64) -> Envelope {
     Envelope {
         target: Target::Room("r".into()),
         except_user: None,
+        except_peer: None,
         payload: Payload::Packet {
             packet: packet(seq),
             seq: Some(Seq::Message(seq)),
@@ -216,6 +217,7 @@ fn deletions_are_a_stream_of_their_own_healed_like_messages() {
     let change = |n: i64| Envelope {
         target: Target::Room("r".into()),
         except_user: None,
+        except_peer: None,
         payload: Payload::Packet {
             packet: packet(n),
             seq: Some(Seq::Change(n)),

@@ -48,6 +48,7 @@ pub fn kind(t: &Target) -> &'static str {
         Target::Room(_) => "room",
         Target::User(_) => "user",
         Target::Members(_) => "members",
+        Target::Peer { .. } => "peer",
     }
 }
 

@@ -183,7 +183,8 @@ impl Worker {
                 Payload::Packet { packet, .. } => batch.push((
                     Outgoing {
                         rooms: vec![env.target.socket_room()],
-                        except: env.except_user.as_deref().map(keys::user),
+                        except: (env.except_user.as_deref().map(keys::user))
+                            .or(env.except_peer.as_deref().map(keys::peer)),
                         packet,
                     },
                     kind(&env.target),

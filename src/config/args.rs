@@ -38,6 +38,8 @@ pub struct ServeArgs {
     pub log: LogArgs,
     #[command(flatten)]
     pub relay: super::relay::RelayArgs,
+    #[command(flatten)]
+    pub meetings: super::meetings::MeetingArgs,
 }
 
 #[derive(Args, Clone, Debug)]

@@ -1,6 +1,7 @@
 //! Typed configuration: the settings are clap arguments read from flags or environment variables (`args`), turned into the [`Config`] the server uses; a bad value stops start-up naming the variable.
 
 mod args;
+mod meetings;
 mod net;
 mod parse;
 mod relay;
@@ -17,6 +18,8 @@ pub use args::{
     ClaimArgs, ClusterArgs, DataDirArg, KeyArgs, LimitArgs, ListenArgs, LogArgs, LogFormat,
     RateArgs, ServeArgs, ShutdownArgs, StorageArgs, TimerArgs,
 };
+pub use crate::domain::ice::IceConfig;
+pub use meetings::MeetingArgs;
 pub use net::{default_max_connections, NetArgs, NetConfig};
 pub use parse::{blank_env_unset, config_error};
 pub use relay::RelayArgs;
@@ -62,6 +65,8 @@ pub struct Config {
     pub net: NetConfig,
     /// How the relay heals what live delivery missed.
     pub relay: RelayArgs,
+    /// STUN/TURN servers for meetings.
+    pub ice: IceConfig,
 }
 
 /// A configuration error: which variable, and what is wrong with it.
@@ -146,6 +151,7 @@ impl From<ServeArgs> for Config {
             max_token_lifetime_secs: a.tokens.lifetime.jwt_max_lifetime_secs,
             session_expiring_lead_secs: a.tokens.session_expiring_lead_secs,
             catch_up: a.net.catch_up(),
+            meeting: a.meetings.limits(),
             ..Limits::default()
         };
         let node_id = a.cluster.node_id.unwrap_or_else(|| {
@@ -177,6 +183,7 @@ impl From<ServeArgs> for Config {
             limits,
             net: a.net.config(),
             relay: a.relay,
+            ice: a.meetings.ice(),
         }
     }
 }

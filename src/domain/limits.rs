@@ -45,6 +45,30 @@ pub struct CatchUp {
     pub max_bytes: usize,
 }
 
+/// What meetings are held to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MeetingLimits {
+    pub max_participants: usize,
+    /// A meeting with nobody in it for this long ends.
+    pub empty_secs: u64,
+    pub max_signal_bytes: usize,
+    /// `meeting-signal` per user; joins, media state and host actions per user.
+    pub signal: Rate,
+    pub actions: Rate,
+}
+
+impl Default for MeetingLimits {
+    fn default() -> Self {
+        MeetingLimits {
+            max_participants: 8,
+            empty_secs: 60,
+            max_signal_bytes: 64 * 1024,
+            signal: Rate::new(50, 200),
+            actions: Rate::new(10, 40),
+        }
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct Limits {
     pub max_content_chars: usize,
@@ -80,6 +104,7 @@ pub struct Limits {
     /// A live socket is warned (`session-expiring`) this long before its token's exp.
     pub session_expiring_lead_secs: u64,
     pub catch_up: CatchUp,
+    pub meeting: MeetingLimits,
 }
 
 impl Default for Limits {
@@ -112,6 +137,7 @@ impl Default for Limits {
                 max_messages: 1000,
                 max_bytes: 512 * 1024,
             },
+            meeting: Default::default(),
         }
     }
 }

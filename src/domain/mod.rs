@@ -2,7 +2,9 @@
 
 pub mod error;
 pub mod events;
+pub mod ice;
 pub mod limits;
+pub mod meeting;
 pub mod model;
 pub mod paging;
 pub mod permissions;

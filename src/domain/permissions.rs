@@ -1,6 +1,6 @@
 //! The permission table of the contract, as pure functions.
 
-use super::model::{Principal, Role, RoomRole};
+use super::model::{Principal, Role, RoomKind, RoomRole};
 
 /// Only teachers and admins create group rooms.
 pub fn can_create_group(p: &Principal) -> bool {
@@ -59,6 +59,36 @@ pub fn can_view_stats(p: &Principal) -> bool {
 /// Another user's status: your own, a contact's, or anyone's for admins.
 pub fn can_view_status(p: &Principal, target: &str, is_contact: bool) -> bool {
     p.is_admin() || p.user_id == target || is_contact
+}
+
+/// Start a meeting: in a group room its teachers, owner and room admins; in a 1:1 room
+/// either member; admins anywhere.
+pub fn can_start_meeting(p: &Principal, kind: RoomKind, membership: Option<RoomRole>) -> bool {
+    if p.is_admin() {
+        return true;
+    }
+    match kind {
+        RoomKind::Personal => membership.is_some(),
+        RoomKind::Group => {
+            matches!(membership, Some(RoomRole::Owner | RoomRole::Admin))
+                || (membership.is_some() && p.role == Role::Teacher)
+        }
+    }
+}
+
+/// End a meeting and act as its host: its starter, the room's owner and room admins,
+/// and admins.
+pub fn is_meeting_host(p: &Principal, membership: Option<RoomRole>, started_by: &str) -> bool {
+    p.is_admin()
+        || p.user_id == started_by
+        || matches!(membership, Some(RoomRole::Owner | RoomRole::Admin))
+}
+
+/// See everyone's attendance lines (others see only their own): teachers, the room's
+/// owner and room admins, admins.
+pub fn sees_all_attendance(p: &Principal, membership: Option<RoomRole>) -> bool {
+    matches!(p.role, Role::Teacher | Role::Admin)
+        || matches!(membership, Some(RoomRole::Owner | RoomRole::Admin))
 }
 
 #[cfg(test)]
@@ -123,5 +153,29 @@ mod tests {
             "m",
             RoomRole::Member
         ));
+    }
+
+    #[test]
+    fn meetings_start_by_staff_in_groups_and_by_either_member_of_a_pair() {
+        let (s, t, a) = (who(Role::Student), who(Role::Teacher), who(Role::Admin));
+        let member = Some(RoomRole::Member);
+        assert!(!can_start_meeting(&s, RoomKind::Group, member));
+        assert!(can_start_meeting(&s, RoomKind::Group, Some(RoomRole::Owner)));
+        assert!(can_start_meeting(&t, RoomKind::Group, member));
+        assert!(!can_start_meeting(&t, RoomKind::Group, None));
+        assert!(can_start_meeting(&a, RoomKind::Group, None));
+        assert!(can_start_meeting(&s, RoomKind::Personal, member));
+    }
+
+    #[test]
+    fn hosts_are_the_starter_room_managers_and_admins() {
+        let s = who(Role::Student);
+        assert!(is_meeting_host(&s, Some(RoomRole::Member), "me"));
+        assert!(!is_meeting_host(&s, Some(RoomRole::Member), "other"));
+        assert!(is_meeting_host(&s, Some(RoomRole::Admin), "other"));
+        assert!(is_meeting_host(&who(Role::Admin), None, "other"));
+        assert!(!is_meeting_host(&who(Role::Teacher), Some(RoomRole::Member), "other"));
+        assert!(sees_all_attendance(&who(Role::Teacher), Some(RoomRole::Member)));
+        assert!(!sees_all_attendance(&s, Some(RoomRole::Member)));
     }
 }

@@ -245,6 +245,88 @@ impl JoinRooms {
     }
 }
 
+/// `meeting-join`.
+#[derive(Deserialize, Debug)]
+#[serde(rename_all = "camelCase")]
+pub struct MeetingJoin {
+    pub room_id: String,
+    #[serde(default)]
+    pub audio: bool,
+    #[serde(default)]
+    pub video: bool,
+}
+
+/// `meeting-signal`: the signal is relayed untouched once its `type` is one of the three.
+#[derive(Deserialize, Debug)]
+#[serde(rename_all = "camelCase")]
+pub struct MeetingSignalReq {
+    pub room_id: String,
+    pub to: String,
+    pub signal: Value,
+}
+
+impl MeetingSignalReq {
+    /// The signal must be an object of a known `type`, within `max_bytes` encoded.
+    pub fn validate(&self, max_bytes: usize) -> AppResult<()> {
+        let kind = self.signal.get("type").and_then(Value::as_str);
+        if !matches!(kind, Some("offer" | "answer" | "ice-candidate")) {
+            return Err(AppError::bad_request(
+                "invalid_payload",
+                "signal.type must be \"offer\", \"answer\" or \"ice-candidate\"",
+            ));
+        }
+        let size = serde_json::to_vec(&self.signal).map_or(usize::MAX, |v| v.len());
+        if size > max_bytes {
+            return Err(AppError::too_large(
+                "payload_too_large",
+                format!("a signal is at most {max_bytes} bytes"),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// `meeting-media-state`.
+#[derive(Deserialize, Debug)]
+#[serde(rename_all = "camelCase")]
+pub struct MeetingMedia {
+    pub room_id: String,
+    #[serde(flatten)]
+    pub patch: crate::domain::meeting::MediaPatch,
+}
+
+/// `meeting-host-action`.
+#[derive(Deserialize, Debug)]
+#[serde(rename_all = "camelCase")]
+pub struct MeetingHostActionReq {
+    pub room_id: String,
+    pub action: crate::domain::meeting::HostAction,
+    pub peer_id: Option<String>,
+}
+
+/// `POST /chat/rooms/{roomId}/meeting`.
+#[derive(Deserialize, Debug, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct StartMeeting {
+    pub title: Option<String>,
+}
+
+impl StartMeeting {
+    /// A title is 1–200 characters when given (blank means none).
+    pub fn title(&self) -> AppResult<Option<String>> {
+        let Some(t) = self.title.as_deref().map(str::trim).filter(|t| !t.is_empty()) else {
+            return Ok(None);
+        };
+        if t.chars().count() > 200 {
+            return Err(AppError::bad_request(
+                "invalid_payload",
+                "title must be at most 200 characters",
+            ));
+        }
+        Ok(Some(t.to_string()))
+    }
+}
+
 #[derive(Deserialize, Debug)]
 #[serde(rename_all = "camelCase")]
 pub struct RoomRef {

@@ -61,26 +61,40 @@ async fn read_limited(body: axum::body::Body, limit: usize) -> Option<bytes::Byt
 /// A JSON body, size-limited; bad JSON is 400 `invalid_json`, too big is 413.
 pub struct JsonBody(pub Value);
 
+/// A JSON body that may be left out (an empty body reads as `None`).
+pub struct MaybeJsonBody(pub Option<Value>);
+
+async fn read_json(req: Request, state: &Arc<AppState>) -> Result<Option<Value>, AppError> {
+    let limit = state.chat.limits.max_body_bytes;
+    let bytes = read_limited(req.into_body(), limit).await.ok_or_else(|| {
+        AppError::too_large(
+            "payload_too_large",
+            format!("request body is limited to {limit} bytes"),
+        )
+    })?;
+    if bytes.is_empty() {
+        return Ok(None);
+    }
+    serde_json::from_slice(&bytes)
+        .map(Some)
+        .map_err(|e| AppError::bad_request("invalid_json", format!("malformed JSON: {e}")))
+}
+
 impl FromRequest<Arc<AppState>> for JsonBody {
     type Rejection = AppError;
 
     async fn from_request(req: Request, state: &Arc<AppState>) -> Result<Self, AppError> {
-        let limit = state.chat.limits.max_body_bytes;
-        let bytes = read_limited(req.into_body(), limit).await.ok_or_else(|| {
-            AppError::too_large(
-                "payload_too_large",
-                format!("request body is limited to {limit} bytes"),
-            )
-        })?;
-        if bytes.is_empty() {
-            return Err(AppError::bad_request(
-                "invalid_json",
-                "request body must be a JSON object",
-            ));
-        }
-        let v: Value = serde_json::from_slice(&bytes)
-            .map_err(|e| AppError::bad_request("invalid_json", format!("malformed JSON: {e}")))?;
-        Ok(JsonBody(v))
+        read_json(req, state).await?.map(JsonBody).ok_or_else(|| {
+            AppError::bad_request("invalid_json", "request body must be a JSON object")
+        })
+    }
+}
+
+impl FromRequest<Arc<AppState>> for MaybeJsonBody {
+    type Rejection = AppError;
+
+    async fn from_request(req: Request, state: &Arc<AppState>) -> Result<Self, AppError> {
+        Ok(MaybeJsonBody(read_json(req, state).await?))
     }
 }
 

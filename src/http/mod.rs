@@ -2,6 +2,7 @@
 
 mod extract;
 mod health;
+mod meetings;
 mod messages;
 mod rooms;
 mod status;
@@ -72,6 +73,14 @@ pub fn router(state: Arc<AppState>) -> Router {
             get(messages::seen_by),
         )
         .route("/chat/rooms/{room_id}/seen", post(messages::seen))
+        .route(
+            "/chat/rooms/{room_id}/meeting",
+            post(meetings::start)
+                .get(meetings::get)
+                .delete(meetings::end),
+        )
+        .route("/chat/rooms/{room_id}/meetings", get(meetings::history))
+        .route("/chat/meetings/ice-servers", get(meetings::ice_servers))
         .route("/chat/status", put(status::set))
         .route("/chat/users/{user_id}/status", get(status::get))
         .route("/chat/ws/stats", get(status::stats))

@@ -21,7 +21,7 @@ struct Done<T> {
     data: T,
 }
 
-fn ack<T: Serialize>(data: T) -> AppResult<Value> {
+pub(super) fn ack<T: Serialize>(data: T) -> AppResult<Value> {
     serde_json::to_value(Done { ok: true, data }).map_err(|e| AppError::internal(e.to_string()))
 }
 
@@ -119,5 +119,10 @@ async fn handle(
             let (msg, _) = chat.send_message(p, &req.room_id, req.message).await?;
             ack(msg)
         }
+        ClientEvent::MeetingJoin(req) => super::meeting::join(chat, session, socket, req).await,
+        ClientEvent::MeetingLeave(req) => super::meeting::leave(chat, session, socket, req).await,
+        ClientEvent::MeetingSignal(req) => super::meeting::signal(chat, session, req).await,
+        ClientEvent::MeetingMediaState(req) => super::meeting::media(chat, session, req).await,
+        ClientEvent::MeetingHostAction(req) => super::meeting::host_action(chat, session, req).await,
     }
 }

@@ -7,6 +7,7 @@ mod deadlines;
 mod expiry;
 mod handlers;
 mod join;
+mod meeting;
 mod session;
 
 use std::sync::Arc;
@@ -198,6 +199,7 @@ impl Handler for Realtime {
         let chat = self.state.chat.clone();
         let user_id = session.principal.user_id.clone();
         metrics::gauge!("classchat_socket_connections").decrement(1.0);
+        meeting::disconnected(chat.clone(), &session);
         chat.backplane.socket_closed(&user_id);
         chat.backplane.unsubscribe(Target::User(user_id.clone()));
         for room in &rooms {

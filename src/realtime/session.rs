@@ -1,7 +1,8 @@
 //! Per-socket session: the authenticated caller, the address they connect from, and
 //! when their token ends.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use crate::domain::time::now_ms;
 use crate::domain::Principal;
@@ -12,6 +13,8 @@ pub struct Session {
     pub addr: String,
     /// The token's `exp`, Unix ms: the socket's rights end then.
     pub expires_at_ms: i64,
+    /// The meetings this socket joined: room id → (meeting id, peer id).
+    meetings: Mutex<HashMap<String, (String, String)>>,
 }
 
 impl Session {
@@ -20,7 +23,35 @@ impl Session {
             principal,
             addr,
             expires_at_ms,
+            meetings: Mutex::default(),
         })
+    }
+
+    fn meetings(&self) -> std::sync::MutexGuard<'_, HashMap<String, (String, String)>> {
+        self.meetings.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// This socket's meeting and peer in a room, if it joined one.
+    pub fn meeting(&self, room_id: &str) -> Option<(String, String)> {
+        self.meetings().get(room_id).cloned()
+    }
+
+    pub fn set_meeting(&self, room_id: &str, meeting_id: &str, peer_id: &str) {
+        let v = (meeting_id.to_string(), peer_id.to_string());
+        self.meetings().insert(room_id.to_string(), v);
+    }
+
+    /// Forgets the socket's meeting in a room; what it was.
+    pub fn take_meeting(&self, room_id: &str) -> Option<(String, String)> {
+        self.meetings().remove(room_id)
+    }
+
+    /// Every meeting the socket is in: (room id, meeting id, peer id).
+    pub fn all_meetings(&self) -> Vec<(String, String, String)> {
+        self.meetings()
+            .iter()
+            .map(|(r, (m, p))| (r.clone(), m.clone(), p.clone()))
+            .collect()
     }
 
     /// Whether the token has ended (the socket is about to be disconnected).

@@ -3,6 +3,7 @@
 mod announce;
 pub mod batch;
 mod heal;
+mod meetings;
 mod members;
 mod messages;
 mod online_cache;
@@ -18,7 +19,9 @@ use std::sync::Arc;
 use bytes::Bytes;
 use dashmap::DashMap;
 
+use crate::backplane::meetings::MeetingStore;
 use crate::backplane::{Backplane, Envelope, Payload, Presence, Seq, Target};
+use crate::domain::ice::IceConfig;
 use crate::domain::error::{AppError, AppResult};
 use crate::domain::events::{ServerEvent, Timestamped};
 use crate::domain::limits::Limits;
@@ -28,6 +31,10 @@ use crate::domain::{Principal, Role, RoomRole, RoomSummary};
 use crate::storage::Store;
 
 pub use heal::{deleted_event, StoreHistory};
+pub use meetings::{
+    describe_metrics as describe_meeting_metrics, not_in_meeting, run_upkeep as meeting_upkeep,
+    zero_metrics as zero_meeting_metrics, HostActionDone, JoinAck, Relayed,
+};
 pub use ratelimit::RateLimits;
 pub use rooms::format_cursor;
 pub use typing::TypingTimers;
@@ -37,6 +44,10 @@ pub struct Chat {
     pub store: Store,
     pub backplane: Backplane,
     pub presence: Arc<Presence>,
+    /// Who is in each running meeting.
+    pub meetings: Arc<MeetingStore>,
+    /// STUN/TURN servers handed to meeting peers.
+    pub ice: IceConfig,
     pub limits: Limits,
     pub node_id: String,
     pub rate: RateLimits,
@@ -74,6 +85,8 @@ impl Chat {
         store: Store,
         backplane: Backplane,
         presence: Arc<Presence>,
+        meetings: Arc<MeetingStore>,
+        ice: IceConfig,
         limits: Limits,
         node_id: String,
         io: socketio_server::Server,
@@ -99,6 +112,8 @@ impl Chat {
             store,
             backplane,
             presence,
+            meetings,
+            ice,
             limits,
             node_id,
             io,
@@ -138,9 +153,26 @@ impl Chat {
             .publish(Envelope {
                 target,
                 except_user: except_user.map(Into::into),
+                except_peer: None,
                 payload: Payload::Packet {
                     packet: encode(event),
                     seq: (event.seq().map(Seq::Message)).or(event.change_seq().map(Seq::Change)),
+                },
+            })
+            .await;
+    }
+
+    /// Publishes a server→client event to a target's sockets but one meeting peer's.
+    pub async fn emit_except_peer<E: ServerEvent>(&self, target: Target, peer_id: &str, event: &E) {
+        metrics::counter!("classchat_events_emitted_total", "event" => E::NAME).increment(1);
+        self.backplane
+            .publish(Envelope {
+                target,
+                except_user: None,
+                except_peer: Some(peer_id.to_string()),
+                payload: Payload::Packet {
+                    packet: encode(event),
+                    seq: None,
                 },
             })
             .await;

@@ -227,7 +227,11 @@ impl Chat {
         };
         let (connections, active_rooms) = self.local_figures();
         r.heartbeat(connections, active_rooms, reassert).await;
-        for gone in r.sweep().await {
+        let (offline, swept) = r.sweep().await;
+        for node in swept {
+            self.meeting_node_gone(&node).await;
+        }
+        for gone in offline {
             if let Err(e) = self
                 .store
                 .set_last_seen(&gone.user_id, gone.last_seen)

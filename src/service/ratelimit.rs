@@ -25,6 +25,8 @@ pub struct RateLimits {
     room_creates: DefaultKeyedRateLimiter<String>,
     member_adds: DefaultKeyedRateLimiter<String>,
     online_users: DefaultKeyedRateLimiter<String>,
+    signals: DefaultKeyedRateLimiter<String>,
+    meeting_actions: DefaultKeyedRateLimiter<String>,
     clock: DefaultClock,
     limits: Limits,
     shared: OnceLock<Arc<dyn SharedBuckets>>,
@@ -48,6 +50,8 @@ impl RateLimits {
             room_creates: RateLimiter::keyed(quota(limits.room_create)),
             member_adds: RateLimiter::keyed(quota(limits.member_add)),
             online_users: RateLimiter::keyed(quota(limits.online_users)),
+            signals: RateLimiter::keyed(quota(limits.meeting.signal)),
+            meeting_actions: RateLimiter::keyed(quota(limits.meeting.actions)),
             clock: DefaultClock::default(),
             limits: limits.clone(),
             shared: OnceLock::new(),
@@ -170,6 +174,20 @@ impl RateLimits {
         .await
     }
 
+    /// One meeting-signal by this user.
+    pub async fn signal(&self, user_id: &str) -> AppResult<()> {
+        let rate = self.limits.meeting.signal;
+        self.check_user(&self.signals, rate, user_id, "signal")
+            .await
+    }
+
+    /// One meeting join, media-state change or host action by this user.
+    pub async fn meeting_action(&self, user_id: &str) -> AppResult<()> {
+        let rate = self.limits.meeting.actions;
+        self.check_user(&self.meeting_actions, rate, user_id, "meeting")
+            .await
+    }
+
     /// Forgets idle users' buckets (called periodically).
     pub fn prune(&self) {
         self.sends.retain_recent();
@@ -182,6 +200,8 @@ impl RateLimits {
         self.room_creates.retain_recent();
         self.member_adds.retain_recent();
         self.online_users.retain_recent();
+        self.signals.retain_recent();
+        self.meeting_actions.retain_recent();
     }
 }
 

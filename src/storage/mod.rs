@@ -3,6 +3,7 @@
 mod blocks;
 mod changes;
 mod heads;
+mod meetings;
 mod members;
 mod messages;
 mod receipts;
@@ -17,6 +18,7 @@ use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
 
 pub use changes::Change;
+pub use meetings::MeetingRow;
 pub use messages::{HistoryPage, InsertOutcome, NewMessage};
 pub use rooms::{NewRoom, RoomListPage};
 

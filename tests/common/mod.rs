@@ -76,6 +76,7 @@ pub fn test_config(dir: PathBuf, database_url: Option<String>) -> Config {
         limits: Limits::default(),
         net: Default::default(),
         relay: Default::default(),
+        ice: Default::default(),
     }
 }
 

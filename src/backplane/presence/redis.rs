@@ -201,7 +201,8 @@ impl RedisPresence {
     }
 
     /// Finds nodes whose heartbeat stopped and takes their users offline (once, cluster-wide).
-    pub async fn sweep(&self) -> Vec<WentOffline> {
+    /// Also returns the nodes this call swept (whose meeting peers are to be dropped).
+    pub async fn sweep(&self) -> (Vec<WentOffline>, Vec<String>) {
         let now = crate::domain::time::now_ms();
         let dead_before = now - (self.ttl.as_millis() as i64) * 2 / 3;
         let dead: Vec<String> = self
@@ -210,6 +211,7 @@ impl RedisPresence {
             .await
             .unwrap_or_default();
         let mut out = Vec::new();
+        let mut swept = Vec::new();
         for node in dead.into_iter().filter(|n| *n != self.node) {
             let lock = self
                 .client
@@ -259,8 +261,9 @@ impl RedisPresence {
                 .zrem::<i64, _, _>(self.keys.nodes(), node.as_str())
                 .await;
             tracing::info!(node = %node, "swept a dead node's presence");
+            swept.push(node);
         }
-        out
+        (out, swept)
     }
 
     /// Per-node figures of the living nodes: (node id, connections, online users, active rooms).

@@ -5,7 +5,8 @@ use serde_json::Value;
 
 use crate::domain::error::{AppError, AppResult};
 use crate::domain::requests::{
-    parse, JoinRooms, RoomRef, SetStatus, SocketSeen, SocketSend, Typing,
+    parse, JoinRooms, MeetingHostActionReq, MeetingJoin, MeetingMedia, MeetingSignalReq, RoomRef,
+    SetStatus, SocketSeen, SocketSend, Typing,
 };
 
 macro_rules! client_events {
@@ -61,6 +62,11 @@ client_events! {
     UpdateChatStatus = "update-chat-status" (SetStatus),
     GetRoomOnlineUsers = "get-room-online-users" (RoomRef),
     SendChatMessage = "send-chat-message" (SocketSend),
+    MeetingJoin = "meeting-join" (MeetingJoin),
+    MeetingLeave = "meeting-leave" (RoomRef),
+    MeetingSignal = "meeting-signal" (MeetingSignalReq),
+    MeetingMediaState = "meeting-media-state" (MeetingMedia),
+    MeetingHostAction = "meeting-host-action" (MeetingHostActionReq),
 }
 
 #[cfg(test)]

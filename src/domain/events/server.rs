@@ -5,6 +5,7 @@ use serde::Serialize;
 
 use super::ServerEvent;
 use crate::domain::time::ser_ms;
+use crate::domain::meeting::{EndReason, HostAction, LeftReason, Meeting, Participant};
 use crate::domain::{Message, Principal, RoomSummary, Status, UserStatus};
 
 macro_rules! server_events {
@@ -38,6 +39,13 @@ server_events! {
     RoomOnlineUsers = "room-online-users",
     SessionExpiring = "session-expiring",
     SessionExpired = "session-expired",
+    MeetingStarted<'_> = "meeting-started",
+    MeetingParticipantJoined<'_> = "meeting-participant-joined",
+    MeetingParticipantLeft = "meeting-participant-left",
+    MeetingSignal<'_> = "meeting-signal",
+    MeetingMediaState<'_> = "meeting-media-state",
+    MeetingHostActionTaken = "meeting-host-action",
+    MeetingEnded = "meeting-ended",
 }
 
 /// `session-expiring`: the socket's token ends at `expiresAt`; reconnect with a new one.
@@ -52,6 +60,91 @@ pub struct SessionExpiring {
 #[derive(Serialize, Debug)]
 pub struct SessionExpired {
     pub code: &'static str,
+}
+
+/// `meeting-started`: a meeting began in a room the socket joined.
+#[derive(Serialize, Debug)]
+#[serde(rename_all = "camelCase")]
+pub struct MeetingStarted<'a> {
+    pub room_id: &'a str,
+    pub meeting: &'a Meeting,
+}
+
+/// `meeting-participant-joined`.
+#[derive(Serialize, Debug)]
+#[serde(rename_all = "camelCase")]
+pub struct MeetingParticipantJoined<'a> {
+    pub room_id: &'a str,
+    pub meeting_id: &'a str,
+    pub participant: &'a Participant,
+}
+
+/// `meeting-participant-left`.
+#[derive(Serialize, Debug)]
+#[serde(rename_all = "camelCase")]
+pub struct MeetingParticipantLeft {
+    pub room_id: String,
+    pub meeting_id: String,
+    pub peer_id: String,
+    pub user_id: String,
+    pub reason: LeftReason,
+}
+
+/// `meeting-signal`, as relayed to the one peer it is for (`signal` untouched).
+#[derive(Serialize, Debug)]
+#[serde(rename_all = "camelCase")]
+pub struct MeetingSignal<'a> {
+    pub room_id: &'a str,
+    pub from: &'a str,
+    pub from_user_id: &'a str,
+    pub signal: &'a serde_json::Value,
+}
+
+/// `meeting-media-state`: a peer's flags after a change.
+#[derive(Serialize, Debug)]
+#[serde(rename_all = "camelCase")]
+pub struct MeetingMediaState<'a> {
+    pub room_id: &'a str,
+    pub peer_id: &'a str,
+    pub user_id: &'a str,
+    pub audio: bool,
+    pub video: bool,
+    pub screen: bool,
+    pub hand_raised: bool,
+}
+
+impl<'a> MeetingMediaState<'a> {
+    pub fn of(room_id: &'a str, p: &'a Participant) -> Self {
+        MeetingMediaState {
+            room_id,
+            peer_id: &p.peer_id,
+            user_id: &p.user_id,
+            audio: p.audio,
+            video: p.video,
+            screen: p.screen,
+            hand_raised: p.hand_raised,
+        }
+    }
+}
+
+/// `meeting-host-action`: what a host did to the receiving peer (or, for `lock` and
+/// `unlock`, to the meeting); `by` is the host's user id.
+#[derive(Serialize, Debug)]
+#[serde(rename_all = "camelCase")]
+pub struct MeetingHostActionTaken {
+    pub room_id: String,
+    pub action: HostAction,
+    pub by: String,
+}
+
+/// `meeting-ended`.
+#[derive(Serialize, Debug)]
+#[serde(rename_all = "camelCase")]
+pub struct MeetingEnded {
+    pub room_id: String,
+    pub meeting_id: String,
+    pub ended_by: Option<String>,
+    pub reason: EndReason,
 }
 
 /// `chat-rooms-joined`, also the ack of `join-chat-rooms`.
@@ -182,6 +275,11 @@ pub enum ChatNotification<'a> {
     Mention {
         room: Option<&'a RoomSummary>,
         message: &'a Message,
+        by: By,
+    },
+    MeetingStarted {
+        room: &'a RoomSummary,
+        meeting: &'a Meeting,
         by: By,
     },
 }

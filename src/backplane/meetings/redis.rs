@@ -1,0 +1,340 @@
+//! The meeting store of a cluster, in Redis: per room one hash (`Keys::meeting`: the
+//! meta under `_m`, then one field per peer), changed by Lua scripts so a join's
+//! limit and lock checks and its write are one step; per node the set of peers it
+//! hosts, which the node that sweeps it (or the node itself, starting again) drops.
+
+use std::collections::HashMap;
+
+use fred::clients::Client;
+use fred::interfaces::{HashesInterface, KeysInterface, LuaInterface, SetsInterface};
+use serde::{Deserialize, Serialize};
+
+use super::{Dropped, JoinRequest, Joined, Live, PeerRecord, StoreResult};
+use crate::backplane::keys::Keys;
+use crate::domain::meeting::MediaPatch;
+
+/// A meeting's hash outlives its last write by this much at most (a safety net: ended
+/// meetings are deleted).
+const KEY_TTL_MS: &str = "86400000";
+
+/// Shared by the scripts: `meta` is the hash's meeting meta if it is of meeting ARGV[1].
+const META: &str = r"
+local m = redis.call('HGET', KEYS[1], '_m')
+local meta = nil
+if m then
+  meta = cjson.decode(m)
+  if meta.id ~= ARGV[1] then meta = nil end
+end
+";
+
+/// KEYS: hash, node set. ARGV: meeting id, peer id, record, max, host, node-set member, now.
+const JOIN: &str = r"
+if not meta then
+  redis.call('DEL', KEYS[1])
+  meta = { id = ARGV[1], locked = false }
+end
+if redis.call('HEXISTS', KEYS[1], ARGV[2]) == 0 then
+  if meta.locked and ARGV[5] ~= '1' then return { 'locked' } end
+  local n = redis.call('HLEN', KEYS[1]) - redis.call('HEXISTS', KEYS[1], '_m')
+  if n >= tonumber(ARGV[4]) then return { 'full' } end
+end
+meta.empty_since = nil
+redis.call('HSET', KEYS[1], '_m', cjson.encode(meta), ARGV[2], ARGV[3])
+redis.call('PEXPIRE', KEYS[1], ARGV[8])
+redis.call('SADD', KEYS[2], ARGV[6])
+local out = { 'ok' }
+local all = redis.call('HGETALL', KEYS[1])
+for i = 1, #all, 2 do
+  if all[i] ~= '_m' then table.insert(out, all[i + 1]) end
+end
+return out
+";
+
+/// KEYS: hash. ARGV: meeting id ('' for whichever), peer id, now. Returns
+/// `{ meeting id, record }` or nothing.
+const LEAVE: &str = r"
+if ARGV[1] == '' and m then meta = cjson.decode(m) end
+if not meta then return false end
+local rec = redis.call('HGET', KEYS[1], ARGV[2])
+if not rec then return false end
+redis.call('HDEL', KEYS[1], ARGV[2])
+if redis.call('HLEN', KEYS[1]) <= 1 then
+  meta.empty_since = tonumber(ARGV[3])
+  redis.call('HSET', KEYS[1], '_m', cjson.encode(meta))
+end
+return { meta.id, rec }
+";
+
+/// KEYS: hash. ARGV: meeting id, peer id, patch (record fields).
+const UPDATE: &str = r"
+if not meta then return false end
+local rec = redis.call('HGET', KEYS[1], ARGV[2])
+if not rec then return false end
+local r = cjson.decode(rec)
+for k, v in pairs(cjson.decode(ARGV[3])) do r[k] = v end
+rec = cjson.encode(r)
+redis.call('HSET', KEYS[1], ARGV[2], rec)
+return rec
+";
+
+/// KEYS: hash. ARGV: meeting id, locked ('1'/'0') or '' to leave it, now, key TTL.
+/// Creates the meta (empty since now) if there is none for this meeting.
+const META_SET: &str = r"
+if not meta then
+  redis.call('DEL', KEYS[1])
+  meta = { id = ARGV[1], locked = false, empty_since = tonumber(ARGV[3]) }
+end
+if ARGV[2] ~= '' then meta.locked = (ARGV[2] == '1') end
+redis.call('HSET', KEYS[1], '_m', cjson.encode(meta))
+redis.call('PEXPIRE', KEYS[1], ARGV[4])
+return 1
+";
+
+#[derive(Serialize, Deserialize, Default)]
+struct Meta {
+    id: String,
+    #[serde(default)]
+    locked: bool,
+    #[serde(default)]
+    empty_since: Option<f64>,
+}
+
+pub struct RedisMeetings {
+    client: Client,
+    keys: Keys,
+    node: String,
+}
+
+fn err(e: fred::error::Error) -> String {
+    tracing::warn!(error = %e, "meeting store unavailable");
+    e.to_string()
+}
+
+fn record(s: &str) -> Option<PeerRecord> {
+    serde_json::from_str(s).ok()
+}
+
+impl RedisMeetings {
+    pub fn new(client: Client, keys: Keys, node: String) -> Self {
+        RedisMeetings { client, keys, node }
+    }
+
+    async fn eval<T: fred::types::FromValue>(
+        &self,
+        body: &str,
+        keys: Vec<String>,
+        args: Vec<String>,
+    ) -> StoreResult<T> {
+        let script = format!("{META}{body}");
+        self.client.eval(script, keys, args).await.map_err(err)
+    }
+
+    fn member(room_id: &str, peer_id: &str) -> String {
+        serde_json::to_string(&(room_id, peer_id)).unwrap_or_default()
+    }
+
+    async fn meta_set(&self, room_id: &str, meeting_id: &str, locked: &str, now: i64) -> StoreResult<()> {
+        let args = vec![meeting_id.into(), locked.into(), now.to_string(), KEY_TTL_MS.into()];
+        self.eval::<i64>(META_SET, vec![self.keys.meeting(room_id)], args)
+            .await
+            .map(|_| ())
+    }
+
+    pub async fn open(&self, room_id: &str, meeting_id: &str, now: i64) -> StoreResult<()> {
+        self.meta_set(room_id, meeting_id, "", now).await
+    }
+
+    pub async fn set_locked(&self, room_id: &str, meeting_id: &str, locked: bool) -> StoreResult<()> {
+        let now = crate::domain::time::now_ms();
+        self.meta_set(room_id, meeting_id, if locked { "1" } else { "0" }, now)
+            .await
+    }
+
+    pub async fn join(&self, req: JoinRequest<'_>) -> StoreResult<Joined> {
+        let rec = serde_json::to_string(&req.peer).map_err(|e| e.to_string())?;
+        let keys = vec![
+            self.keys.meeting(req.room_id),
+            self.keys.meeting_peers(&req.peer.node),
+        ];
+        let args = vec![
+            req.meeting_id.to_string(),
+            req.peer.peer_id.clone(),
+            rec,
+            req.max.to_string(),
+            if req.host { "1" } else { "0" }.to_string(),
+            Self::member(req.room_id, &req.peer.peer_id),
+            req.now.to_string(),
+            KEY_TTL_MS.to_string(),
+        ];
+        let out: Vec<String> = self.eval(JOIN, keys, args).await?;
+        Ok(match out.first().map(String::as_str) {
+            Some("locked") => Joined::Locked,
+            Some("full") => Joined::Full,
+            _ => Joined::Peers(out.iter().skip(1).filter_map(|s| record(s)).collect()),
+        })
+    }
+
+    async fn leave_any(
+        &self,
+        room_id: &str,
+        meeting_id: &str,
+        peer_id: &str,
+        now: i64,
+    ) -> StoreResult<Option<(String, PeerRecord)>> {
+        let args = vec![meeting_id.into(), peer_id.into(), now.to_string()];
+        let out: Option<Vec<String>> = self
+            .eval(LEAVE, vec![self.keys.meeting(room_id)], args)
+            .await?;
+        let Some([id, rec]) = out.as_deref() else {
+            return Ok(None);
+        };
+        let Some(rec) = record(rec) else {
+            return Ok(None);
+        };
+        let _ = self
+            .client
+            .srem::<i64, _, _>(self.keys.meeting_peers(&rec.node), Self::member(room_id, peer_id))
+            .await;
+        Ok(Some((id.clone(), rec)))
+    }
+
+    pub async fn leave(
+        &self,
+        room_id: &str,
+        meeting_id: &str,
+        peer_id: &str,
+        now: i64,
+    ) -> StoreResult<Option<PeerRecord>> {
+        Ok(self
+            .leave_any(room_id, meeting_id, peer_id, now)
+            .await?
+            .map(|(_, r)| r))
+    }
+
+    pub async fn update(
+        &self,
+        room_id: &str,
+        meeting_id: &str,
+        peer_id: &str,
+        patch: &MediaPatch,
+    ) -> StoreResult<Option<PeerRecord>> {
+        // Field names as in the record (`hand_raised`), only those given.
+        let mut fields = serde_json::Map::new();
+        for (k, v) in [
+            ("audio", patch.audio),
+            ("video", patch.video),
+            ("screen", patch.screen),
+            ("hand_raised", patch.hand_raised),
+        ] {
+            if let Some(v) = v {
+                fields.insert(k.into(), v.into());
+            }
+        }
+        let args = vec![
+            meeting_id.into(),
+            peer_id.into(),
+            serde_json::Value::Object(fields).to_string(),
+        ];
+        let out: Option<String> = self
+            .eval(UPDATE, vec![self.keys.meeting(room_id)], args)
+            .await?;
+        Ok(out.as_deref().and_then(record))
+    }
+
+    async fn all(&self, room_id: &str) -> StoreResult<HashMap<String, String>> {
+        self.client
+            .hgetall(self.keys.meeting(room_id))
+            .await
+            .map_err(err)
+    }
+
+    pub async fn live(&self, room_id: &str, meeting_id: &str) -> StoreResult<Option<Live>> {
+        let mut all = self.all(room_id).await?;
+        let meta: Option<Meta> = all.remove("_m").and_then(|m| serde_json::from_str(&m).ok());
+        let Some(meta) = meta.filter(|m| m.id == meeting_id) else {
+            return Ok(None);
+        };
+        let mut peers: Vec<PeerRecord> = all.values().filter_map(|s| record(s)).collect();
+        peers.sort_by(|a, b| (a.joined_at, &a.peer_id).cmp(&(b.joined_at, &b.peer_id)));
+        Ok(Some(Live {
+            locked: meta.locked,
+            empty_since: if peers.is_empty() {
+                meta.empty_since.map(|t| t as i64)
+            } else {
+                None
+            },
+            peers,
+        }))
+    }
+
+    pub async fn peer(
+        &self,
+        room_id: &str,
+        meeting_id: &str,
+        peer_id: &str,
+    ) -> StoreResult<Option<PeerRecord>> {
+        Ok(self.pair(room_id, meeting_id, peer_id, peer_id).await?.0)
+    }
+
+    /// Two peers in one round trip.
+    pub async fn pair(
+        &self,
+        room_id: &str,
+        meeting_id: &str,
+        a: &str,
+        b: &str,
+    ) -> StoreResult<(Option<PeerRecord>, Option<PeerRecord>)> {
+        let (meta, ra, rb): (Option<String>, Option<String>, Option<String>) = self
+            .client
+            .hmget(self.keys.meeting(room_id), vec!["_m", a, b])
+            .await
+            .map_err(err)?;
+        let ours = meta
+            .and_then(|m| serde_json::from_str::<Meta>(&m).ok())
+            .is_some_and(|m| m.id == meeting_id);
+        if !ours {
+            return Ok((None, None));
+        }
+        Ok((ra.as_deref().and_then(record), rb.as_deref().and_then(record)))
+    }
+
+    pub async fn close(&self, room_id: &str, meeting_id: &str) -> StoreResult<Vec<PeerRecord>> {
+        let Some(live) = self.live(room_id, meeting_id).await? else {
+            return Ok(Vec::new());
+        };
+        self.client
+            .del::<i64, _>(self.keys.meeting(room_id))
+            .await
+            .map_err(err)?;
+        for p in &live.peers {
+            let _ = self
+                .client
+                .srem::<i64, _, _>(self.keys.meeting_peers(&p.node), Self::member(room_id, &p.peer_id))
+                .await;
+        }
+        Ok(live.peers)
+    }
+
+    pub async fn drop_node(&self, node: &str, now: i64) -> StoreResult<Vec<Dropped>> {
+        let set = self.keys.meeting_peers(node);
+        let members: Vec<String> = self.client.smembers(&set).await.map_err(err)?;
+        let mut out = Vec::new();
+        for m in members {
+            let Ok((room_id, peer_id)) = serde_json::from_str::<(String, String)>(&m) else {
+                continue;
+            };
+            if let Some((meeting_id, peer)) = self.leave_any(&room_id, "", &peer_id, now).await? {
+                out.push(Dropped {
+                    room_id,
+                    meeting_id,
+                    peer,
+                });
+            }
+        }
+        let _ = self.client.del::<i64, _>(&set).await;
+        if node == self.node && !out.is_empty() {
+            tracing::info!(peers = out.len(), "dropped meeting peers left from this node's last run");
+        }
+        Ok(out)
+    }
+}

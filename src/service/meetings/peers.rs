@@ -1,0 +1,320 @@
+//! The peers of a meeting: join (within the participant limit and the lock), leave (by
+//! choice, by disconnect, by a host, or with a dead node), media state, host actions.
+
+use serde::Serialize;
+
+use super::store_down;
+use crate::backplane::meetings::{JoinRequest, Joined, PeerRecord};
+use crate::backplane::Target;
+use crate::domain::error::{AppError, AppResult};
+use crate::domain::events::{
+    MeetingHostActionTaken, MeetingMediaState, MeetingParticipantJoined, MeetingParticipantLeft,
+};
+use crate::domain::meeting::{HostAction, IceServer, LeftReason, MediaPatch, Participant};
+use crate::domain::requests::MeetingHostActionReq;
+use crate::domain::time::now_ms;
+use crate::domain::{permissions, Principal};
+use crate::service::Chat;
+use crate::storage::MeetingRow;
+
+/// The `meeting-join` ack.
+#[derive(Serialize, Debug)]
+#[serde(rename_all = "camelCase")]
+pub struct JoinAck {
+    pub meeting_id: String,
+    pub peer_id: String,
+    pub participants: Vec<Participant>,
+    pub ice_servers: Vec<IceServer>,
+}
+
+/// The `meeting-host-action` ack.
+#[derive(Serialize, Debug)]
+#[serde(rename_all = "camelCase")]
+pub struct HostActionDone {
+    pub room_id: String,
+    pub action: HostAction,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub peer_id: Option<String>,
+}
+
+pub fn not_in_meeting() -> AppError {
+    AppError::new(403, "not_in_meeting", "join the room's meeting first")
+}
+
+fn peer_not_found() -> AppError {
+    AppError::new(404, "peer_not_found", "no such peer in this meeting")
+}
+
+impl Chat {
+    /// Before a `meeting-join`: the room's running meeting, and whether the caller hosts it.
+    pub async fn meeting_to_join(&self, p: &Principal, room_id: &str) -> AppResult<(MeetingRow, bool)> {
+        let (_, membership, row) = self.running(p, room_id).await?;
+        self.rate.meeting_action(&p.user_id).await?;
+        let host = permissions::is_meeting_host(p, membership, &row.started_by);
+        Ok((row, host))
+    }
+
+    /// Adds the peer (its socket is already in the room's channels) and tells the room.
+    pub async fn join_meeting(
+        &self,
+        p: &Principal,
+        row: &MeetingRow,
+        host: bool,
+        peer_id: &str,
+        audio: bool,
+        video: bool,
+    ) -> AppResult<JoinAck> {
+        let now = now_ms();
+        let peer = PeerRecord {
+            peer_id: peer_id.to_string(),
+            user_id: p.user_id.clone(),
+            name: p.name.clone(),
+            joined_at: now,
+            audio,
+            video,
+            screen: false,
+            hand_raised: false,
+            node: self.node_id.clone(),
+        };
+        let joined = self
+            .meetings
+            .join(JoinRequest {
+                room_id: &row.room_id,
+                meeting_id: &row.id,
+                peer: peer.clone(),
+                max: self.limits.meeting.max_participants,
+                host,
+                now,
+            })
+            .await
+            .map_err(store_down)?;
+        let outcome = match &joined {
+            Joined::Peers(_) => "joined",
+            Joined::Full => "full",
+            Joined::Locked => "locked",
+        };
+        metrics::counter!("classchat_meeting_joins_total", "outcome" => outcome).increment(1);
+        let peers = match joined {
+            Joined::Peers(peers) => peers,
+            Joined::Full => {
+                return Err(AppError::conflict(
+                    "meeting_full",
+                    format!(
+                        "the meeting has its {} participants",
+                        self.limits.meeting.max_participants
+                    ),
+                ))
+            }
+            Joined::Locked => {
+                return Err(AppError::new(403, "meeting_locked", "the meeting is locked"))
+            }
+        };
+        self.store
+            .attendance_joined(&row.id, peer_id, &p.user_id, p.name.as_deref(), now)
+            .await?;
+        let participant = peer.participant();
+        self.emit_except_peer(
+            Target::Room(row.room_id.clone()),
+            peer_id,
+            &MeetingParticipantJoined {
+                room_id: &row.room_id,
+                meeting_id: &row.id,
+                participant: &participant,
+            },
+        )
+        .await;
+        Ok(JoinAck {
+            meeting_id: row.id.clone(),
+            peer_id: peer_id.to_string(),
+            participants: peers.iter().map(PeerRecord::participant).collect(),
+            ice_servers: self.ice_servers(p).ice_servers,
+        })
+    }
+
+    /// The ack of a repeated `meeting-join` from a socket whose peer is still in.
+    pub async fn meeting_ack_again(
+        &self,
+        p: &Principal,
+        row: &MeetingRow,
+        peer_id: &str,
+    ) -> AppResult<Option<JoinAck>> {
+        let live = self
+            .meetings
+            .live(&row.room_id, &row.id)
+            .await
+            .map_err(store_down)?
+            .unwrap_or_default();
+        if !live.peers.iter().any(|x| x.peer_id == peer_id) {
+            return Ok(None);
+        }
+        Ok(Some(JoinAck {
+            meeting_id: row.id.clone(),
+            peer_id: peer_id.to_string(),
+            participants: live.peers.iter().map(PeerRecord::participant).collect(),
+            ice_servers: self.ice_servers(p).ice_servers,
+        }))
+    }
+
+    /// The peer leaves (once: a second leave of it finds nothing and tells nobody).
+    pub async fn leave_meeting(
+        &self,
+        room_id: &str,
+        meeting_id: &str,
+        peer_id: &str,
+        reason: LeftReason,
+    ) -> AppResult<bool> {
+        let now = now_ms();
+        let gone = self
+            .meetings
+            .leave(room_id, meeting_id, peer_id, now)
+            .await
+            .map_err(store_down)?;
+        let Some(gone) = gone else {
+            return Ok(false);
+        };
+        self.peer_left(room_id, meeting_id, &gone, reason, now).await;
+        Ok(true)
+    }
+
+    async fn peer_left(&self, room_id: &str, meeting_id: &str, gone: &PeerRecord, reason: LeftReason, now: i64) {
+        if let Err(e) = self.store.attendance_left(meeting_id, &gone.peer_id, now).await {
+            tracing::warn!(error = %e, "attendance leave not stored");
+        }
+        let label = match reason {
+            LeftReason::Left => "left",
+            LeftReason::Disconnected => "disconnected",
+            LeftReason::Removed => "removed",
+        };
+        metrics::counter!("classchat_meeting_leaves_total", "reason" => label).increment(1);
+        self.emit_except_peer(
+            Target::Room(room_id.to_string()),
+            &gone.peer_id,
+            &MeetingParticipantLeft {
+                room_id: room_id.to_string(),
+                meeting_id: meeting_id.to_string(),
+                peer_id: gone.peer_id.clone(),
+                user_id: gone.user_id.clone(),
+                reason,
+            },
+        )
+        .await;
+    }
+
+    /// A node is gone (dead, or this node starting again): its peers leave, disconnected.
+    pub(crate) async fn meeting_node_gone(&self, node: &str) {
+        let now = now_ms();
+        match self.meetings.drop_node(node, now).await {
+            Ok(dropped) => {
+                for d in dropped {
+                    self.peer_left(&d.room_id, &d.meeting_id, &d.peer, LeftReason::Disconnected, now)
+                        .await;
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, node, "meeting peers of a gone node not dropped"),
+        }
+    }
+
+    /// `meeting-media-state`: changes the peer's flags; the others are told.
+    pub async fn meeting_media(
+        &self,
+        p: &Principal,
+        room_id: &str,
+        meeting_id: &str,
+        peer_id: &str,
+        patch: &MediaPatch,
+    ) -> AppResult<Participant> {
+        self.rate.meeting_action(&p.user_id).await?;
+        let rec = self
+            .meetings
+            .update(room_id, meeting_id, peer_id, patch)
+            .await
+            .map_err(store_down)?
+            .ok_or_else(not_in_meeting)?;
+        let participant = rec.participant();
+        self.emit_except_peer(
+            Target::Room(room_id.to_string()),
+            peer_id,
+            &MeetingMediaState::of(room_id, &participant),
+        )
+        .await;
+        Ok(participant)
+    }
+
+    /// `meeting-host-action` by the peer `own` of the caller.
+    pub async fn meeting_host_action(
+        &self,
+        p: &Principal,
+        meeting_id: &str,
+        own: &str,
+        req: MeetingHostActionReq,
+    ) -> AppResult<HostActionDone> {
+        let (_, membership, row) = self.running(p, &req.room_id).await?;
+        if row.id != meeting_id {
+            return Err(not_in_meeting());
+        }
+        let room_id = row.room_id.clone();
+        let store = &self.meetings;
+        if store.peer(&room_id, &row.id, own).await.map_err(store_down)?.is_none() {
+            return Err(not_in_meeting());
+        }
+        if !permissions::is_meeting_host(p, membership, &row.started_by) {
+            return Err(AppError::forbidden(
+                "only the meeting's hosts (its starter, the room's owner or admins) do that",
+            ));
+        }
+        self.rate.meeting_action(&p.user_id).await?;
+        let taken = |action| MeetingHostActionTaken {
+            room_id: room_id.clone(),
+            action,
+            by: p.user_id.clone(),
+        };
+        let done = HostActionDone {
+            room_id: room_id.clone(),
+            action: req.action,
+            peer_id: req.peer_id.clone(),
+        };
+        if !req.action.targets_peer() {
+            let locked = req.action == HostAction::Lock;
+            store.set_locked(&room_id, &row.id, locked).await.map_err(store_down)?;
+            self.emit(Target::Room(room_id.clone()), None, &taken(req.action)).await;
+            return Ok(done);
+        }
+        let target_id = req.peer_id.as_deref().ok_or_else(|| {
+            AppError::bad_request("invalid_payload", "this action needs the peerId it is for")
+        })?;
+        let target = store
+            .peer(&room_id, &row.id, target_id)
+            .await
+            .map_err(store_down)?
+            .ok_or_else(peer_not_found)?;
+        let to_peer = Target::Peer {
+            user: target.user_id.clone(),
+            peer: target.peer_id.clone(),
+        };
+        match req.action {
+            HostAction::LowerHand => {
+                let patch = MediaPatch {
+                    hand_raised: Some(false),
+                    ..MediaPatch::default()
+                };
+                if let Some(rec) = store
+                    .update(&room_id, &row.id, target_id, &patch)
+                    .await
+                    .map_err(store_down)?
+                {
+                    let participant = rec.participant();
+                    let state = MeetingMediaState::of(&room_id, &participant);
+                    self.emit(Target::Room(room_id.clone()), None, &state).await;
+                }
+                self.emit(to_peer, None, &taken(req.action)).await;
+            }
+            HostAction::Remove => {
+                self.emit(to_peer, None, &taken(req.action)).await;
+                self.leave_meeting(&room_id, &row.id, target_id, LeftReason::Removed)
+                    .await?;
+            }
+            _ => self.emit(to_peer, None, &taken(req.action)).await,
+        }
+        Ok(done)
+    }
+}
