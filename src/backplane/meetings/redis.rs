@@ -110,6 +110,11 @@ fn err(e: fred::error::Error) -> String {
     e.to_string()
 }
 
+/// Peers in order of joining.
+fn sort(peers: &mut [PeerRecord]) {
+    peers.sort_by(|a, b| (a.joined_at, &a.peer_id).cmp(&(b.joined_at, &b.peer_id)));
+}
+
 fn record(s: &str) -> Option<PeerRecord> {
     serde_json::from_str(s).ok()
 }
@@ -170,7 +175,11 @@ impl RedisMeetings {
         Ok(match out.first().map(String::as_str) {
             Some("locked") => Joined::Locked,
             Some("full") => Joined::Full,
-            _ => Joined::Peers(out.iter().skip(1).filter_map(|s| record(s)).collect()),
+            _ => {
+                let mut peers: Vec<PeerRecord> = out.iter().skip(1).filter_map(|s| record(s)).collect();
+                sort(&mut peers);
+                Joined::Peers(peers)
+            }
         })
     }
 
@@ -255,7 +264,7 @@ impl RedisMeetings {
             return Ok(None);
         };
         let mut peers: Vec<PeerRecord> = all.values().filter_map(|s| record(s)).collect();
-        peers.sort_by(|a, b| (a.joined_at, &a.peer_id).cmp(&(b.joined_at, &b.peer_id)));
+        sort(&mut peers);
         Ok(Some(Live {
             locked: meta.locked,
             empty_since: if peers.is_empty() {
