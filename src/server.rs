@@ -117,17 +117,18 @@ pub async fn start(config: Config) -> Result<Running, String> {
             )
         }
     };
-    let chat = Arc::new(Chat::new(
-        store,
-        backplane,
-        Arc::new(presence),
-        Arc::new(meetings),
-        config.ice.clone(),
-        config.limits.clone(),
-        config.node_id.clone(),
-        io.clone(),
-        config.typing_timeout,
-    ));
+    let chat = Arc::new(
+        Chat::new(
+            store,
+            backplane,
+            Arc::new(presence),
+            config.limits.clone(),
+            config.node_id.clone(),
+            io.clone(),
+            config.typing_timeout,
+        )
+        .with_meetings(Arc::new(meetings), config.ice.clone()),
+    );
     if let Some(client) = &redis {
         // Cluster mode: per-user rate limits count across every node.
         let keys = Keys::new(&config.redis_prefix);

@@ -34,7 +34,10 @@ pub enum Target {
     Members(String),
     /// One meeting peer (one socket) of a user, wherever it is: carried on the user's
     /// channel, delivered to that peer's socket only.
-    Peer { user: String, peer: String },
+    Peer {
+        user: String,
+        peer: String,
+    },
 }
 
 impl Target {

@@ -19,10 +19,11 @@ fn url_list(s: &str) -> Result<UrlList, String> {
         .filter(|u| !u.is_empty())
         .map(str::to_string)
         .collect();
-    match urls
-        .iter()
-        .find(|u| !["stun:", "turn:", "turns:"].iter().any(|p| u.starts_with(p)))
-    {
+    match urls.iter().find(|u| {
+        !["stun:", "turn:", "turns:"]
+            .iter()
+            .any(|p| u.starts_with(p))
+    }) {
         Some(bad) => Err(format!("{bad:?} is not a stun:, turn: or turns: URL")),
         None => Ok(UrlList(urls)),
     }
@@ -59,7 +60,12 @@ pub struct MeetingArgs {
     #[arg(long, env = "CLASSCHAT_TURN_URLS", value_name = "URLS", default_value = "", value_parser = url_list)]
     pub turn_urls: UrlList,
     /// The TURN server's shared secret (coturn's static-auth-secret): credentials are minted with it by the TURN REST scheme
-    #[arg(long, env = "CLASSCHAT_TURN_SECRET", value_name = "SECRET", hide_env_values = true)]
+    #[arg(
+        long,
+        env = "CLASSCHAT_TURN_SECRET",
+        value_name = "SECRET",
+        hide_env_values = true
+    )]
     pub turn_secret: Option<String>,
     /// How long minted TURN credentials last, in seconds
     #[arg(long, env = "CLASSCHAT_TURN_TTL", value_name = "SECS", default_value = "86400", value_parser = positive::<u64>)]
@@ -94,7 +100,8 @@ mod tests {
 
     #[test]
     fn the_defaults_are_the_documented_limits_and_no_ice_servers() {
-        let cmd = MeetingArgs::augment_args(Command::new("serve")).mut_args(|a| a.env(None::<&str>));
+        let cmd =
+            MeetingArgs::augment_args(Command::new("serve")).mut_args(|a| a.env(None::<&str>));
         let m = cmd.try_get_matches_from(["serve"]).expect("defaults parse");
         let a = MeetingArgs::from_arg_matches(&m).expect("defaults");
         assert_eq!(a.limits(), MeetingLimits::default());

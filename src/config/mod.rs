@@ -14,11 +14,11 @@ use std::time::Duration;
 
 use clap::{ArgMatches, Args, Command, FromArgMatches};
 
+pub use crate::domain::ice::IceConfig;
 pub use args::{
     ClaimArgs, ClusterArgs, DataDirArg, KeyArgs, LimitArgs, ListenArgs, LogArgs, LogFormat,
     RateArgs, ServeArgs, ShutdownArgs, StorageArgs, TimerArgs,
 };
-pub use crate::domain::ice::IceConfig;
 pub use meetings::MeetingArgs;
 pub use net::{default_max_connections, NetArgs, NetConfig};
 pub use parse::{blank_env_unset, config_error};

@@ -77,7 +77,10 @@ mod tests {
     #[test]
     fn credentials_are_the_turn_rest_schemes_hmac_sha1() {
         // Computed independently (Python: base64(hmac.new(b"north", b"1433895918:gorst", sha1))).
-        assert_eq!(turn_credential("north", "1433895918:gorst"), "Jkoq/bR7DWfoH9c0tHZx2FEf1SM=");
+        assert_eq!(
+            turn_credential("north", "1433895918:gorst"),
+            "Jkoq/bR7DWfoH9c0tHZx2FEf1SM="
+        );
     }
 
     #[test]
@@ -93,7 +96,10 @@ mod tests {
         assert_eq!(s.ice_servers[0].urls, ["stun:s:3478"]);
         let turn = &s.ice_servers[1];
         assert_eq!(turn.username.as_deref(), Some("1600:bob"));
-        assert_eq!(turn.credential.as_deref(), Some(turn_credential("k", "1600:bob").as_str()));
+        assert_eq!(
+            turn.credential.as_deref(),
+            Some(turn_credential("k", "1600:bob").as_str())
+        );
     }
 
     #[test]

@@ -213,17 +213,26 @@ mod tests {
     #[test]
     fn rejoins_add_up_and_the_gap_between_them_does_not_count() {
         let a = attendance(
-            &[stint("bob", 0, Some(10_000)), stint("bob", 20_000, Some(25_000))],
+            &[
+                stint("bob", 0, Some(10_000)),
+                stint("bob", 20_000, Some(25_000)),
+            ],
             99_000,
         );
         assert_eq!(a.len(), 1);
-        assert_eq!((a[0].joined_at, a[0].left_at, a[0].seconds), (0, Some(25_000), 15));
+        assert_eq!(
+            (a[0].joined_at, a[0].left_at, a[0].seconds),
+            (0, Some(25_000), 15)
+        );
     }
 
     #[test]
     fn two_devices_at_once_count_once() {
         let a = attendance(
-            &[stint("bob", 0, Some(10_000)), stint("bob", 5_000, Some(12_000))],
+            &[
+                stint("bob", 0, Some(10_000)),
+                stint("bob", 5_000, Some(12_000)),
+            ],
             0,
         );
         assert_eq!(a[0].seconds, 12);
@@ -231,14 +240,20 @@ mod tests {
 
     #[test]
     fn an_open_stint_counts_to_now_and_leaves_left_at_empty() {
-        let a = attendance(&[stint("bob", 0, Some(4_000)), stint("bob", 6_000, None)], 9_000);
+        let a = attendance(
+            &[stint("bob", 0, Some(4_000)), stint("bob", 6_000, None)],
+            9_000,
+        );
         assert_eq!((a[0].left_at, a[0].seconds), (None, 7));
     }
 
     #[test]
     fn lines_come_one_per_user_in_order_of_first_join() {
         let a = attendance(
-            &[stint("zoe", 1_000, Some(2_000)), stint("amy", 3_000, Some(4_000))],
+            &[
+                stint("zoe", 1_000, Some(2_000)),
+                stint("amy", 3_000, Some(4_000)),
+            ],
             0,
         );
         let users: Vec<&str> = a.iter().map(|l| l.user_id.as_str()).collect();

@@ -160,7 +160,11 @@ mod tests {
         let (s, t, a) = (who(Role::Student), who(Role::Teacher), who(Role::Admin));
         let member = Some(RoomRole::Member);
         assert!(!can_start_meeting(&s, RoomKind::Group, member));
-        assert!(can_start_meeting(&s, RoomKind::Group, Some(RoomRole::Owner)));
+        assert!(can_start_meeting(
+            &s,
+            RoomKind::Group,
+            Some(RoomRole::Owner)
+        ));
         assert!(can_start_meeting(&t, RoomKind::Group, member));
         assert!(!can_start_meeting(&t, RoomKind::Group, None));
         assert!(can_start_meeting(&a, RoomKind::Group, None));
@@ -174,8 +178,15 @@ mod tests {
         assert!(!is_meeting_host(&s, Some(RoomRole::Member), "other"));
         assert!(is_meeting_host(&s, Some(RoomRole::Admin), "other"));
         assert!(is_meeting_host(&who(Role::Admin), None, "other"));
-        assert!(!is_meeting_host(&who(Role::Teacher), Some(RoomRole::Member), "other"));
-        assert!(sees_all_attendance(&who(Role::Teacher), Some(RoomRole::Member)));
+        assert!(!is_meeting_host(
+            &who(Role::Teacher),
+            Some(RoomRole::Member),
+            "other"
+        ));
+        assert!(sees_all_attendance(
+            &who(Role::Teacher),
+            Some(RoomRole::Member)
+        ));
         assert!(!sees_all_attendance(&s, Some(RoomRole::Member)));
     }
 }

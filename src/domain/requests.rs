@@ -314,7 +314,12 @@ pub struct StartMeeting {
 impl StartMeeting {
     /// A title is 1–200 characters when given (blank means none).
     pub fn title(&self) -> AppResult<Option<String>> {
-        let Some(t) = self.title.as_deref().map(str::trim).filter(|t| !t.is_empty()) else {
+        let Some(t) = self
+            .title
+            .as_deref()
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+        else {
             return Ok(None);
         };
         if t.chars().count() > 200 {

@@ -24,11 +24,19 @@ pub async fn start(
     Ok(data(if started { 201 } else { 200 }, &meeting))
 }
 
-pub async fn get(State(s): AppS, Caller(p): Caller, Ids(room_id): Ids<String>) -> AppResult<Response> {
+pub async fn get(
+    State(s): AppS,
+    Caller(p): Caller,
+    Ids(room_id): Ids<String>,
+) -> AppResult<Response> {
     Ok(data(200, &s.chat.get_meeting(&p, &room_id).await?))
 }
 
-pub async fn end(State(s): AppS, Caller(p): Caller, Ids(room_id): Ids<String>) -> AppResult<Response> {
+pub async fn end(
+    State(s): AppS,
+    Caller(p): Caller,
+    Ids(room_id): Ids<String>,
+) -> AppResult<Response> {
     Ok(data(200, &s.chat.end_meeting(&p, &room_id).await?))
 }
 

@@ -123,6 +123,8 @@ async fn handle(
         ClientEvent::MeetingLeave(req) => super::meeting::leave(chat, session, socket, req).await,
         ClientEvent::MeetingSignal(req) => super::meeting::signal(chat, session, req).await,
         ClientEvent::MeetingMediaState(req) => super::meeting::media(chat, session, req).await,
-        ClientEvent::MeetingHostAction(req) => super::meeting::host_action(chat, session, req).await,
+        ClientEvent::MeetingHostAction(req) => {
+            super::meeting::host_action(chat, session, req).await
+        }
     }
 }

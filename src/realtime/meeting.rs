@@ -12,7 +12,9 @@ use super::session::Session;
 use crate::backplane::{keys, Target};
 use crate::domain::error::AppResult;
 use crate::domain::meeting::LeftReason;
-use crate::domain::requests::{MeetingHostActionReq, MeetingJoin, MeetingMedia, MeetingSignalReq, RoomRef};
+use crate::domain::requests::{
+    MeetingHostActionReq, MeetingJoin, MeetingMedia, MeetingSignalReq, RoomRef,
+};
 use crate::service::{not_in_meeting, Chat};
 
 /// A new peer id: opaque, unguessable, not the Socket.IO id.
@@ -25,7 +27,12 @@ fn peer_of(session: &Session, room_id: &str) -> AppResult<(String, String)> {
     session.meeting(room_id).ok_or_else(not_in_meeting)
 }
 
-pub async fn join(chat: &Chat, session: &Session, socket: &Arc<Socket>, req: MeetingJoin) -> AppResult<Value> {
+pub async fn join(
+    chat: &Chat,
+    session: &Session,
+    socket: &Arc<Socket>,
+    req: MeetingJoin,
+) -> AppResult<Value> {
     let p = &session.principal;
     let (row, host) = chat.meeting_to_join(p, &req.room_id).await?;
     if let Some((meeting_id, peer_id)) = session.meeting(&req.room_id) {
@@ -43,9 +50,12 @@ pub async fn join(chat: &Chat, session: &Session, socket: &Arc<Socket>, req: Mee
     let room = keys::room(&req.room_id);
     let entered_room = !socket.in_room(&room);
     if entered_room {
-        chat.backplane.subscribe(Target::Room(req.room_id.clone())).await;
+        chat.backplane
+            .subscribe(Target::Room(req.room_id.clone()))
+            .await;
         if !chat.io.join(socket, &room) {
-            chat.backplane.unsubscribe(Target::Room(req.room_id.clone()));
+            chat.backplane
+                .unsubscribe(Target::Room(req.room_id.clone()));
         }
     }
     chat.io.join(socket, &keys::peer(&peer_id));
@@ -57,7 +67,8 @@ pub async fn join(chat: &Chat, session: &Session, socket: &Arc<Socket>, req: Mee
         Err(e) => {
             chat.io.leave(socket, &keys::peer(&peer_id));
             if entered_room && chat.io.leave(socket, &room) {
-                chat.backplane.unsubscribe(Target::Room(req.room_id.clone()));
+                chat.backplane
+                    .unsubscribe(Target::Room(req.room_id.clone()));
             }
             return Err(e);
         }
@@ -71,7 +82,12 @@ pub async fn join(chat: &Chat, session: &Session, socket: &Arc<Socket>, req: Mee
     ack(answer)
 }
 
-pub async fn leave(chat: &Chat, session: &Session, socket: &Arc<Socket>, req: RoomRef) -> AppResult<Value> {
+pub async fn leave(
+    chat: &Chat,
+    session: &Session,
+    socket: &Arc<Socket>,
+    req: RoomRef,
+) -> AppResult<Value> {
     let (meeting_id, peer_id) = peer_of(session, &req.room_id)?;
     session.take_meeting(&req.room_id);
     let left = chat
@@ -87,7 +103,9 @@ pub async fn leave(chat: &Chat, session: &Session, socket: &Arc<Socket>, req: Ro
 
 pub async fn signal(chat: &Chat, session: &Session, req: MeetingSignalReq) -> AppResult<Value> {
     let (meeting_id, peer_id) = peer_of(session, &req.room_id)?;
-    ack(chat.meeting_signal(&session.principal, &meeting_id, &peer_id, req).await?)
+    ack(chat
+        .meeting_signal(&session.principal, &meeting_id, &peer_id, req)
+        .await?)
 }
 
 pub async fn media(chat: &Chat, session: &Session, req: MeetingMedia) -> AppResult<Value> {
@@ -96,10 +114,17 @@ pub async fn media(chat: &Chat, session: &Session, req: MeetingMedia) -> AppResu
     let state = chat
         .meeting_media(p, &req.room_id, &meeting_id, &peer_id, &req.patch)
         .await?;
-    ack(crate::domain::events::MeetingMediaState::of(&req.room_id, &state))
+    ack(crate::domain::events::MeetingMediaState::of(
+        &req.room_id,
+        &state,
+    ))
 }
 
-pub async fn host_action(chat: &Chat, session: &Session, req: MeetingHostActionReq) -> AppResult<Value> {
+pub async fn host_action(
+    chat: &Chat,
+    session: &Session,
+    req: MeetingHostActionReq,
+) -> AppResult<Value> {
     let (meeting_id, peer_id) = peer_of(session, &req.room_id)?;
     ack(chat
         .meeting_host_action(&session.principal, &meeting_id, &peer_id, req)

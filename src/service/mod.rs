@@ -21,9 +21,9 @@ use dashmap::DashMap;
 
 use crate::backplane::meetings::MeetingStore;
 use crate::backplane::{Backplane, Envelope, Payload, Presence, Seq, Target};
-use crate::domain::ice::IceConfig;
 use crate::domain::error::{AppError, AppResult};
 use crate::domain::events::{ServerEvent, Timestamped};
+use crate::domain::ice::IceConfig;
 use crate::domain::limits::Limits;
 use crate::domain::permissions;
 use crate::domain::time::now_ms;
@@ -85,8 +85,6 @@ impl Chat {
         store: Store,
         backplane: Backplane,
         presence: Arc<Presence>,
-        meetings: Arc<MeetingStore>,
-        ice: IceConfig,
         limits: Limits,
         node_id: String,
         io: socketio_server::Server,
@@ -112,8 +110,8 @@ impl Chat {
             store,
             backplane,
             presence,
-            meetings,
-            ice,
+            meetings: Arc::new(MeetingStore::Local(Default::default())),
+            ice: IceConfig::default(),
             limits,
             node_id,
             io,
@@ -122,6 +120,13 @@ impl Chat {
             announcing: Default::default(),
             online_cache: Default::default(),
         }
+    }
+
+    /// Where meetings keep their peers (in process until set), and the ICE servers.
+    pub fn with_meetings(mut self, meetings: Arc<MeetingStore>, ice: IceConfig) -> Self {
+        self.meetings = meetings;
+        self.ice = ice;
+        self
     }
 
     /// Records the caller's name and role as their token tells (once per change).

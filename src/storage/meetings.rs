@@ -17,8 +17,7 @@ pub struct MeetingRow {
     pub end_reason: Option<String>,
 }
 
-const COLUMNS: &str =
-    "id, room_id, title, started_by, started_at, ended_at, ended_by, end_reason";
+const COLUMNS: &str = "id, room_id, title, started_by, started_at, ended_at, ended_by, end_reason";
 
 #[derive(sqlx::FromRow)]
 struct StintRow {
@@ -125,7 +124,12 @@ impl Store {
     }
 
     /// A peer left.
-    pub async fn attendance_left(&self, meeting_id: &str, peer_id: &str, at: i64) -> Result<(), sqlx::Error> {
+    pub async fn attendance_left(
+        &self,
+        meeting_id: &str,
+        peer_id: &str,
+        at: i64,
+    ) -> Result<(), sqlx::Error> {
         with_pool!(self, p => sqlx::query(
             "UPDATE meeting_attendance SET left_at = $3 WHERE meeting_id = $1 AND peer_id = $2 AND left_at IS NULL",
         )
@@ -145,7 +149,11 @@ impl Store {
         cursor: Option<(i64, String)>,
     ) -> Result<Vec<MeetingRow>, sqlx::Error> {
         let (after, at, id) = match cursor {
-            Some((at, id)) => ("AND (started_at < $2 OR (started_at = $2 AND id < $3))", at, id),
+            Some((at, id)) => (
+                "AND (started_at < $2 OR (started_at = $2 AND id < $3))",
+                at,
+                id,
+            ),
             None => ("AND $2 = $2 AND $3 = $3", 0, String::new()),
         };
         let sql = format!(

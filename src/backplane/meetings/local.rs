@@ -52,7 +52,9 @@ impl LocalMeetings {
         room_id: &str,
         meeting_id: &str,
     ) -> Option<&'a mut Entry> {
-        rooms.get_mut(room_id).filter(|e| e.meeting_id == meeting_id)
+        rooms
+            .get_mut(room_id)
+            .filter(|e| e.meeting_id == meeting_id)
     }
 
     pub fn open(&self, room_id: &str, meeting_id: &str, now: i64) {
@@ -65,7 +67,11 @@ impl LocalMeetings {
         self.with(|r| {
             let e = Self::entry(r, req.room_id, req.meeting_id, req.now);
             let live = &mut e.live;
-            if let Some(p) = live.peers.iter_mut().find(|p| p.peer_id == req.peer.peer_id) {
+            if let Some(p) = live
+                .peers
+                .iter_mut()
+                .find(|p| p.peer_id == req.peer.peer_id)
+            {
                 *p = req.peer;
             } else {
                 if live.locked && !req.host {

@@ -96,7 +96,10 @@ impl MeetingStore {
     /// A meeting began (nobody in it yet, empty since `now`).
     pub async fn open(&self, room_id: &str, meeting_id: &str, now: i64) -> StoreResult<()> {
         match self {
-            MeetingStore::Local(s) => Ok(s.open(room_id, meeting_id, now)),
+            MeetingStore::Local(s) => {
+                s.open(room_id, meeting_id, now);
+                Ok(())
+            }
             MeetingStore::Redis(s) => s.open(room_id, meeting_id, now).await,
         }
     }
@@ -137,9 +140,17 @@ impl MeetingStore {
         }
     }
 
-    pub async fn set_locked(&self, room_id: &str, meeting_id: &str, locked: bool) -> StoreResult<()> {
+    pub async fn set_locked(
+        &self,
+        room_id: &str,
+        meeting_id: &str,
+        locked: bool,
+    ) -> StoreResult<()> {
         match self {
-            MeetingStore::Local(s) => Ok(s.set_locked(room_id, meeting_id, locked)),
+            MeetingStore::Local(s) => {
+                s.set_locked(room_id, meeting_id, locked);
+                Ok(())
+            }
             MeetingStore::Redis(s) => s.set_locked(room_id, meeting_id, locked).await,
         }
     }
@@ -174,7 +185,10 @@ impl MeetingStore {
         b: &str,
     ) -> StoreResult<(Option<PeerRecord>, Option<PeerRecord>)> {
         match self {
-            MeetingStore::Local(s) => Ok((s.peer(room_id, meeting_id, a), s.peer(room_id, meeting_id, b))),
+            MeetingStore::Local(s) => Ok((
+                s.peer(room_id, meeting_id, a),
+                s.peer(room_id, meeting_id, b),
+            )),
             MeetingStore::Redis(s) => s.pair(room_id, meeting_id, a, b).await,
         }
     }

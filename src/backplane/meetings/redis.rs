@@ -138,8 +138,19 @@ impl RedisMeetings {
         serde_json::to_string(&(room_id, peer_id)).unwrap_or_default()
     }
 
-    async fn meta_set(&self, room_id: &str, meeting_id: &str, locked: &str, now: i64) -> StoreResult<()> {
-        let args = vec![meeting_id.into(), locked.into(), now.to_string(), KEY_TTL_MS.into()];
+    async fn meta_set(
+        &self,
+        room_id: &str,
+        meeting_id: &str,
+        locked: &str,
+        now: i64,
+    ) -> StoreResult<()> {
+        let args = vec![
+            meeting_id.into(),
+            locked.into(),
+            now.to_string(),
+            KEY_TTL_MS.into(),
+        ];
         self.eval::<i64>(META_SET, vec![self.keys.meeting(room_id)], args)
             .await
             .map(|_| ())
@@ -149,7 +160,12 @@ impl RedisMeetings {
         self.meta_set(room_id, meeting_id, "", now).await
     }
 
-    pub async fn set_locked(&self, room_id: &str, meeting_id: &str, locked: bool) -> StoreResult<()> {
+    pub async fn set_locked(
+        &self,
+        room_id: &str,
+        meeting_id: &str,
+        locked: bool,
+    ) -> StoreResult<()> {
         let now = crate::domain::time::now_ms();
         self.meta_set(room_id, meeting_id, if locked { "1" } else { "0" }, now)
             .await
@@ -176,7 +192,8 @@ impl RedisMeetings {
             Some("locked") => Joined::Locked,
             Some("full") => Joined::Full,
             _ => {
-                let mut peers: Vec<PeerRecord> = out.iter().skip(1).filter_map(|s| record(s)).collect();
+                let mut peers: Vec<PeerRecord> =
+                    out.iter().skip(1).filter_map(|s| record(s)).collect();
                 sort(&mut peers);
                 Joined::Peers(peers)
             }
@@ -202,7 +219,10 @@ impl RedisMeetings {
         };
         let _ = self
             .client
-            .srem::<i64, _, _>(self.keys.meeting_peers(&rec.node), Self::member(room_id, peer_id))
+            .srem::<i64, _, _>(
+                self.keys.meeting_peers(&rec.node),
+                Self::member(room_id, peer_id),
+            )
             .await;
         Ok(Some((id.clone(), rec)))
     }
@@ -304,7 +324,10 @@ impl RedisMeetings {
         if !ours {
             return Ok((None, None));
         }
-        Ok((ra.as_deref().and_then(record), rb.as_deref().and_then(record)))
+        Ok((
+            ra.as_deref().and_then(record),
+            rb.as_deref().and_then(record),
+        ))
     }
 
     pub async fn close(&self, room_id: &str, meeting_id: &str) -> StoreResult<Vec<PeerRecord>> {
@@ -318,7 +341,10 @@ impl RedisMeetings {
         for p in &live.peers {
             let _ = self
                 .client
-                .srem::<i64, _, _>(self.keys.meeting_peers(&p.node), Self::member(room_id, &p.peer_id))
+                .srem::<i64, _, _>(
+                    self.keys.meeting_peers(&p.node),
+                    Self::member(room_id, &p.peer_id),
+                )
                 .await;
         }
         Ok(live.peers)
@@ -342,7 +368,10 @@ impl RedisMeetings {
         }
         let _ = self.client.del::<i64, _>(&set).await;
         if node == self.node && !out.is_empty() {
-            tracing::info!(peers = out.len(), "dropped meeting peers left from this node's last run");
+            tracing::info!(
+                peers = out.len(),
+                "dropped meeting peers left from this node's last run"
+            );
         }
         Ok(out)
     }

@@ -4,8 +4,8 @@
 use serde::Serialize;
 
 use super::ServerEvent;
-use crate::domain::time::ser_ms;
 use crate::domain::meeting::{EndReason, HostAction, LeftReason, Meeting, Participant};
+use crate::domain::time::ser_ms;
 use crate::domain::{Message, Principal, RoomSummary, Status, UserStatus};
 
 macro_rules! server_events {

@@ -32,7 +32,10 @@ pub fn no_meeting() -> AppError {
 /// The meeting store could not answer (Redis away).
 fn store_down(e: String) -> AppError {
     tracing::warn!(error = %e, "meeting store unavailable");
-    AppError::unavailable("meetings_unavailable", "meetings are unavailable, retry later")
+    AppError::unavailable(
+        "meetings_unavailable",
+        "meetings are unavailable, retry later",
+    )
 }
 
 fn meeting_of(row: &MeetingRow, locked: bool, peers: &[PeerRecord]) -> Meeting {
@@ -223,7 +226,10 @@ impl Chat {
         let stints = self.store.stints(&ids, only).await?;
         let now = now_ms();
         let next = more
-            .then(|| rows.last().map(|r| super::format_cursor(r.started_at, &r.id)))
+            .then(|| {
+                rows.last()
+                    .map(|r| super::format_cursor(r.started_at, &r.id))
+            })
             .flatten();
         let page = rows
             .into_iter()

@@ -47,7 +47,11 @@ fn peer_not_found() -> AppError {
 
 impl Chat {
     /// Before a `meeting-join`: the room's running meeting, and whether the caller hosts it.
-    pub async fn meeting_to_join(&self, p: &Principal, room_id: &str) -> AppResult<(MeetingRow, bool)> {
+    pub async fn meeting_to_join(
+        &self,
+        p: &Principal,
+        room_id: &str,
+    ) -> AppResult<(MeetingRow, bool)> {
         let (_, membership, row) = self.running(p, room_id).await?;
         self.rate.meeting_action(&p.user_id).await?;
         let host = permissions::is_meeting_host(p, membership, &row.started_by);
@@ -106,7 +110,11 @@ impl Chat {
                 ))
             }
             Joined::Locked => {
-                return Err(AppError::new(403, "meeting_locked", "the meeting is locked"))
+                return Err(AppError::new(
+                    403,
+                    "meeting_locked",
+                    "the meeting is locked",
+                ))
             }
         };
         self.store
@@ -172,12 +180,24 @@ impl Chat {
         let Some(gone) = gone else {
             return Ok(false);
         };
-        self.peer_left(room_id, meeting_id, &gone, reason, now).await;
+        self.peer_left(room_id, meeting_id, &gone, reason, now)
+            .await;
         Ok(true)
     }
 
-    async fn peer_left(&self, room_id: &str, meeting_id: &str, gone: &PeerRecord, reason: LeftReason, now: i64) {
-        if let Err(e) = self.store.attendance_left(meeting_id, &gone.peer_id, now).await {
+    async fn peer_left(
+        &self,
+        room_id: &str,
+        meeting_id: &str,
+        gone: &PeerRecord,
+        reason: LeftReason,
+        now: i64,
+    ) {
+        if let Err(e) = self
+            .store
+            .attendance_left(meeting_id, &gone.peer_id, now)
+            .await
+        {
             tracing::warn!(error = %e, "attendance leave not stored");
         }
         let label = match reason {
@@ -206,8 +226,14 @@ impl Chat {
         match self.meetings.drop_node(node, now).await {
             Ok(dropped) => {
                 for d in dropped {
-                    self.peer_left(&d.room_id, &d.meeting_id, &d.peer, LeftReason::Disconnected, now)
-                        .await;
+                    self.peer_left(
+                        &d.room_id,
+                        &d.meeting_id,
+                        &d.peer,
+                        LeftReason::Disconnected,
+                        now,
+                    )
+                    .await;
                 }
             }
             Err(e) => tracing::warn!(error = %e, node, "meeting peers of a gone node not dropped"),
@@ -254,7 +280,12 @@ impl Chat {
         }
         let room_id = row.room_id.clone();
         let store = &self.meetings;
-        if store.peer(&room_id, &row.id, own).await.map_err(store_down)?.is_none() {
+        if store
+            .peer(&room_id, &row.id, own)
+            .await
+            .map_err(store_down)?
+            .is_none()
+        {
             return Err(not_in_meeting());
         }
         if !permissions::is_meeting_host(p, membership, &row.started_by) {
@@ -275,8 +306,12 @@ impl Chat {
         };
         if !req.action.targets_peer() {
             let locked = req.action == HostAction::Lock;
-            store.set_locked(&room_id, &row.id, locked).await.map_err(store_down)?;
-            self.emit(Target::Room(room_id.clone()), None, &taken(req.action)).await;
+            store
+                .set_locked(&room_id, &row.id, locked)
+                .await
+                .map_err(store_down)?;
+            self.emit(Target::Room(room_id.clone()), None, &taken(req.action))
+                .await;
             return Ok(done);
         }
         let target_id = req.peer_id.as_deref().ok_or_else(|| {

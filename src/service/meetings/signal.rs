@@ -68,7 +68,11 @@ impl Chat {
             return Err(not_in_meeting());
         }
         let Some(target) = target else {
-            return Err(AppError::new(404, "peer_not_found", "no such peer in this meeting"));
+            return Err(AppError::new(
+                404,
+                "peer_not_found",
+                "no such peer in this meeting",
+            ));
         };
         let event = MeetingSignal {
             room_id: &req.room_id,
