@@ -4,6 +4,7 @@
 
 mod local;
 mod redis;
+mod scripts;
 
 use serde::{Deserialize, Serialize};
 

@@ -3,6 +3,7 @@
 //! empty meetings (`upkeep`). The meeting row is in the database; who is in it lives in
 //! the backplane's meeting store.
 
+mod host;
 mod metrics_;
 mod peers;
 mod signal;
@@ -18,8 +19,9 @@ use crate::domain::time::now_ms;
 use crate::domain::{permissions, Principal, RoomRole, RoomSummary};
 use crate::storage::MeetingRow;
 
+pub use host::HostActionDone;
 pub use metrics_::{describe_metrics, zero_metrics};
-pub use peers::{not_in_meeting, HostActionDone, JoinAck};
+pub use peers::{not_in_meeting, JoinAck};
 pub use signal::Relayed;
 pub use upkeep::run as run_upkeep;
 
