@@ -183,6 +183,7 @@ impl Chat {
             self.backplane
                 .membership_changed(&other, room_id, false)
                 .await;
+            self.meeting_member_removed(room_id, &other).await;
         }
         Ok(BlockState {
             room_id: room_id.to_string(),

@@ -174,6 +174,7 @@ impl Chat {
         self.backplane
             .membership_changed(user_id, room_id, false)
             .await;
+        self.meeting_member_removed(room_id, user_id).await;
         Ok(())
     }
 }

@@ -207,6 +207,24 @@ impl Chat {
         .await;
     }
 
+    /// A member left the room or was removed: their peers leave its meeting (`removed`).
+    pub(crate) async fn meeting_member_removed(&self, room_id: &str, user_id: &str) {
+        let Ok(Some(row)) = self.store.running_meeting(room_id).await else {
+            return;
+        };
+        let Ok(Some(live)) = self.meetings.live(room_id, &row.id).await else {
+            return;
+        };
+        for peer in live.peers.iter().filter(|p| p.user_id == user_id) {
+            if let Err(e) = self
+                .leave_meeting(room_id, &row.id, &peer.peer_id, LeftReason::Removed)
+                .await
+            {
+                tracing::warn!(error = %e, "removed member's peer not taken out of the meeting");
+            }
+        }
+    }
+
     /// A node is gone (dead, or this node starting again): its peers leave, disconnected.
     pub(crate) async fn meeting_node_gone(&self, node: &str) {
         let now = now_ms();
