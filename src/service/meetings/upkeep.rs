@@ -1,11 +1,13 @@
 //! Periodic upkeep of meetings on every node: a meeting nobody has been in for
-//! `CLASSCHAT_MEETING_EMPTY_SECS` ends (once, whichever node sees it first), and the
+//! `CLASSCHAT_MEETING_EMPTY_SECS` ends (once, whichever node sees it first), a peer of
+//! this node whose socket is gone leaves (its leave at disconnect failed), and the
 //! cluster-wide gauges are set.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::domain::meeting::EndReason;
+use crate::backplane::keys;
+use crate::domain::meeting::{EndReason, LeftReason};
 use crate::domain::time::now_ms;
 use crate::service::Chat;
 
@@ -42,6 +44,14 @@ impl Chat {
                 running += 1;
                 continue;
             };
+            // Peers of this node whose socket is gone (a leave that could not reach Redis).
+            for peer in &live.peers {
+                let socket_gone = self.io.members(&keys::peer(&peer.peer_id)).is_empty();
+                if peer.node == self.node_id && socket_gone {
+                    let reason = LeftReason::Disconnected;
+                    let _ = self.leave_meeting(&row.room_id, &row.id, &peer.peer_id, reason).await;
+                }
+            }
             let idle = live.empty_since.is_some_and(|t| now - t >= empty_ms);
             if live.peers.is_empty() && idle {
                 if let Err(e) = self.finish(&row, None, EndReason::Empty).await {
