@@ -1,7 +1,8 @@
 // A full-mesh WebRTC meeting over classchat's signalling, for the browser tests.
 // The newcomer offers to every participant already there; the others answer.
 // window.meeting exposes: peerId, pcs (Map peerId → RTCPeerConnection), joinAck, restIce,
-// events (names received), error, done (join finished), and stats() for the test.
+// events (names received), joined (meeting-participant-joined data), malformed (events not
+// shaped { data, timestamp }), error, done (join finished), and stats() for the test.
 "use strict";
 
 (() => {
@@ -16,6 +17,7 @@
     peerId: null,
     pcs: new Map(),
     left: [],
+    joined: [],
     joinAck: null,
     restIce: null,
     iceServers: null,
@@ -73,9 +75,7 @@
   }
 
   async function onSignal(body) {
-    M.events.push("meeting-signal");
     const d = body && body.data;
-    if (!d || typeof body.timestamp !== "string") M.malformed.push({ event: "meeting-signal", body });
     if (!d || d.roomId !== roomId) return;
     const { from, signal: s } = d;
     if (s.type === "offer") {
@@ -115,7 +115,13 @@
     });
 
     socket = io(socketUrl, { auth: { token }, transports: ["websocket"], reconnection: false });
-    socket.onAny((event) => M.events.push(event));
+    socket.onAny((event, ...args) => {
+      M.events.push(event);
+      const b = args[0];
+      const wrapped = args.length === 1 && b && typeof b === "object" && "data" in b && typeof b.timestamp === "string";
+      if (!wrapped) M.malformed.push({ event, args });
+      if (event === "meeting-participant-joined" && wrapped && b.data.roomId === roomId) M.joined.push(b.data);
+    });
     socket.on("meeting-signal", serial(onSignal));
     socket.on(
       "meeting-participant-left",

@@ -152,6 +152,14 @@ async function meshOfThree({ browser, web, cluster, relay, timings }) {
   assert.deepEqual(ackC.participants.map((x) => x.peerId).sort(), [pA.peerId, pB.peerId, pC.peerId].sort());
   const pages = [pA, pB, pC];
   await meshConnected(pages);
+  // Those already there were told of the newcomer.
+  for (const p of [pA, pB]) {
+    const seen = await p.page.evaluate(() => window.meeting.joined);
+    const j = seen.find((x) => x.participant?.peerId === pC.peerId);
+    assert.ok(j, `${p.label} got meeting-participant-joined for ${pC.label}: ${JSON.stringify(seen)}`);
+    assert.equal(j.participant.userId, s2.id);
+    assert.equal(j.meetingId, meeting.id);
+  }
   timings.threeConnectedMs = Date.now() - t1;
   const stats = await videoFlowing(pages, { relay });
 
