@@ -56,6 +56,11 @@ fi
 # --- Redis and HAProxy binaries for the cluster tests (each test starts its own processes).
 command -v redis-server >/dev/null || { log "installing redis-server"; apt_install redis-server; }
 command -v haproxy >/dev/null || { log "installing haproxy"; apt_install haproxy; }
+# --- Chromium and coturn for the browser meeting tests (tests/e2e/meeting-browser.test.mjs).
+# The tests start their own turnserver on a free loopback port; a system coturn service,
+# should the package start one, does not matter to them.
+command -v chromium >/dev/null || { log "installing chromium"; apt_install chromium; }
+command -v turnserver >/dev/null || { log "installing coturn"; apt_install coturn; }
 
 log "cargo fmt --check"
 cargo fmt --all -- --check
