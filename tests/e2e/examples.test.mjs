@@ -1,6 +1,7 @@
 // The shipped examples, run as a person would: examples/chat.js as a child process (its
 // own node_modules, installed with `npm ci` when missing) against a spawned classchat
-// node, talking with a socket.io-client in the same room.
+// node, talking with a socket.io-client in the same room; examples/meeting.html served by
+// examples/serve.js in two Chromium tabs, as the README's "Try a meeting" says.
 
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
@@ -9,6 +10,8 @@ import { existsSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
+import { browserMissing, launchBrowser } from "./lib/browser.mjs";
+import { freePort, waitPort } from "./lib/cluster.mjs";
 import { startServer, withServerLogs } from "./lib/server.mjs";
 import { closeAll, connectUser, join as joinRooms } from "./lib/client.mjs";
 import { uid } from "./lib/util.mjs";
@@ -52,12 +55,17 @@ async function line(out, re, timeout = 15_000) {
   throw new Error(`chat.js printed no line matching ${re}\nstdout:\n${out.lines.join("\n")}\nstderr:\n${out.err}`);
 }
 
+/** `npm ci` in examples/ when its socket.io-client is missing. */
+function installExamples() {
+  if (!existsSync(join(EXAMPLES, "node_modules", "socket.io-client"))) {
+    const r = spawnSync("npm", ["ci", "--no-audit", "--no-fund", "--loglevel=error"], { cwd: EXAMPLES, encoding: "utf8" });
+    assert.equal(r.status, 0, `npm ci in examples/: ${r.stderr}`);
+  }
+}
+
 describe("examples/chat.js", () => {
   before(async () => {
-    if (!existsSync(join(EXAMPLES, "node_modules", "socket.io-client"))) {
-      const r = spawnSync("npm", ["ci", "--no-audit", "--no-fund", "--loglevel=error"], { cwd: EXAMPLES, encoding: "utf8" });
-      assert.equal(r.status, 0, `npm ci in examples/: ${r.stderr}`);
-    }
+    installExamples();
     server = await startServer();
   });
   after(async () => {
@@ -101,5 +109,73 @@ describe("examples/chat.js", () => {
     assert.match(out.err, /cannot connect: \{ code: 'unauthorized', message: '.+' \}/);
     out.proc.kill("SIGTERM");
     await out.exited;
+  });
+});
+
+describe("examples/meeting.html (README: Try a meeting)", { skip: browserMissing() ?? false }, () => {
+  let node;
+  let serve;
+  let browser;
+  before(async () => {
+    installExamples();
+    node = await startServer();
+    const port = await freePort();
+    serve = spawn(process.execPath, [join(EXAMPLES, "serve.js")], { env: { PATH: process.env.PATH, PORT: String(port) }, stdio: "ignore" });
+    await waitPort(port);
+    serve.url = `http://127.0.0.1:${port}/`;
+    browser = await launchBrowser();
+  });
+  after(async () => {
+    await browser?.close();
+    serve?.kill("SIGKILL");
+    await node?.stop();
+  });
+
+  test("two tabs start and join a meeting and each receives the other's video", { timeout: 120_000 }, async () => {
+    const alice = node.user(uid("alice"), "teacher", "Alice");
+    const bob = node.user(uid("bob"), "student", "Bob");
+    const room = await node.group(alice, [bob]);
+    const ctx = await browser.newContext();
+    const tabs = [];
+    for (const who of [alice, bob]) {
+      const tab = await ctx.newPage();
+      const q = new URLSearchParams({ api: node.apiUrl, sock: node.socketUrl, token: who.token, room: room.id });
+      await tab.goto(`${serve.url}?${q}`);
+      tabs.push(tab);
+    }
+    const status = (tab, text) => tab.waitForFunction((t) => document.getElementById("status").textContent.includes(t), text, { timeout: 30_000 });
+    await tabs[0].click("#start");
+    await status(tabs[0], "is running");
+    await tabs[0].click("#join");
+    await status(tabs[0], "in the meeting with 0 other(s)");
+    await tabs[1].click("#join");
+    await status(tabs[1], "in the meeting with 1 other(s)");
+    const video = (tab) =>
+      tab.evaluate(async () => {
+        const out = [];
+        for (const { pc } of window.classchatMeeting.pcs.values()) {
+          let bytes = 0;
+          (await pc.getStats()).forEach((s) => {
+            if (s.type === "inbound-rtp" && s.kind === "video") bytes += s.bytesReceived;
+          });
+          out.push({ state: pc.connectionState, bytes });
+        }
+        return out;
+      });
+    const flowing = async () => (await Promise.all(tabs.map(video))).map((v) => v.length === 1 && v[0].state === "connected" ? v[0].bytes : -1);
+    const deadline = Date.now() + 30_000;
+    let first = await flowing();
+    while (first.some((b) => b <= 0) && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 500));
+      first = await flowing();
+    }
+    assert.ok(first.every((b) => b > 0), `both tabs connected with video: ${JSON.stringify(first)}`);
+    await new Promise((r) => setTimeout(r, 2000));
+    const later = await flowing();
+    assert.ok(later.every((b, i) => b > first[i]), `video keeps arriving: ${JSON.stringify({ first, later })}`);
+    // Leaving tells the other tab, which drops the call's tile.
+    await tabs[1].click("#leave");
+    await status(tabs[1], "left the meeting");
+    await tabs[0].waitForFunction(() => window.classchatMeeting.pcs.size === 0, null, { timeout: 15_000 });
   });
 });
