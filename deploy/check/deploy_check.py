@@ -445,7 +445,7 @@ def prom_rule_tests(problems):
         problems.append(f"{a}: no test case expects it to fire")
 
 
-@check("alerts cover: delivery latency, Redis, error rate, node not ready, connections near the limit")
+@check("alerts cover: delivery latency, Redis, error rate, node not ready, connections near the limit, meetings")
 def prom_rule_coverage(problems):
     text = (ROOT / "deploy/prometheus/alerts.yml").read_text()
     groups = yaml.safe_load(text)["groups"]
@@ -457,6 +457,8 @@ def prom_rule_coverage(problems):
         "ClasschatNodeNotReady": "/readyz",
         "ClasschatConnectionsNearNodeCapacity": "classchat_socket_connections",
         "ClasschatConnectionsNearLoadBalancerLimit": "classchat:lb_maxconn",
+        "ClasschatMeetingSignalsFailing": "classchat_meeting_signals_total",
+        "ClasschatMeetingsUnavailable": "meetings_unavailable",
     }
     for a, needle in want.items():
         if a not in by_name:
