@@ -418,6 +418,27 @@ def compose_wiring(problems):
                 problems.append(f"{n}: mounts {v['source']}, which does not exist")
 
 
+COMMENTED_SETTING = re.compile(r'^\s*#\s*((?:CLASSCHAT|DATABASE|REDIS|RUST)_[A-Z0-9_]+)(?::\s*"?|=)([^"\s#]*)')
+
+
+@check("commented-out settings in docker-compose.yml and k8s/base/classchat.env: variables classchat reads, "
+       "numbers at their defaults")
+def commented_settings(problems):
+    known = known_env_vars()
+    for f in ("docker-compose.yml", "k8s/base/classchat.env"):
+        for n, line in enumerate((ROOT / f).read_text().splitlines(), 1):
+            m = COMMENTED_SETTING.match(line)
+            if not m:
+                continue
+            var, value = m.groups()
+            if var not in known:
+                problems.append(f"{f}:{n}: {var} is not a variable classchat reads")
+                continue
+            default = config_default(var)
+            if value.isdigit() and default is not None and int(value) != default:
+                problems.append(f"{f}:{n}: {var} shown as {value}, its default is {default}")
+
+
 # --- Prometheus -----------------------------------------------------------------------------
 
 def promtool(*args):
@@ -1146,6 +1167,7 @@ def main():
     dockerfile_facts()
     compose_config()
     compose_wiring()
+    commented_settings()
     prom_config()
     prom_rules()
     prom_rule_tests()
