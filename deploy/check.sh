@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Checks the deployment files: deploy/Dockerfile, docker-compose.yml, k8s/ (kustomize base
-# and dev overlay), deploy/prometheus/ and deploy/grafana/. Works without a container
-# engine: everything but the image build is checked statically (deploy/check/deploy_check.py
-# lists each check), and the image build runs only where `docker info` answers.
+# and dev overlay), deploy/prometheus/, deploy/grafana/ and deploy/coturn/. Works without a
+# container engine: everything but the image build is checked statically
+# (deploy/check/deploy_check.py lists each check), the image build runs only where
+# `docker info` answers, and coturn is started and probed only where `turnserver` is
+# installed (the check prints SKIP otherwise).
 #
 #   bash deploy/check.sh              # static checks (+ the image build if an engine runs)
 #   bash deploy/check.sh --metrics    # also the running-node metric-name test

