@@ -10,6 +10,7 @@ pub const SIGNAL_OUTCOMES: &[&str] = &[
     "too_large",
     "invalid",
     "rate_limited",
+    "unavailable",
 ];
 const JOIN_OUTCOMES: &[&str] = &["joined", "full", "locked"];
 const LEFT_REASONS: &[&str] = &["left", "disconnected", "removed"];

@@ -41,6 +41,7 @@ impl Chat {
                 "not_in_meeting" => "not_in_meeting",
                 "payload_too_large" => "too_large",
                 "rate_limited" => "rate_limited",
+                "meetings_unavailable" => "unavailable",
                 _ => "invalid",
             }),
         }
