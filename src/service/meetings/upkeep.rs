@@ -49,7 +49,9 @@ impl Chat {
                 let socket_gone = self.io.members(&keys::peer(&peer.peer_id)).is_empty();
                 if peer.node == self.node_id && socket_gone {
                     let reason = LeftReason::Disconnected;
-                    let _ = self.leave_meeting(&row.room_id, &row.id, &peer.peer_id, reason).await;
+                    let _ = self
+                        .leave_meeting(&row.room_id, &row.id, &peer.peer_id, reason)
+                        .await;
                 }
             }
             let idle = live.empty_since.is_some_and(|t| now - t >= empty_ms);
