@@ -120,7 +120,7 @@ async fn handle(
             ack(msg)
         }
         ClientEvent::MeetingJoin(req) => super::meeting::join(chat, session, socket, req).await,
-        ClientEvent::MeetingLeave(req) => super::meeting::leave(chat, session, socket, req).await,
+        ClientEvent::MeetingLeave(req) => super::meeting::leave(chat, session, req).await,
         ClientEvent::MeetingSignal(req) => super::meeting::signal(chat, session, req).await,
         ClientEvent::MeetingMediaState(req) => super::meeting::media(chat, session, req).await,
         ClientEvent::MeetingHostAction(req) => {

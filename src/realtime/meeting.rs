@@ -22,9 +22,16 @@ fn new_peer_id() -> String {
     format!("{:032x}", rand::random::<u128>())
 }
 
-/// The socket's meeting and peer in a room, or `not_in_meeting`.
-fn peer_of(session: &Session, room_id: &str) -> AppResult<(String, String)> {
-    session.meeting(room_id).ok_or_else(not_in_meeting)
+/// The socket's meeting and peer in a room; else `room_not_found` for a room the caller
+/// may not see, `not_in_meeting` for one it may.
+async fn peer_of(chat: &Chat, session: &Session, room_id: &str) -> AppResult<(String, String)> {
+    match session.meeting(room_id) {
+        Some(peer) => Ok(peer),
+        None => {
+            chat.access(&session.principal, room_id).await?;
+            Err(not_in_meeting())
+        }
+    }
 }
 
 pub async fn join(
@@ -35,6 +42,10 @@ pub async fn join(
 ) -> AppResult<Value> {
     let p = &session.principal;
     let (row, host) = chat.meeting_to_join(p, &req.room_id).await?;
+    // Peers this socket left earlier: out of their channels now that their leaves are out.
+    for old in session.take_parted() {
+        chat.io.leave(socket, &keys::peer(&old));
+    }
     if let Some((meeting_id, peer_id)) = session.meeting(&req.room_id) {
         if meeting_id == row.id {
             if let Some(again) = chat.meeting_ack_again(p, &row, &peer_id).await? {
@@ -82,19 +93,15 @@ pub async fn join(
     ack(answer)
 }
 
-pub async fn leave(
-    chat: &Chat,
-    session: &Session,
-    socket: &Arc<Socket>,
-    req: RoomRef,
-) -> AppResult<Value> {
-    let (meeting_id, peer_id) = peer_of(session, &req.room_id)?;
+pub async fn leave(chat: &Chat, session: &Session, req: RoomRef) -> AppResult<Value> {
+    let (meeting_id, peer_id) = peer_of(chat, session, &req.room_id).await?;
     session.take_meeting(&req.room_id);
+    // The socket stays in the peer's channel until its next join, so the announcement of
+    // its own leave, delivered after this returns, still skips it.
+    session.parted(&peer_id);
     let left = chat
         .leave_meeting(&req.room_id, &meeting_id, &peer_id, LeftReason::Left)
         .await;
-    // Out of the peer's channel only now: its own leave is not announced to it.
-    chat.io.leave(socket, &keys::peer(&peer_id));
     if !left? {
         return Err(not_in_meeting());
     }
@@ -102,14 +109,14 @@ pub async fn leave(
 }
 
 pub async fn signal(chat: &Chat, session: &Session, req: MeetingSignalReq) -> AppResult<Value> {
-    let (meeting_id, peer_id) = peer_of(session, &req.room_id)?;
+    let (meeting_id, peer_id) = peer_of(chat, session, &req.room_id).await?;
     ack(chat
         .meeting_signal(&session.principal, &meeting_id, &peer_id, req)
         .await?)
 }
 
 pub async fn media(chat: &Chat, session: &Session, req: MeetingMedia) -> AppResult<Value> {
-    let (meeting_id, peer_id) = peer_of(session, &req.room_id)?;
+    let (meeting_id, peer_id) = peer_of(chat, session, &req.room_id).await?;
     let p = &session.principal;
     let state = chat
         .meeting_media(p, &req.room_id, &meeting_id, &peer_id, &req.patch)
@@ -125,7 +132,7 @@ pub async fn host_action(
     session: &Session,
     req: MeetingHostActionReq,
 ) -> AppResult<Value> {
-    let (meeting_id, peer_id) = peer_of(session, &req.room_id)?;
+    let (meeting_id, peer_id) = peer_of(chat, session, &req.room_id).await?;
     ack(chat
         .meeting_host_action(&session.principal, &meeting_id, &peer_id, req)
         .await?)

@@ -15,6 +15,8 @@ pub struct Session {
     pub expires_at_ms: i64,
     /// The meetings this socket joined: room id → (meeting id, peer id).
     meetings: Mutex<HashMap<String, (String, String)>>,
+    /// Peers this socket left whose channel it is still in (until its next join).
+    parted: Mutex<Vec<String>>,
 }
 
 impl Session {
@@ -24,6 +26,7 @@ impl Session {
             addr,
             expires_at_ms,
             meetings: Mutex::default(),
+            parted: Mutex::default(),
         })
     }
 
@@ -44,6 +47,17 @@ impl Session {
     /// Forgets the socket's meeting in a room; what it was.
     pub fn take_meeting(&self, room_id: &str) -> Option<(String, String)> {
         self.meetings().remove(room_id)
+    }
+
+    /// The socket left this peer.
+    pub fn parted(&self, peer_id: &str) {
+        let mut v = self.parted.lock().unwrap_or_else(|e| e.into_inner());
+        v.push(peer_id.to_string());
+    }
+
+    /// The peers left since the last call.
+    pub fn take_parted(&self) -> Vec<String> {
+        std::mem::take(&mut *self.parted.lock().unwrap_or_else(|e| e.into_inner()))
     }
 
     /// Every meeting the socket is in: (room id, meeting id, peer id).
