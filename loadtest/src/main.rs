@@ -231,11 +231,12 @@ fn summary(r: &Value) -> String {
                 let l = &s["latencyMs"];
                 let ms = |k: &str| l[k].as_f64().unwrap_or(0.0);
                 out += &format!(
-                    "  {:>7} signals/s: {:>7.0} relayed/s  p50 {:>5.1} p90 {:>5.1} p99 {:>6.1} p99.9 {:>6.1} max {:>6.1} ms  {}  server {:>5.1} us/signal  errors {}\n",
+                    "  {:>7} signals/s: {:>7.0} relayed/s  p50 {:>5.1} p90 {:>5.1} p99 {:>6.1} p99.9 {:>6.1} max {:>6.1} ms  {}  server {:>5.1} us/signal  errors {}  machine {:.2} cores busy\n",
                     s["rate"], s["relayedPerSecond"].as_f64().unwrap_or(0.0),
                     ms("p50"), ms("p90"), ms("p99"), ms("p999"), ms("max"),
                     if s["p99Under50ms"] == true { "p99 < 50 ms" } else { "p99 >= 50 ms" },
                     s["serverCpuMicrosPerSignal"].as_f64().unwrap_or(0.0), s["sendErrors"],
+                    s["machineCpuSeconds"].as_f64().unwrap_or(0.0) / s["stepSeconds"].as_f64().unwrap_or(1.0),
                 );
             }
             out += &match r["heldAtP99Under50ms"]["relayedPerSecond"].as_f64() {

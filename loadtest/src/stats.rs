@@ -111,3 +111,26 @@ pub fn process(pid: u32) -> Option<(u64, f64)> {
     let ticks: f64 = f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?;
     Some((rss, ticks / 100.0))
 }
+
+/// CPU time (user + nice + system + irq + softirq + steal, seconds) the whole machine has
+/// used since boot, all cores together: with the server's and the load generator's own
+/// time, what else ran during a step.
+pub fn machine_busy() -> f64 {
+    let Ok(stat) = std::fs::read_to_string("/proc/stat") else {
+        return 0.0;
+    };
+    let Some(cpu) = stat.lines().find(|l| l.starts_with("cpu ")) else {
+        return 0.0;
+    };
+    let f: Vec<f64> = cpu
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|x| x.parse().ok())
+        .collect();
+    // user nice system idle iowait irq softirq steal
+    let busy = [0, 1, 2, 5, 6, 7]
+        .iter()
+        .filter_map(|i| f.get(*i))
+        .sum::<f64>();
+    busy / 100.0
+}

@@ -361,6 +361,7 @@ async fn signal_step(
 ) -> Value {
     let cpu_before = args.servers();
     let own_before = stats::process(std::process::id()).map_or(0.0, |p| p.1);
+    let machine_before = stats::machine_busy();
     let m = args.members;
     let total = senders.len();
     let period = Duration::from_secs_f64(total as f64 / rate.max(0.001));
@@ -436,6 +437,7 @@ async fn signal_step(
     }
     let cpu_after = args.servers();
     let own_cpu = stats::process(std::process::id()).map_or(0.0, |p| p.1) - own_before;
+    let machine = stats::machine_busy() - machine_before;
     let deliveries = st.deliveries.load(Relaxed);
     let cpu: f64 =
         cpu_after.iter().map(|a| a.2).sum::<f64>() - cpu_before.iter().map(|b| b.2).sum::<f64>();
@@ -456,6 +458,10 @@ async fn signal_step(
         "latencyMs": latency, "p99Under50ms": deliveries > 0 && p99 < 50.0,
         "serverCpuSeconds": cpu, "serverCpuMicrosPerSignal": per(cpu),
         "loadCpuSeconds": own_cpu, "loadCpuMicrosPerSignal": per(own_cpu),
+        // What the whole machine ran meanwhile (Redis, PostgreSQL, anything else), from
+        // /proc/stat: tick-sampled, so only a rough check against the two above.
+        "machineCpuSeconds": machine,
+        "stepSeconds": start.elapsed().as_secs_f64(),
         "servers": cpu_after.iter().map(|(p, rss, c)| json!({ "pid": p, "rssKiB": rss, "cpuSeconds": c })).collect::<Vec<_>>(),
     });
     eprintln!("step {rate} signals/s: {step}");
