@@ -8,12 +8,15 @@
 #   NODES=3 TASKSET_SERVER=0 TASKSET_LOAD=1 bash loadtest/run.sh fanout ...   (pin with taskset)
 #   NODES=3 LB=1 bash loadtest/run.sh fanout ...        (through deploy/haproxy/haproxy.cfg)
 #   CLASSCHAT_SERVER_BIN=/tmp/classchat-old bash loadtest/run.sh ...   (another build)
+#   NODES=3 bash loadtest/run.sh meeting-signal --rooms 10 --members 8 --rate 1000,2000,4000
+#   NODES=3 bash loadtest/run.sh meeting-storm --members 31 --join-window 2
 #
 # With NODES=1 and no REDIS=1 the node runs single-node (in-process backplane).
-# Rate limits are lifted on the nodes: the scenario decides the load.
+# Rate limits are lifted on the nodes: the scenario decides the load. So is the meeting
+# size: MEETING_MAX (default 1000) participants per meeting.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-SCENARIO="${1:?usage: loadtest/run.sh <connect|fanout|presence-churn|typing-storm> [classchat-load options]}"
+SCENARIO="${1:?usage: loadtest/run.sh <connect|fanout|presence-churn|typing-storm|meeting-signal|meeting-storm> [classchat-load options]}"
 shift
 NODES="${NODES:-3}"
 SECRET="$(od -An -N32 -tx1 /dev/urandom | tr -d ' \n')"  # HS256: at least 32 bytes
@@ -32,10 +35,12 @@ for v in SEND TYPING CONNECT; do
   export "CLASSCHAT_RATE_${v}_PER_SEC=1000000" "CLASSCHAT_RATE_${v}_BURST=1000000"
   export "CLASSCHAT_RATE_${v}_PER_SEC_PER_IP=1000000" "CLASSCHAT_RATE_${v}_BURST_PER_IP=1000000"
 done
-# Per-user limits of issue 11 (set-up makes rooms and members in bulk; churn flips status).
-for v in STATUS ROOM_CREATE MEMBER_ADD ONLINE_USERS; do
+# Per-user limits of issue 11 (set-up makes rooms and members in bulk; churn flips status)
+# and of meetings (signals; joins, media state and host actions).
+for v in STATUS ROOM_CREATE MEMBER_ADD ONLINE_USERS SIGNAL MEETING; do
   export "CLASSCHAT_RATE_${v}_PER_SEC=1000000" "CLASSCHAT_RATE_${v}_BURST=1000000"
 done
+export CLASSCHAT_MEETING_MAX_PARTICIPANTS="${MEETING_MAX:-1000}"
 # Every simulated user connects from 127.0.0.1, thousands at once: no per-address bound on
 # handshakes waiting for their Socket.IO connect.
 export CLASSCHAT_MAX_PENDING_HANDSHAKES_PER_IP=1000000

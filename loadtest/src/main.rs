@@ -24,6 +24,12 @@ pub enum Scenario {
     PresenceChurn,
     /// Members of rooms sending typing indicators.
     TypingStorm,
+    /// M meetings of `--members` peers; `meeting-signal` between random pairs of peers
+    /// of a meeting at a total rate (a list of steps); relay latency and accounting.
+    MeetingSignal,
+    /// One meeting of `--members` peers all joining within `--join-window` seconds; time
+    /// until every peer's participant list is right.
+    MeetingStorm,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
@@ -53,9 +59,12 @@ pub struct Args {
     /// (`10,20,40`): one step per rate, over the same sockets.
     #[arg(long, value_delimiter = ',', default_value = "100", required = false)]
     pub rate: Vec<f64>,
-    /// Seconds of load (fanout, churn, typing) or of holding (connect).
+    /// Seconds of load (fanout, churn, typing, meeting-signal) or of holding (connect).
     #[arg(long, default_value_t = 10)]
     pub duration: u64,
+    /// Seconds within which every peer sends `meeting-join`, evenly spaced (meeting-storm).
+    #[arg(long, default_value_t = 2.0)]
+    pub join_window: f64,
     #[arg(long, value_enum, default_value_t = Via::Socket)]
     pub via: Via,
     /// Sockets to open (connect scenario).
@@ -150,6 +159,8 @@ async fn main() {
         Scenario::Fanout => scenarios::fanout(&args, &st).await,
         Scenario::PresenceChurn => scenarios::presence_churn(&args, &st).await,
         Scenario::TypingStorm => scenarios::typing_storm(&args, &st).await,
+        Scenario::MeetingSignal => scenarios::meeting_signal(&args, &st).await,
+        Scenario::MeetingStorm => scenarios::meeting_storm(&args, &st).await,
     };
     match result {
         Ok(mut report) => {
@@ -209,6 +220,49 @@ fn summary(r: &Value) -> String {
                     s["serverCpuMicrosPerDelivery"].as_f64().unwrap_or(0.0), s["sendErrors"],
                 );
             }
+        }
+        "MeetingSignal" => {
+            out += &format!(
+                "{} meetings x {} peers, joined in {:.1} s; lost {}, duplicated {}, out of order {}, misattributed {}, errors {}\n",
+                r["meetings"], r["members"], n("joinSeconds"), r["lost"], r["duplicated"], r["outOfOrder"],
+                r["misattributed"], r["errors"],
+            );
+            for s in r["steps"].as_array().into_iter().flatten() {
+                let l = &s["latencyMs"];
+                let ms = |k: &str| l[k].as_f64().unwrap_or(0.0);
+                out += &format!(
+                    "  {:>7} signals/s: {:>7.0} relayed/s  p50 {:>5.1} p90 {:>5.1} p99 {:>6.1} p99.9 {:>6.1} max {:>6.1} ms  {}  server {:>5.1} us/signal  errors {}  machine {:.2} cores busy\n",
+                    s["rate"], s["relayedPerSecond"].as_f64().unwrap_or(0.0),
+                    ms("p50"), ms("p90"), ms("p99"), ms("p999"), ms("max"),
+                    if s["p99Under50ms"] == true { "p99 < 50 ms" } else { "p99 >= 50 ms" },
+                    s["serverCpuMicrosPerSignal"].as_f64().unwrap_or(0.0), s["sendErrors"],
+                    s["machineCpuSeconds"].as_f64().unwrap_or(0.0) / s["stepSeconds"].as_f64().unwrap_or(1.0),
+                );
+            }
+            out += &match r["heldAtP99Under50ms"]["relayedPerSecond"].as_f64() {
+                Some(x) => format!(
+                    "held at p99 < 50 ms with nothing lost: {x:.0} relayed/s (step {})\n",
+                    r["heldAtP99Under50ms"]["rate"]
+                ),
+                None => "no step held p99 < 50 ms with nothing lost\n".to_string(),
+            };
+        }
+        "MeetingStorm" => {
+            let a = &r["joinAckMs"];
+            out += &format!(
+                "{} peers joining within {:.1} s: {}; last join sent at {:.0} ms, last ack at {:.0} ms; join ack p50 {:.1} p99 {:.1} max {:.1} ms; join errors {} {}\n",
+                r["peers"], n("joinWindowSeconds"),
+                match r["allListsRightMs"].as_f64() {
+                    Some(ms) => format!(
+                        "every participant list right {ms:.0} ms after the first join ({:.1} ms after the last)",
+                        n("afterLastJoinSentMs")
+                    ),
+                    None => format!("NOT converged ({} of {} lists right)", r["listsRight"], r["peers"]),
+                },
+                n("lastJoinSentMs"), n("lastJoinAckedMs"),
+                a["p50"].as_f64().unwrap_or(0.0), a["p99"].as_f64().unwrap_or(0.0), a["max"].as_f64().unwrap_or(0.0),
+                r["joinErrors"], r["errors"],
+            );
         }
         _ => {
             for (k, v) in r.as_object().into_iter().flatten() {

@@ -118,9 +118,16 @@ impl Socket {
 
     /// Emits and waits for the ack (`None` if the socket closed first).
     pub async fn emit_ack(&self, name: &str, data: Value) -> Option<Value> {
+        self.emit_now(name, data).await.ok()
+    }
+
+    /// Queues the emit at once, so emits of one caller go out in the order of calls
+    /// (an `emit_ack` future queues only when first polled); the ack comes later (an
+    /// error if the socket closed first).
+    pub fn emit_now(&self, name: &str, data: Value) -> oneshot::Receiver<Value> {
         let (tx, rx) = oneshot::channel();
-        self.tx.send(Out::Emit(name.into(), data, Some(tx))).ok()?;
-        rx.await.ok()
+        let _ = self.tx.send(Out::Emit(name.into(), data, Some(tx)));
+        rx
     }
 
     pub fn close(&self) {

@@ -22,7 +22,7 @@ pub struct Stats {
 
 impl Stats {
     pub fn new() -> Self {
-        let h = || Mutex::new(Histogram::new_with_bounds(1, 600_000_000, 3).expect("bounds"));
+        let h = || Mutex::new(histogram());
         Stats {
             sent: AtomicU64::new(0),
             acked: AtomicU64::new(0),
@@ -63,18 +63,28 @@ impl Stats {
     }
 
     pub fn latency_ms(&self) -> Value {
-        let mut all = Histogram::<u64>::new_with_bounds(1, 600_000_000, 3).expect("bounds");
+        let mut all = histogram();
         for s in &self.latency {
             if let Ok(h) = s.lock() {
                 let _ = all.add(&*h);
             }
         }
-        let q = |p: f64| all.value_at_quantile(p) as f64 / 1000.0;
-        json!({
-            "p50": q(0.5), "p90": q(0.9), "p99": q(0.99), "p999": q(0.999),
-            "max": all.max() as f64 / 1000.0, "count": all.len(),
-        })
+        quantiles_ms(&all)
     }
+}
+
+/// An empty histogram of microseconds (1 µs to 10 min, 3 significant digits).
+pub fn histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, 600_000_000, 3).expect("bounds")
+}
+
+/// p50, p90, p99, p99.9 and max of a histogram of microseconds, in milliseconds.
+pub fn quantiles_ms(h: &Histogram<u64>) -> Value {
+    let q = |p: f64| h.value_at_quantile(p) as f64 / 1000.0;
+    json!({
+        "p50": q(0.5), "p90": q(0.9), "p99": q(0.99), "p999": q(0.999),
+        "max": h.max() as f64 / 1000.0, "count": h.len(),
+    })
 }
 
 pub fn now_micros() -> u64 {
@@ -100,4 +110,27 @@ pub fn process(pid: u32) -> Option<(u64, f64)> {
     let f: Vec<&str> = after.split_whitespace().collect();
     let ticks: f64 = f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?;
     Some((rss, ticks / 100.0))
+}
+
+/// CPU time (user + nice + system + irq + softirq + steal, seconds) the whole machine has
+/// used since boot, all cores together: with the server's and the load generator's own
+/// time, what else ran during a step.
+pub fn machine_busy() -> f64 {
+    let Ok(stat) = std::fs::read_to_string("/proc/stat") else {
+        return 0.0;
+    };
+    let Some(cpu) = stat.lines().find(|l| l.starts_with("cpu ")) else {
+        return 0.0;
+    };
+    let f: Vec<f64> = cpu
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|x| x.parse().ok())
+        .collect();
+    // user nice system idle iowait irq softirq steal
+    let busy = [0, 1, 2, 5, 6, 7]
+        .iter()
+        .filter_map(|i| f.get(*i))
+        .sum::<f64>();
+    busy / 100.0
 }

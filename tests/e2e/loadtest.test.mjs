@@ -1,5 +1,6 @@
 // Smoke runs of every classchat-load scenario against a spawned 2-node cluster, with small
-// numbers: they must run, and fanout must lose and duplicate nothing (no timing asserts).
+// numbers: they must run, fanout and meeting-signal must lose, duplicate and reorder
+// nothing, and the meeting-storm must converge (no timing asserts).
 
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
@@ -21,6 +22,12 @@ describe("classchat-load scenarios against two nodes", () => {
       nodes: 2,
       env: {
         ...LIFTED_RATES,
+        // Meetings: signals and joins in bulk, a storm bigger than the default meeting.
+        CLASSCHAT_RATE_SIGNAL_PER_SEC: "100000",
+        CLASSCHAT_RATE_SIGNAL_BURST: "100000",
+        CLASSCHAT_RATE_MEETING_PER_SEC: "100000",
+        CLASSCHAT_RATE_MEETING_BURST: "100000",
+        CLASSCHAT_MEETING_MAX_PARTICIPANTS: "32",
       },
     });
     nodeArgs = c.nodes.flatMap((n) => ["--api", `http://${n.apiAddr}`, "--socket", n.socketAddr]);
@@ -66,6 +73,36 @@ describe("classchat-load scenarios against two nodes", () => {
     assert.equal(r.busySeen, r.statusSet, "the watcher saw each busy status once");
     assert.ok(r.statusUpdatesSeen >= 2 * r.cycles + r.statusSet, "an online and an offline update per visit");
     assert.equal(r.usersLeftOnline, 0);
+  });
+
+  test("meeting-signal: every acknowledged signal reaches its peer once, in order, from its sender", async () => {
+    const r = await load("meeting-signal", "--rooms", "2", "--members", "4", "--rate", "50,100", "--duration", "2");
+    assert.equal(r.connectErrors, 0);
+    assert.equal(r.peers, 8);
+    assert.equal(r.receivers, 8);
+    assert.ok(r.acked > 0);
+    assert.equal(r.sendErrors, 0);
+    assert.deepEqual(r.errors, {});
+    assert.equal(r.lost, 0);
+    assert.equal(r.duplicated, 0);
+    assert.equal(r.outOfOrder, 0);
+    assert.equal(r.misattributed, 0, "relayed with the sender's peer id, within its meeting");
+    assert.equal(r.unparsed, 0);
+    assert.equal(r.receivedWithoutOkAck, 0);
+    assert.equal(r.deliveries, r.acked);
+    assert.equal(r.steps.length, 2);
+  });
+
+  test("meeting-storm: every peer's participant list ends up the full set", async () => {
+    const r = await load("meeting-storm", "--members", "12", "--join-window", "0.5");
+    assert.equal(r.connectErrors, 0);
+    assert.equal(r.joinErrors, 0);
+    assert.equal(r.converged, true);
+    assert.equal(r.listsRight, 12);
+    assert.deepEqual(r.listSizes, Array(12).fill(12));
+    assert.equal(r.regressions, 0);
+    assert.equal(r.leftEvents, 0);
+    assert.ok(r.allListsRightMs > 0);
   });
 
   test("typing-storm: indicators reach the other members", async () => {

@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 use tokio::sync::Semaphore;
 
 use super::member::{has, Member, Seen};
-use super::{create_room, progress, run_id};
+use super::{create_room, progress, quiet, run_id};
 use crate::sio::{Ignore, Socket};
 use crate::stats::{self, now_micros, Stats};
 use crate::{rest, Args, Via};
@@ -111,23 +111,6 @@ pub async fn fanout(args: &Args, st: &Arc<Stats>) -> Result<Value, String> {
         "servers": last["servers"],
         "steps": steps,
     }))
-}
-
-/// Waits until the nodes' CPU use drops under 5% of a core (the status updates of the
-/// connect storm are out), at most 5 minutes; the seconds waited.
-async fn quiet(args: &Args) -> f64 {
-    let start = Instant::now();
-    let cpu = || args.servers().iter().map(|s| s.2).sum::<f64>();
-    let mut last = cpu();
-    while start.elapsed() < Duration::from_secs(300) {
-        tokio::time::sleep(Duration::from_secs(1)).await;
-        let now = cpu();
-        if now - last < 0.05 {
-            break;
-        }
-        last = now;
-    }
-    start.elapsed().as_secs_f64()
 }
 
 /// Connects and joins every member (at most `--concurrency` at a time); their sockets.

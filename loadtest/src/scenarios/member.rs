@@ -15,7 +15,7 @@ pub struct Seen {
     pub bits: Vec<u64>,
 }
 
-fn mark(bits: &mut Vec<u64>, seq: usize) -> bool {
+pub fn mark(bits: &mut Vec<u64>, seq: usize) -> bool {
     let (w, b) = (seq / 64, seq % 64);
     if bits.len() <= w {
         bits.resize(w + 1, 0);

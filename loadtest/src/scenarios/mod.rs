@@ -3,14 +3,16 @@
 mod churn;
 mod connect;
 mod fanout;
+mod meeting;
 mod member;
 
 pub use churn::{presence_churn, typing_storm};
 pub use connect::connect;
 pub use fanout::fanout;
+pub use meeting::{meeting_signal, meeting_storm};
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::stats::Stats;
 
@@ -35,6 +37,23 @@ pub fn progress(st: Arc<Stats>, done: Arc<std::sync::atomic::AtomicBool>) {
             last = d;
         }
     });
+}
+
+/// Waits until the nodes' CPU use drops under 5% of a core (the status updates of the
+/// connect storm are out), at most 5 minutes; the seconds waited.
+pub async fn quiet(args: &crate::Args) -> f64 {
+    let start = Instant::now();
+    let cpu = || args.servers().iter().map(|s| s.2).sum::<f64>();
+    let mut last = cpu();
+    while start.elapsed() < Duration::from_secs(300) {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let now = cpu();
+        if now - last < 0.05 {
+            break;
+        }
+        last = now;
+    }
+    start.elapsed().as_secs_f64()
 }
 
 /// A unique run id, so repeated runs against one database do not collide.
@@ -77,4 +96,19 @@ pub async fn create_room(
         .await?;
     }
     Ok(id)
+}
+
+/// Starts the meeting of room `room_id` as `owner` (a teacher), on node `r`; its id.
+pub async fn start_meeting(
+    args: &crate::Args,
+    r: usize,
+    owner: &str,
+    room_id: &str,
+) -> Result<String, String> {
+    let http = reqwest::Client::new();
+    let url = format!("{}/chat/rooms/{room_id}/meeting", args.api(r));
+    let token = args.token(owner, "teacher");
+    let body = serde_json::json!({ "title": format!("load {r}") });
+    let m = crate::rest(&http, reqwest::Method::POST, url, &token, Some(body)).await?;
+    Ok(m["data"]["id"].as_str().ok_or("no meeting id")?.to_string())
 }
