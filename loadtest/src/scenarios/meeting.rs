@@ -393,7 +393,7 @@ async fn signal_step(
                 })
             };
             let mut next = std::mem::take(&mut *lock(&s.next));
-            let mut rng = Rng(((k as u64 + 1) * 0x9E37_79B9_7F4A_7C15) ^ (step + 1));
+            let mut rng = Rng((k as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ (step + 1));
             let i = k % m;
             let base = k - i;
             let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + offset, period);
