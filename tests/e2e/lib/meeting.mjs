@@ -217,3 +217,23 @@ export function withLogs(getServers, fn) {
 
 /** The participants' peer ids of a running meeting, sorted. */
 export const peerIds = (meeting) => meeting.participants.map((p) => p.peerId).sort();
+
+/**
+ * Checks that should not stop a test: each failure is kept, the test goes on to its
+ * other checks, and `done()` fails with all of them at the end.
+ */
+export function checklist() {
+  const failures = [];
+  return {
+    async check(fn) {
+      try {
+        await fn();
+      } catch (e) {
+        failures.push(String(e.message).split("\n").slice(0, 4).join(" | "));
+      }
+    },
+    done() {
+      if (failures.length) assert.fail(`${failures.length} check(s) failed:\n- ${failures.join("\n- ")}`);
+    },
+  };
+}
