@@ -1,6 +1,6 @@
 // Meetings on one node, with the real socket.io-client: every REST endpoint and event
-// of the contract's "Meetings" section, its permission rows, and the choices
-// docs/MEETINGS.md records (error codes, limits, attendance, ICE servers).
+// of the contract's "Meetings" section, its permission rows, and the server choices
+// docs/MEETINGS.md records (error codes, ack data, limits, attendance, ICE servers).
 //
 // Two servers: `server` with the defaults (meetings never end by themselves during a
 // test), and `limited` with CLASSCHAT_MEETING_MAX_PARTICIPANTS=2,
@@ -110,6 +110,7 @@ describe("meetings over REST", () => {
     for (const c of [cs, cs2]) {
       const n = await c.rec.waitFor("chat-notification", (d) => d.type === "meeting-started");
       assert.equal(n.data.room?.id, room.id, `chat-notification meeting-started names the room: ${JSON.stringify(n.data)}`);
+      assert.equal(n.data.meeting?.id, m.id, `chat-notification meeting-started carries the meeting: ${JSON.stringify(n.data)}`);
     }
     const ev = await cs2.rec.waitFor("meeting-started", (d) => d.roomId === room.id);
     assert.equal(ev.data.roomId, room.id);
@@ -177,6 +178,26 @@ describe("meetings over REST", () => {
     assert.notEqual(r2.body.data.id, m.id);
   });
 
+  it("POST …/meeting titles: trimmed, blank means none, at most 200 characters (400 invalid_payload past it); the body is optional", async () => {
+    const { t, room } = await classroom();
+    await restError(server, "POST", meetingPath(room), t, { title: "x".repeat(201) }, 400, "invalid_payload");
+    await restError(server, "GET", meetingPath(room), t, undefined, 404, "no_meeting");
+    const titles = [
+      ["  Physics  ", "Physics"],
+      ["   ", null],
+      ["é".repeat(200), "é".repeat(200)],
+    ];
+    for (const [title, want] of titles) {
+      const m = await startMeeting(server, t, room, { title });
+      assert.equal(m.title, want, `title ${JSON.stringify(title)}`);
+      assert.equal((await server.ok("GET", meetingPath(room), t, undefined, 200)).title, want);
+      await server.ok("DELETE", meetingPath(room), t, undefined, 200);
+    }
+    const r = await server.rest("POST", meetingPath(room), t);
+    assert.equal(r.status, 201, `POST without a body: ${r.status} ${JSON.stringify(r.body)}`);
+    assertMeeting(r.body.data, { roomId: room.id, title: null, startedBy: t.id });
+  });
+
   it("GET …/meeting lists the participants with their media state; 404 no_meeting without one; 404 room_not_found for non-members; admins see any room", async () => {
     const { t, s, s2, room } = await classroom();
     await restError(server, "GET", meetingPath(room), t, undefined, 404, "no_meeting");
@@ -232,7 +253,8 @@ describe("meetings over REST", () => {
       await restError(server, "DELETE", meetingPath(room), s, undefined, 403, "forbidden");
       await restError(server, "DELETE", meetingPath(room), other, undefined, 403, "forbidden");
       const r = await server.rest("DELETE", meetingPath(room), ender);
-      assert.ok([200, 204].includes(r.status), `DELETE by ${ender.role} ${ender.id}: ${r.status} ${JSON.stringify(r.body)}`);
+      assert.equal(r.status, 200, `DELETE by ${ender.role} ${ender.id}: ${r.status} ${JSON.stringify(r.body)}`);
+      assert.deepEqual(r.body.data, { roomId: room.id, meetingId: m.id, endedBy: ender.id, reason: "ended" });
       for (const c of [ct, cs, cr]) {
         const ev = await c.rec.waitFor("meeting-ended", (d) => d.meetingId === m.id);
         assertEvent(ev.data, ENDED_FIELDS, { roomId: room.id, meetingId: m.id, endedBy: ender.id, reason: "ended" }, "meeting-ended");
@@ -257,7 +279,7 @@ describe("meetings over REST", () => {
     const pm = await startMeeting(server, a, p);
     const cb = await inRoom(main, b, p);
     await restError(server, "DELETE", meetingPath(p), b, undefined, 403, "forbidden");
-    await server.ok("DELETE", meetingPath(p), a, undefined, [200, 204]);
+    await server.ok("DELETE", meetingPath(p), a, undefined, 200);
     const ev = await cb.rec.waitFor("meeting-ended", (d) => d.meetingId === pm.id);
     assertEvent(ev.data, ENDED_FIELDS, { roomId: p.id, endedBy: a.id, reason: "ended" }, "meeting-ended");
   });
@@ -266,7 +288,7 @@ describe("meetings over REST", () => {
     const { owner, t, s, s2, room } = await classroom();
     // An earlier meeting, ended at once: the older page.
     const first = await startMeeting(server, t, room, { title: "first" });
-    await server.ok("DELETE", meetingPath(room), t, undefined, [200, 204]);
+    await server.ok("DELETE", meetingPath(room), t, undefined, 200);
 
     const m = await startMeeting(server, t, room, { title: "second" });
     const ct = await inMeeting(main, t, room);
@@ -307,7 +329,7 @@ describe("meetings over REST", () => {
       { userId: t.id, name: "Teach", leftAt: null },
     );
 
-    await server.ok("DELETE", meetingPath(room), t, undefined, [200, 204]);
+    await server.ok("DELETE", meetingPath(room), t, undefined, 200);
     await ct.rec.waitFor("meeting-ended", (d) => d.meetingId === m.id);
 
     const list = await server.rest("GET", meetingsPath(room), t);
@@ -460,6 +482,7 @@ describe("meeting events on one node", () => {
 
     const lack = await ack(cs.socket, "meeting-leave", { roomId: room.id });
     assert.equal(lack?.ok, true, JSON.stringify(lack));
+    assert.deepEqual(lack.data, { roomId: room.id, meetingId: m.id, peerId: cs.peerId }, "meeting-leave ack");
     for (const c of [ct, cs2, cr]) {
       const ev = await c.rec.waitFor("meeting-participant-left", (d) => d.peerId === cs.peerId);
       assertEvent(ev.data, LEFT_FIELDS, { roomId: room.id, meetingId: m.id, peerId: cs.peerId, userId: s.id, reason: "left" }, "meeting-participant-left");
@@ -490,6 +513,27 @@ describe("meeting events on one node", () => {
     soft.done();
   });
 
+  it("a member removed from the room, or leaving it, leaves its meeting at once with reason removed and is no longer a peer", async () => {
+    const { owner, t, s, s2, room } = await classroom();
+    const m = await startMeeting(server, t, room);
+    const ct = await inMeeting(main, t, room);
+    const cs = await inMeeting(main, s, room);
+    const cs2 = await inMeeting(main, s2, room);
+    await server.ok("DELETE", `/chat/rooms/${room.id}/members/${s.id}`, owner, undefined, 200);
+    for (const c of [ct, cs2]) {
+      const ev = await c.rec.waitFor("meeting-participant-left", (d) => d.peerId === cs.peerId);
+      assertEvent(ev.data, LEFT_FIELDS, { roomId: room.id, meetingId: m.id, peerId: cs.peerId, userId: s.id, reason: "removed" }, "meeting-participant-left");
+    }
+    assert.deepEqual(peerIds(await server.ok("GET", meetingPath(room), t, undefined, 200)), [ct.peerId, cs2.peerId].sort());
+    await ackError(ct.socket, "meeting-signal", { roomId: room.id, to: cs.peerId, signal: offer("gone") }, "peer_not_found");
+    await ackError(cs.socket, "meeting-join", { roomId: room.id }, "room_not_found");
+    // Leaving the room oneself does the same.
+    await server.ok("DELETE", `/chat/rooms/${room.id}/members/${s2.id}`, s2, undefined, 200);
+    const ev = await ct.rec.waitFor("meeting-participant-left", (d) => d.peerId === cs2.peerId);
+    assert.equal(ev.data.reason, "removed");
+    assert.deepEqual(peerIds(await server.ok("GET", meetingPath(room), t, undefined, 200)), [ct.peerId]);
+  });
+
   it("meeting-signal goes to the addressed peer only, as { roomId, from, fromUserId, signal } untouched", async () => {
     const { t, s, s2, room } = await classroom();
     await startMeeting(server, t, room);
@@ -504,6 +548,7 @@ describe("meeting events on one node", () => {
     const o = offer("t-to-sA");
     const sent = await ack(ct.socket, "meeting-signal", { roomId: room.id, to: sA.peerId, signal: o });
     assert.equal(sent?.ok, true, JSON.stringify(sent));
+    assert.deepEqual(sent.data, { roomId: room.id, to: sA.peerId }, "meeting-signal ack");
     const ev = await sA.rec.waitFor("meeting-signal", (d) => d.from === ct.peerId);
     assert.deepEqual(ev.data, { roomId: room.id, from: ct.peerId, fromUserId: t.id, signal: o });
 
@@ -544,7 +589,7 @@ describe("meeting events on one node", () => {
     assert.equal(cs.rec.of("meeting-signal").length, 50);
   });
 
-  it("meeting-signal refusals: peer_not_found, payload_too_large over 64 KiB, invalid_input, not_in_meeting, room_not_found; the connection stays up", async () => {
+  it("meeting-signal refusals: peer_not_found, payload_too_large over 64 KiB, invalid_payload, not_in_meeting, room_not_found; the connection stays up", async () => {
     const { t, s, s2, room } = await classroom();
     await startMeeting(server, t, room);
     const ct = await inMeeting(main, t, room);
@@ -566,8 +611,8 @@ describe("meeting events on one node", () => {
     await ackError(ct.socket, "meeting-signal", { roomId: room.id, to: cs.peerId, signal: { type: "offer", sdp: "b".repeat(70_000) } }, "payload_too_large");
 
     const soft = checklist();
-    await soft.check(() => ackError(ct.socket, "meeting-signal", { roomId: room.id, to: cs.peerId, signal: { type: "renegotiate", sdp: "x" } }, "invalid_input"));
-    await soft.check(() => ackError(ct.socket, "meeting-signal", { roomId: room.id, to: cs.peerId }, "invalid_input"));
+    await soft.check(() => ackError(ct.socket, "meeting-signal", { roomId: room.id, to: cs.peerId, signal: { type: "renegotiate", sdp: "x" } }, "invalid_payload"));
+    await soft.check(() => ackError(ct.socket, "meeting-signal", { roomId: room.id, to: cs.peerId }, "invalid_payload"));
 
     await ackError(cw.socket, "meeting-signal", { roomId: room.id, to: ct.peerId, signal: offer("x") }, "not_in_meeting");
     await ackError(cw.socket, "meeting-media-state", { roomId: room.id, audio: true }, "not_in_meeting");
@@ -632,8 +677,9 @@ describe("meeting events on one node", () => {
     const cs = await inMeeting(main, s, room, { audio: true });
     const admin = server.user(uid("admin"), "admin");
     const cr = await inRoom(main, admin, room);
-    await ackOk(cs.socket, "meeting-media-state", { roomId: room.id, video: true, handRaised: true });
+    const mack = await ackOk(cs.socket, "meeting-media-state", { roomId: room.id, video: true, handRaised: true });
     const want = { roomId: room.id, peerId: cs.peerId, userId: s.id, audio: true, video: true, screen: false, handRaised: true };
+    assertEvent(mack, MEDIA_FIELDS, want, "meeting-media-state ack (the peer's state)");
     for (const c of [ct, cr]) {
       const ev = await c.rec.waitFor("meeting-media-state", (d) => d.peerId === cs.peerId);
       assertEvent(ev.data, MEDIA_FIELDS, want, "meeting-media-state");
@@ -646,12 +692,12 @@ describe("meeting events on one node", () => {
     await quiet();
     assert.equal(cs.rec.of("meeting-media-state").length, 0, "the sender is not told of its own state");
     const soft = checklist();
-    await soft.check(() => ackError(cs.socket, "meeting-media-state", { roomId: room.id, audio: "loud" }, "invalid_input"));
+    await soft.check(() => ackError(cs.socket, "meeting-media-state", { roomId: room.id, audio: "loud" }, "invalid_payload"));
     assert.ok(cs.socket.connected);
     soft.done();
   });
 
-  it("meeting-host-action mute, lower-hand and remove: the target alone is told; hosts only; peer_not_found and invalid_input", async () => {
+  it("meeting-host-action mute, lower-hand and remove: the target alone is told; hosts only; peer_not_found and invalid_payload", async () => {
     const { owner, t, s, s2, room } = await classroom();
     const other = server.user(uid("teach2"), "teacher");
     await server.ok("POST", `/chat/rooms/${room.id}/members`, owner, { userIds: [other.id] }, 200);
@@ -665,7 +711,8 @@ describe("meeting events on one node", () => {
     const marks = new Map([ct, co, cs, cs2, cx, sB].map((c) => [c, c.rec.mark()]));
 
     // mute: a request to the target; the server changes nothing.
-    await ackOk(ct.socket, "meeting-host-action", { roomId: room.id, action: "mute", peerId: cs.peerId });
+    const hack = await ackOk(ct.socket, "meeting-host-action", { roomId: room.id, action: "mute", peerId: cs.peerId });
+    assertEvent(hack, ["roomId", "action", "peerId"], { roomId: room.id, action: "mute", peerId: cs.peerId }, "meeting-host-action ack");
     const mute = await cs.rec.waitFor("meeting-host-action", (d) => d.action === "mute");
     assertEvent(mute.data, ["roomId", "action", "by"], { roomId: room.id, action: "mute", by: t.id }, "meeting-host-action");
     let got = await server.ok("GET", meetingPath(room), t, undefined, 200);
@@ -689,8 +736,8 @@ describe("meeting events on one node", () => {
     await ackError(cx.socket, "meeting-host-action", { roomId: room.id, action: "remove", peerId: cs.peerId }, "forbidden");
     await ackError(ct.socket, "meeting-host-action", { roomId: room.id, action: "mute", peerId: "no-such-peer" }, "peer_not_found");
     const soft = checklist();
-    await soft.check(() => ackError(ct.socket, "meeting-host-action", { roomId: room.id, action: "mute" }, "invalid_input"));
-    await soft.check(() => ackError(ct.socket, "meeting-host-action", { roomId: room.id, action: "kick", peerId: cs.peerId }, "invalid_input"));
+    await soft.check(() => ackError(ct.socket, "meeting-host-action", { roomId: room.id, action: "mute" }, "invalid_payload"));
+    await soft.check(() => ackError(ct.socket, "meeting-host-action", { roomId: room.id, action: "kick", peerId: cs.peerId }, "invalid_payload"));
     // An admin who is in the room but not in the meeting: not_in_meeting.
     const admin = server.user(uid("admin"), "admin", "Admin");
     const cadm = await inRoom(main, admin, room);
@@ -815,7 +862,7 @@ describe("meeting limits, the empty-meeting end and ICE servers", () => {
     const leftAt = Date.now();
     for (const c of [ct, cs, cw]) {
       const ev = await c.rec.waitFor("meeting-ended", (d) => d.meetingId === m.id, { timeout: 8000 });
-      assertEvent(ev.data, ENDED_FIELDS, { roomId: room.id, meetingId: m.id, reason: "empty" }, "meeting-ended");
+      assertEvent(ev.data, ENDED_FIELDS, { roomId: room.id, meetingId: m.id, endedBy: null, reason: "empty" }, "meeting-ended");
     }
     const took = Date.now() - leftAt;
     console.log(`empty meeting ended ${took} ms after the last peer left (CLASSCHAT_MEETING_EMPTY_SECS=2)`);
