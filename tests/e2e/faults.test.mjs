@@ -14,55 +14,14 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 
-import { startServer } from "./lib/server.mjs";
+import { startServer, withServersLogs } from "./lib/server.mjs";
 import { ack, ackOk, closeAll, connectUser, join, sleep } from "./lib/client.mjs";
 import { metric, startCluster } from "./lib/cluster.mjs";
 import { startTempPostgres } from "./lib/pg.mjs";
-import { quiet, uid } from "./lib/util.mjs";
+import { eventually, quiet, uid } from "./lib/util.mjs";
 
 const FAST_SENDS = { CLASSCHAT_RATE_SEND_PER_SEC: "1000", CLASSCHAT_RATE_SEND_BURST: "1000" };
 
-/** Runs `fn`; on failure appends the log tails of the servers `getServers()` returns. */
-function withLogs(getServers, fn) {
-  return async (t) => {
-    try {
-      await fn(t);
-    } catch (e) {
-      let extra = "";
-      for (const [i, s] of (getServers() ?? []).entries()) {
-        if (!s) continue;
-        const state = s.alive() ? "still running" : `EXITED ${JSON.stringify(s.exit)}`;
-        extra += `\n--- server ${i} (${state}) stderr tail ---\n${s.logTail(60)}\n--- end ---`;
-      }
-      try {
-        e.message += extra;
-      } catch {
-        /* non-writable message */
-      }
-      throw e;
-    }
-  };
-}
-
-/** Retries `fn` until it returns a truthy value (or stops throwing); throws the last failure at the deadline. */
-async function eventually(what, fn, { timeout = 15_000, interval = 200 } = {}) {
-  const deadline = Date.now() + timeout;
-  let last;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v) return v;
-      last = new Error(`${what}: not yet`);
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() > deadline) {
-      last.message = `${what}: not within ${timeout} ms: ${last.message}`;
-      throw last;
-    }
-    await sleep(interval);
-  }
-}
 
 /**
  * One HTTP request that never throws: `{ status, body, error, ms, start, end }`.
@@ -121,7 +80,7 @@ const range = (from, n) => Array.from({ length: n }, (_, i) => from + i);
 describe("catch-up on rejoin with lastSeq (single node)", () => {
   let server;
   const getServers = () => [server];
-  const it = (name, fn) => test(name, { timeout: 120_000 }, withLogs(getServers, fn));
+  const it = (name, fn) => test(name, { timeout: 120_000 }, withServersLogs(getServers, fn));
 
   before(async () => {
     server = await startServer({ env: { ...FAST_SENDS } });
@@ -299,7 +258,7 @@ describe("catch-up across nodes", () => {
   test(
     "a client leaves node A, messages are sent on node B, it rejoins on node B with lastSeq and gets them",
     { timeout: 180_000 },
-    withLogs(() => c?.nodes, async () => {
+    withServersLogs(() => c?.nodes, async () => {
       c = await startCluster({ nodes: 2, env: { ...FAST_SENDS } });
       const clients = [];
       try {
@@ -385,7 +344,7 @@ describe("SIGTERM drain behind the load balancer", () => {
   test(
     "readyz 503 at once, no failed REST request, exit within the grace period, clients move over, no offline flash",
     { timeout: 240_000 },
-    withLogs(() => c?.nodes, async () => {
+    withServersLogs(() => c?.nodes, async () => {
       c = await startCluster({
         nodes: 2,
         lb: true,
@@ -587,7 +546,7 @@ describe("Redis down", () => {
   test(
     "sends are stored and delivered on their node; cross-node delivery and presence resume when Redis is back",
     { timeout: 240_000 },
-    withLogs(() => c?.nodes, async () => {
+    withServersLogs(() => c?.nodes, async () => {
       c = await startCluster({ nodes: 2, env: { ...FAST_SENDS } });
       const clients = [];
       try {
@@ -723,7 +682,7 @@ describe("PostgreSQL stopped and started under traffic", () => {
   test(
     "503 database_unavailable while down, no 500, no hang, node alive; normal again after; nothing acknowledged is lost",
     { timeout: 240_000 },
-    withLogs(() => [server], async () => {
+    withServersLogs(() => [server], async () => {
       pg = await startTempPostgres();
       let traffic = null;
       try {

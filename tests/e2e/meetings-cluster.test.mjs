@@ -28,8 +28,7 @@ import {
   peerIds,
   restError,
   startMeeting,
-  withLogs,
-} from "./lib/meeting.mjs";
+  withLogs, attendanceStints } from "./lib/meeting.mjs";
 import { quiet, uid } from "./lib/util.mjs";
 
 const TTL_SECS = 3;
@@ -303,26 +302,7 @@ describe("meetings across three nodes", () => {
     const sB = await connect(B, s);
     const uA = await connect(A, u);
     const uB = await connect(B, u);
-    await Promise.all([
-      (async () => {
-        await meetingJoin(sA, room);
-        await sleep(2000);
-        await ackOk(sA.socket, "meeting-leave", { roomId: room.id });
-        await sleep(2000);
-        await meetingJoin(sB, room);
-        await sleep(2000);
-        await ackOk(sB.socket, "meeting-leave", { roomId: room.id });
-      })(),
-      (async () => {
-        await meetingJoin(uA, room);
-        await sleep(1000);
-        await meetingJoin(uB, room);
-        await sleep(1000);
-        await ackOk(uA.socket, "meeting-leave", { roomId: room.id });
-        await sleep(1000);
-        await ackOk(uB.socket, "meeting-leave", { roomId: room.id });
-      })(),
-    ]);
+    await attendanceStints(room, [sA, sB], [uA, uB]);
     await A.ok("DELETE", meetingPath(room), t, undefined, 200);
     await ct.rec.waitFor("meeting-ended", (d) => d.meetingId === m.id);
 

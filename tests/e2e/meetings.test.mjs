@@ -33,8 +33,7 @@ import {
   restError,
   startMeeting,
   turnCredential,
-  withLogs,
-} from "./lib/meeting.mjs";
+  withLogs, attendanceStints } from "./lib/meeting.mjs";
 import { quiet, uid } from "./lib/util.mjs";
 
 let server;
@@ -297,26 +296,7 @@ describe("meetings over REST", () => {
     const sA = await main.connect(s);
     const s2a = await main.connect(s2);
     const s2b = await main.connect(s2);
-    await Promise.all([
-      (async () => {
-        await meetingJoin(sA, room);
-        await sleep(2000);
-        await ackOk(sA.socket, "meeting-leave", { roomId: room.id });
-        await sleep(2000);
-        await meetingJoin(sA, room);
-        await sleep(2000);
-        await ackOk(sA.socket, "meeting-leave", { roomId: room.id });
-      })(),
-      (async () => {
-        await meetingJoin(s2a, room);
-        await sleep(1000);
-        await meetingJoin(s2b, room);
-        await sleep(1000);
-        await ackOk(s2a.socket, "meeting-leave", { roomId: room.id });
-        await sleep(1000);
-        await ackOk(s2b.socket, "meeting-leave", { roomId: room.id });
-      })(),
-    ]);
+    await attendanceStints(room, [sA, sA], [s2a, s2b]);
     const span = Date.now() - t0;
 
     // While it runs: listed first, endedAt null, the teacher still in (leftAt null).

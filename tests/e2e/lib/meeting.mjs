@@ -7,6 +7,9 @@ import { createHmac } from "node:crypto";
 
 import { ack, ackOk, isRfc3339, sleep } from "./client.mjs";
 
+export { eventually } from "./util.mjs";
+export { withServersLogs as withLogs } from "./server.mjs";
+
 /** Fields of a running meeting (`GET …/meeting`, `meeting-started`, `POST …/meeting`). */
 export const MEETING_FIELDS = ["id", "roomId", "title", "startedBy", "startedAt", "locked", "participants"];
 /** Fields of one participant (a peer). */
@@ -173,46 +176,33 @@ export const candidate = (i) => ({
   },
 });
 
-/** Retries `fn` until it returns a truthy value (or stops throwing); throws the last failure at the deadline. */
-export async function eventually(what, fn, { timeout = 10_000, interval = 150 } = {}) {
-  const deadline = Date.now() + timeout;
-  let last;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v) return v;
-      last = new Error(`${what}: not yet`);
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() > deadline) {
-      last.message = `${what}: not within ${timeout} ms: ${last.message}`;
-      throw last;
-    }
-    await sleep(interval);
-  }
-}
-
-/** Runs a test body; on failure appends the log tails of the servers `getServers()` returns. */
-export function withLogs(getServers, fn) {
-  return async (t) => {
-    try {
-      await fn(t);
-    } catch (e) {
-      let extra = "";
-      for (const [i, s] of (getServers() ?? []).entries()) {
-        if (!s) continue;
-        const state = s.alive() ? "still running" : `EXITED ${JSON.stringify(s.exit)}`;
-        extra += `\n--- server ${i} (${state}) stderr tail ---\n${s.logTail(60)}\n--- end ---`;
-      }
-      try {
-        e.message += extra;
-      } catch {
-        /* non-writable message */
-      }
-      throw e;
-    }
-  };
+/**
+ * The attendance pattern the attendance tests measure: one user's two stints of ~2 s with
+ * a ~2 s gap (the first on socket `first`, the second on `second`, which may be the same
+ * socket or one on another node), while another user's two devices overlap (~3 s in all).
+ */
+export async function attendanceStints(room, [first, second], [devA, devB]) {
+  const leave = (c) => ackOk(c.socket, "meeting-leave", { roomId: room.id });
+  await Promise.all([
+    (async () => {
+      await meetingJoin(first, room);
+      await sleep(2000);
+      await leave(first);
+      await sleep(2000);
+      await meetingJoin(second, room);
+      await sleep(2000);
+      await leave(second);
+    })(),
+    (async () => {
+      await meetingJoin(devA, room);
+      await sleep(1000);
+      await meetingJoin(devB, room);
+      await sleep(1000);
+      await leave(devA);
+      await sleep(1000);
+      await leave(devB);
+    })(),
+  ]);
 }
 
 /** The participants' peer ids of a running meeting, sorted. */

@@ -239,3 +239,25 @@ export function withServerLogs(getServer, fn) {
     }
   };
 }
+
+/** Like `withServerLogs`, for several servers: the log tails of those `getServers()` returns. */
+export function withServersLogs(getServers, fn) {
+  return async (t) => {
+    try {
+      await fn(t);
+    } catch (e) {
+      let extra = "";
+      for (const [i, s] of (getServers() ?? []).entries()) {
+        if (!s) continue;
+        const state = s.alive() ? "still running" : `EXITED ${JSON.stringify(s.exit)}`;
+        extra += `\n--- server ${i} (${state}) stderr tail ---\n${s.logTail(60)}\n--- end ---`;
+      }
+      try {
+        e.message += extra;
+      } catch {
+        /* non-writable message */
+      }
+      throw e;
+    }
+  };
+}

@@ -30,3 +30,23 @@ export const MESSAGE_FIELDS = [
   "deletedAt",
   "deletedBy",
 ];
+
+/** Retries `fn` until it returns a truthy value (or stops throwing); throws the last failure at the deadline. */
+export async function eventually(what, fn, { timeout = 15_000, interval = 200 } = {}) {
+  const deadline = Date.now() + timeout;
+  let last;
+  for (;;) {
+    try {
+      const v = await fn();
+      if (v) return v;
+      last = new Error(`${what}: not yet`);
+    } catch (e) {
+      last = e;
+    }
+    if (Date.now() > deadline) {
+      last.message = `${what}: not within ${timeout} ms: ${last.message}`;
+      throw last;
+    }
+    await sleep(interval);
+  }
+}
