@@ -238,16 +238,7 @@ async fn run_step(
         let _ = t.await;
     }
     let send_secs = start.elapsed().as_secs_f64();
-    // Wait for deliveries to settle (nothing new for a second, at most 15 s).
-    let mut last = st.deliveries.load(Relaxed);
-    for _ in 0..15 {
-        tokio::time::sleep(Duration::from_secs(1)).await;
-        let now = st.deliveries.load(Relaxed);
-        if now == last {
-            break;
-        }
-        last = now;
-    }
+    super::settle(st).await;
     let cpu_after = args.servers();
     let own_cpu = stats::process(std::process::id()).map_or(0.0, |p| p.1) - own_before;
     let deliveries = st.deliveries.load(Relaxed);

@@ -16,6 +16,20 @@ use std::time::{Duration, Instant};
 
 use crate::stats::Stats;
 
+/// Waits for deliveries to settle: nothing new for a second, at most 15 s.
+pub async fn settle(st: &Stats) {
+    use std::sync::atomic::Ordering::Relaxed;
+    let mut last = st.deliveries.load(Relaxed);
+    for _ in 0..15 {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let now = st.deliveries.load(Relaxed);
+        if now == last {
+            break;
+        }
+        last = now;
+    }
+}
+
 /// Prints a progress line to stderr every second until `done` is set.
 pub fn progress(st: Arc<Stats>, done: Arc<std::sync::atomic::AtomicBool>) {
     tokio::spawn(async move {
