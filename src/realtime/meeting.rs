@@ -94,12 +94,18 @@ pub async fn join(
     // was in the room's channel and the peer in the meeting.
     if !p.is_admin() {
         let ids = std::slice::from_ref(&req.room_id);
-        if chat.store.joinable_rooms(&p.user_id, false, ids).await?.is_empty() {
+        if chat
+            .store
+            .joinable_rooms(&p.user_id, false, ids)
+            .await?
+            .is_empty()
+        {
             session.take_meeting(&req.room_id);
             chat.leave_meeting(&req.room_id, &row.id, &peer_id, LeftReason::Removed)
                 .await?;
             if chat.io.leave(socket, &room) {
-                chat.backplane.unsubscribe(Target::Room(req.room_id.clone()));
+                chat.backplane
+                    .unsubscribe(Target::Room(req.room_id.clone()));
             }
             return Err(crate::domain::error::AppError::room_not_found());
         }
