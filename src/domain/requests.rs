@@ -119,24 +119,53 @@ pub struct SendMessage {
     pub mentions: Vec<String>,
 }
 
+/// Message content: 1 to `max_content_chars` characters, not only whitespace.
+fn check_content(content: &str, limits: &Limits) -> AppResult<()> {
+    let n = content.chars().count();
+    if n > limits.max_content_chars {
+        return Err(AppError::too_large(
+            "content_too_large",
+            format!(
+                "content is limited to {} characters",
+                limits.max_content_chars
+            ),
+        ));
+    }
+    if content.trim().is_empty() {
+        return Err(AppError::bad_request(
+            "invalid_content",
+            "content must not be empty",
+        ));
+    }
+    Ok(())
+}
+
+/// `PATCH …/messages/{id}` (and `edit-chat-message` without its ids).
+#[derive(Deserialize, Debug)]
+#[serde(rename_all = "camelCase")]
+pub struct EditMessage {
+    pub content: String,
+}
+
+impl EditMessage {
+    pub fn validate(&self, limits: &Limits) -> AppResult<()> {
+        check_content(&self.content, limits)
+    }
+}
+
+/// `edit-chat-message`.
+#[derive(Deserialize, Debug)]
+#[serde(rename_all = "camelCase")]
+pub struct SocketEdit {
+    pub room_id: String,
+    pub message_id: String,
+    #[serde(flatten)]
+    pub edit: EditMessage,
+}
+
 impl SendMessage {
     pub fn validate(&self, limits: &Limits) -> AppResult<()> {
-        let n = self.content.chars().count();
-        if n > limits.max_content_chars {
-            return Err(AppError::too_large(
-                "content_too_large",
-                format!(
-                    "content is limited to {} characters",
-                    limits.max_content_chars
-                ),
-            ));
-        }
-        if self.content.trim().is_empty() {
-            return Err(AppError::bad_request(
-                "invalid_content",
-                "content must not be empty",
-            ));
-        }
+        check_content(&self.content, limits)?;
         if let Some(c) = &self.client_message_id {
             check_id("clientMessageId", c)?;
         }

@@ -48,6 +48,19 @@ pub async fn delete(
     ))
 }
 
+pub async fn edit(
+    State(s): AppS,
+    Caller(p): Caller,
+    Ids((room_id, message_id)): Ids<(String, String)>,
+    JsonBody(b): JsonBody,
+) -> AppResult<Response> {
+    let edited = s
+        .chat
+        .edit_message(&p, &room_id, &message_id, parse(b)?)
+        .await?;
+    Ok(data(200, &edited))
+}
+
 pub async fn seen(
     State(s): AppS,
     Caller(p): Caller,

@@ -66,7 +66,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         )
         .route(
             "/chat/rooms/{room_id}/messages/{message_id}",
-            delete(messages::delete),
+            delete(messages::delete).patch(messages::edit),
         )
         .route(
             "/chat/rooms/{room_id}/messages/{message_id}/seen-by",

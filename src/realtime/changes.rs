@@ -1,5 +1,6 @@
-//! The change-log part of a rejoin's catch-up: the deletions a room logged after the
-//! client's `lastChangeSeq` are replayed as `chat-message-deleted` (in change order,
+//! The change-log part of a rejoin's catch-up: the deletions and edits a room logged after
+//! the client's `lastChangeSeq` are replayed as `chat-message-deleted` and
+//! `chat-message-edited` with the current content (in change order,
 //! after the message replay, before `chat-rooms-joined`), and every room the catch-up
 //! names reports its last change `seq`, for the client's next rejoin.
 
@@ -11,7 +12,7 @@ use super::join::REPLAY_MAX;
 use crate::domain::error::AppResult;
 use crate::domain::events::ChangeCatchUp;
 use crate::domain::requests::JoinRooms;
-use crate::service::{deleted_event, Chat};
+use crate::service::{change_packet, Chat};
 
 /// Replays, on this socket, each joined room's changes after the client's
 /// `lastChangeSeq`; rooms named in `lastSeq` or `lastChangeSeq` get an entry.
@@ -46,7 +47,7 @@ pub async fn replay(
             let all = changes.len() as i64 == head - after;
             for c in changes {
                 // A socket too slow to take the replay is closed (its client reconnects).
-                if super::send(socket, &deleted_event(&entry.room_id, c)).is_err() {
+                if socket.send(&change_packet(&entry.room_id, c)).is_err() {
                     break;
                 }
                 entry.replayed += 1;

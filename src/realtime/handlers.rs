@@ -119,6 +119,9 @@ async fn handle(
             let (msg, _) = chat.send_message(p, &req.room_id, req.message).await?;
             ack(msg)
         }
+        ClientEvent::EditChatMessage(req) => ack(chat
+            .edit_message(p, &req.room_id, &req.message_id, req.edit)
+            .await?),
         ClientEvent::MeetingJoin(req) => super::meeting::join(chat, session, socket, req).await,
         ClientEvent::MeetingLeave(req) => super::meeting::leave(chat, session, req).await,
         ClientEvent::MeetingSignal(req) => super::meeting::signal(chat, session, req).await,

@@ -6,7 +6,9 @@ use futures_util::FutureExt;
 
 use crate::backplane::heal::{Heads, Missed, Stream};
 use crate::backplane::History;
-use crate::domain::events::{ChatMessageDeleted, NewChatMessage};
+use bytes::Bytes;
+
+use crate::domain::events::{ChatMessageDeleted, ChatMessageEdited, NewChatMessage};
 use crate::storage::Store;
 
 /// `History` over the store: missed messages become `new-chat-message` packets.
@@ -24,9 +26,9 @@ impl History for StoreHistory {
         let store = self.0.clone();
         let limit = i64::from(limit);
         async move {
-            let missed = match stream {
-                Stream::Messages => {
-                    store
+            let missed =
+                match stream {
+                    Stream::Messages => store
                         .messages_between(&room, after, upto, limit)
                         .await
                         .map(|found| {
@@ -34,20 +36,19 @@ impl History for StoreHistory {
                                 .iter()
                                 .map(|m| (m.seq, super::encode(&NewChatMessage(m))))
                                 .collect()
-                        })
-                }
-                Stream::Changes => {
-                    store
-                        .changes_between(&room, after, upto, limit)
-                        .await
-                        .map(|found| {
-                            found
-                                .into_iter()
-                                .map(|c| (c.change_seq, super::encode(&deleted_event(&room, c))))
-                                .collect()
-                        })
-                }
-            };
+                        }),
+                    Stream::Changes => {
+                        store
+                            .changes_between(&room, after, upto, limit)
+                            .await
+                            .map(|found| {
+                                found
+                                    .into_iter()
+                                    .map(|c| (c.change_seq, change_packet(&room, c)))
+                                    .collect()
+                            })
+                    }
+                };
             missed.map_err(|e| e.to_string())
         }
         .boxed()
@@ -66,12 +67,28 @@ impl History for StoreHistory {
     }
 }
 
-/// A logged change as the event live delivery carried (deletions only at this revision).
-pub fn deleted_event(room_id: &str, c: crate::storage::Change) -> ChatMessageDeleted {
-    ChatMessageDeleted {
-        room_id: room_id.to_string(),
-        message_id: c.message_id,
-        deleted_by: c.by_user,
-        change_seq: c.change_seq,
+/// A logged change as the packet live delivery carried: `chat-message-deleted`, or
+/// `chat-message-edited` with the message's current content (an edit of a message
+/// deleted since is told as that deletion: its content is gone).
+pub fn change_packet(room_id: &str, c: crate::storage::Change) -> Bytes {
+    let room_id = room_id.to_string();
+    match (c.kind.as_str(), c.content, c.edited_at) {
+        ("edited", Some(content), Some(edited_at)) => super::encode(&ChatMessageEdited {
+            room_id,
+            message_id: c.message_id,
+            content,
+            edited_at,
+            change_seq: c.change_seq,
+        }),
+        _ => super::encode(&ChatMessageDeleted {
+            room_id,
+            message_id: c.message_id,
+            deleted_by: if c.kind == "deleted" {
+                c.by_user
+            } else {
+                c.deleted_by.unwrap_or(c.by_user)
+            },
+            change_seq: c.change_seq,
+        }),
     }
 }

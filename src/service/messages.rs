@@ -7,10 +7,10 @@ use super::Chat;
 use crate::backplane::Target;
 use crate::domain::error::{AppError, AppResult};
 use crate::domain::events::{
-    By, ChatMessageDeleted, ChatNotification, MessagesSeen, NewChatMessage,
+    By, ChatMessageDeleted, ChatMessageEdited, ChatNotification, MessagesSeen, NewChatMessage,
 };
 use crate::domain::permissions;
-use crate::domain::requests::{MarkSeen, SendMessage};
+use crate::domain::requests::{EditMessage, MarkSeen, SendMessage};
 use crate::domain::time::{now_ms, ser_opt_ms};
 use crate::domain::{HistoryQueryDir, Message, Principal};
 use crate::storage::{HistoryPage, InsertOutcome, NewMessage};
@@ -150,6 +150,48 @@ impl Chat {
         self.emit(Target::Room(room_id.to_string()), None, &deleted_event)
             .await;
         Ok(deleted)
+    }
+
+    /// Edits the caller's own message; broadcasts `chat-message-edited` (ordered with the
+    /// room's deletions in its change log, so catch-up and healing carry it too).
+    pub async fn edit_message(
+        &self,
+        p: &Principal,
+        room_id: &str,
+        message_id: &str,
+        req: EditMessage,
+    ) -> AppResult<Message> {
+        req.validate(&self.limits)?;
+        self.access(p, room_id).await?;
+        let (msg, _) = self
+            .store
+            .get_message(room_id, message_id)
+            .await?
+            .ok_or_else(AppError::message_not_found)?;
+        if msg.sender_id != p.user_id {
+            return Err(AppError::forbidden("only its sender edits a message"));
+        }
+        let deleted =
+            || AppError::conflict("message_deleted", "a deleted message cannot be edited");
+        if msg.deleted_at.is_some() {
+            return Err(deleted());
+        }
+        self.rate.send(&p.user_id).await?;
+        let (edited, change_seq) = self
+            .store
+            .edit_message(room_id, message_id, &p.user_id, &req.content, now_ms())
+            .await?
+            .ok_or_else(deleted)?;
+        let event = ChatMessageEdited {
+            room_id: room_id.to_string(),
+            message_id: message_id.to_string(),
+            content: req.content,
+            edited_at: edited.edited_at.unwrap_or_default(),
+            change_seq,
+        };
+        self.emit(Target::Room(room_id.to_string()), None, &event)
+            .await;
+        Ok(edited)
     }
 
     /// Read receipt; broadcasts `messages-seen` when the caller's pointer moved.

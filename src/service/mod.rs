@@ -30,7 +30,7 @@ use crate::domain::time::now_ms;
 use crate::domain::{Principal, Role, RoomRole, RoomSummary};
 use crate::storage::Store;
 
-pub use heal::{deleted_event, StoreHistory};
+pub use heal::{change_packet, StoreHistory};
 pub use meetings::{
     describe_metrics as describe_meeting_metrics, not_in_meeting, run_upkeep as meeting_upkeep,
     zero_metrics as zero_meeting_metrics, HostActionDone, JoinAck, Relayed,

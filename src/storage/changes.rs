@@ -1,18 +1,23 @@
-//! The per-room change log: deletions (later edits and reactions) numbered per room
+//! The per-room change log: deletions and edits (later reactions) numbered per room
 //! (`rooms.last_change`), so what a node or a client missed live can be read back in order.
 
 use super::{with_pool, Store};
 use crate::domain::Message;
 
-/// One entry of a room's change log.
+/// One entry of a room's change log, with its message as it is now.
 #[derive(sqlx::FromRow, Debug, Clone, PartialEq, Eq)]
 pub struct Change {
     pub change_seq: i64,
-    /// `deleted` at this revision.
+    /// `deleted` or `edited`.
     pub kind: String,
     pub message_id: String,
     pub by_user: String,
     pub at: i64,
+    /// The message now: an edit replayed later carries the current content, and an edit
+    /// of a message deleted since is told as its deletion.
+    pub content: Option<String>,
+    pub edited_at: Option<i64>,
+    pub deleted_by: Option<String>,
 }
 
 impl Store {
@@ -67,6 +72,60 @@ impl Store {
             .map(|(m, _)| (m, change)))
     }
 
+    /// Replaces the content of `editor`'s own message and logs the edit as the room's
+    /// next change, in one transaction. The message and the change's `seq`; `None` if it
+    /// is not `editor`'s, or is deleted.
+    pub async fn edit_message(
+        &self,
+        room_id: &str,
+        id: &str,
+        editor: &str,
+        content: &str,
+        now: i64,
+    ) -> Result<Option<(Message, i64)>, sqlx::Error> {
+        let change: i64 = with_pool!(self, p => {
+            let mut tx = p.begin().await?;
+            let n = sqlx::query(
+                "UPDATE messages SET content = $3, edited_at = $4
+                 WHERE id = $1 AND room_id = $2 AND sender_id = $5 AND deleted_at IS NULL",
+            )
+            .bind(id)
+            .bind(room_id)
+            .bind(content)
+            .bind(now)
+            .bind(editor)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if n == 0 {
+                return Ok(None);
+            }
+            let seq: i64 = sqlx::query_scalar(
+                "UPDATE rooms SET last_change = last_change + 1 WHERE id = $1 RETURNING last_change",
+            )
+            .bind(room_id)
+            .fetch_one(&mut *tx)
+            .await?;
+            sqlx::query(
+                "INSERT INTO room_changes (room_id, change_seq, kind, message_id, by_user, at)
+                 VALUES ($1, $2, 'edited', $3, $4, $5)",
+            )
+            .bind(room_id)
+            .bind(seq)
+            .bind(id)
+            .bind(editor)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            seq
+        });
+        Ok(self
+            .get_message(room_id, id)
+            .await?
+            .map(|(m, _)| (m, change)))
+    }
+
     /// The changes of `room_id` with `after < change_seq <= upto`, oldest first, at most
     /// `limit`.
     pub async fn changes_between(
@@ -77,9 +136,11 @@ impl Store {
         limit: i64,
     ) -> Result<Vec<Change>, sqlx::Error> {
         with_pool!(self, p => sqlx::query_as::<_, Change>(
-            "SELECT change_seq, kind, message_id, by_user, at FROM room_changes
-             WHERE room_id = $1 AND change_seq > $2 AND change_seq <= $3
-             ORDER BY change_seq ASC LIMIT $4",
+            "SELECT c.change_seq, c.kind, c.message_id, c.by_user, c.at,
+                    m.content, m.edited_at, m.deleted_by
+             FROM room_changes c LEFT JOIN messages m ON m.id = c.message_id
+             WHERE c.room_id = $1 AND c.change_seq > $2 AND c.change_seq <= $3
+             ORDER BY c.change_seq ASC LIMIT $4",
         )
         .bind(room_id)
         .bind(after)
@@ -154,5 +215,59 @@ mod tests {
         assert_eq!(ids, vec![(1, "m2", "t"), (2, "m1", "s")]);
         assert_eq!(store.changes_between("r", 1, 2, 10).await.unwrap().len(), 1);
         assert_eq!(store.changes_between("r", 0, 2, 1).await.unwrap().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn an_edit_of_ones_own_live_message_is_logged_and_read_back_with_the_current_content() {
+        let store = store_with_room().await;
+        assert!(
+            store
+                .edit_message("r", "m1", "s", "x", 3)
+                .await
+                .unwrap()
+                .is_none(),
+            "not the sender's"
+        );
+        let (m, c1) = store
+            .edit_message("r", "m1", "t", "first", 4)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (m.content.as_deref(), m.edited_at, c1),
+            (Some("first"), Some(4), 1)
+        );
+        let (_, c2) = store
+            .edit_message("r", "m1", "t", "second", 5)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(c2, 2);
+        let log = store.changes_between("r", 0, 2, 10).await.unwrap();
+        let seen: Vec<(&str, Option<&str>)> = log
+            .iter()
+            .map(|c| (c.kind.as_str(), c.content.as_deref()))
+            .collect();
+        assert_eq!(
+            seen,
+            vec![("edited", Some("second")), ("edited", Some("second"))]
+        );
+        store
+            .delete_message("r", "m1", "t", 6)
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(
+            store
+                .edit_message("r", "m1", "t", "late", 7)
+                .await
+                .unwrap()
+                .is_none(),
+            "deleted"
+        );
+        let log = store.changes_between("r", 0, 3, 10).await.unwrap();
+        assert!(log
+            .iter()
+            .all(|c| c.content.is_none() && c.deleted_by.as_deref() == Some("t")));
     }
 }

@@ -6,7 +6,7 @@ use serde_json::Value;
 use crate::domain::error::{AppError, AppResult};
 use crate::domain::requests::{
     parse, JoinRooms, MeetingHostActionReq, MeetingJoin, MeetingMedia, MeetingSignalReq, RoomRef,
-    SetStatus, SocketSeen, SocketSend, Typing,
+    SetStatus, SocketEdit, SocketSeen, SocketSend, Typing,
 };
 
 macro_rules! client_events {
@@ -62,6 +62,7 @@ client_events! {
     UpdateChatStatus = "update-chat-status" (SetStatus),
     GetRoomOnlineUsers = "get-room-online-users" (RoomRef),
     SendChatMessage = "send-chat-message" (SocketSend),
+    EditChatMessage = "edit-chat-message" (SocketEdit),
     MeetingJoin = "meeting-join" (MeetingJoin),
     MeetingLeave = "meeting-leave" (RoomRef),
     MeetingSignal = "meeting-signal" (MeetingSignalReq),

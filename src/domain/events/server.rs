@@ -34,6 +34,11 @@ server_events! {
             Some(self.change_seq)
         }
     },
+    ChatMessageEdited = "chat-message-edited" {
+        fn change_seq(&self) -> Option<i64> {
+            Some(self.change_seq)
+        }
+    },
     ChatUserStatusUpdate = "chat-user-status-update",
     ChatNotification<'_> = "chat-notification",
     RoomOnlineUsers = "room-online-users",
@@ -230,6 +235,19 @@ pub struct ChatMessageDeleted {
     pub message_id: String,
     pub deleted_by: String,
     /// The deletion's place in the room's change log: 1, 2, 3, … per room.
+    pub change_seq: i64,
+}
+
+/// `chat-message-edited`: a message's content as its sender changed it.
+#[derive(Serialize, Debug)]
+#[serde(rename_all = "camelCase")]
+pub struct ChatMessageEdited {
+    pub room_id: String,
+    pub message_id: String,
+    pub content: String,
+    #[serde(serialize_with = "ser_ms")]
+    pub edited_at: i64,
+    /// The edit's place in the room's change log (shared with deletions).
     pub change_seq: i64,
 }
 
