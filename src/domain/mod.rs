@@ -8,6 +8,7 @@ pub mod meeting;
 pub mod model;
 pub mod paging;
 pub mod permissions;
+pub mod reaction;
 pub mod requests;
 pub mod time;
 

@@ -148,6 +148,15 @@ pub struct Message {
     #[serde(serialize_with = "ser_opt_ms")]
     pub deleted_at: Option<i64>,
     pub deleted_by: Option<String>,
+    /// Reactions by emoji, most first (filled where messages are listed).
+    pub reactions: Vec<ReactionCount>,
+}
+
+/// How many users reacted to a message with one emoji.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct ReactionCount {
+    pub emoji: String,
+    pub count: i64,
 }
 
 /// A room as listed: enough to draw a room list.

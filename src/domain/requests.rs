@@ -153,6 +153,16 @@ impl EditMessage {
     }
 }
 
+/// `react-chat-message`.
+#[derive(Deserialize, Debug)]
+#[serde(rename_all = "camelCase")]
+pub struct SocketReact {
+    pub room_id: String,
+    pub message_id: String,
+    pub emoji: String,
+    pub action: crate::domain::reaction::ReactionAction,
+}
+
 /// `edit-chat-message`.
 #[derive(Deserialize, Debug)]
 #[serde(rename_all = "camelCase")]

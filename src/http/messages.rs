@@ -7,6 +7,7 @@ use super::extract::{Caller, ClientAddr, Ids, JsonBody, Params};
 use super::{data, page_body, AppS};
 use crate::domain::error::AppResult;
 use crate::domain::paging::parse_limit;
+use crate::domain::reaction::ReactionAction;
 use crate::domain::requests::parse;
 use crate::domain::HistoryQueryDir;
 
@@ -59,6 +60,52 @@ pub async fn edit(
         .edit_message(&p, &room_id, &message_id, parse(b)?)
         .await?;
     Ok(data(200, &edited))
+}
+
+/// `PUT` / `DELETE …/messages/{messageId}/reactions/{emoji}`.
+async fn react(
+    s: AppS,
+    p: Caller,
+    ids: (String, String, String),
+    action: ReactionAction,
+) -> AppResult<Response> {
+    let (State(s), Caller(p), (room_id, message_id, emoji)) = (s, p, ids);
+    let done = s
+        .chat
+        .react(&p, &room_id, &message_id, &emoji, action)
+        .await?;
+    Ok(data(200, &done))
+}
+
+pub async fn react_add(
+    s: AppS,
+    p: Caller,
+    Ids(ids): Ids<(String, String, String)>,
+) -> AppResult<Response> {
+    react(s, p, ids, ReactionAction::Add).await
+}
+
+pub async fn react_remove(
+    s: AppS,
+    p: Caller,
+    Ids(ids): Ids<(String, String, String)>,
+) -> AppResult<Response> {
+    react(s, p, ids, ReactionAction::Remove).await
+}
+
+/// `GET …/messages/{messageId}/reactions/{emoji}?limit=&cursor=` (default 50, at most 100).
+pub async fn reactors(
+    State(s): AppS,
+    Caller(p): Caller,
+    Ids((room_id, message_id, emoji)): Ids<(String, String, String)>,
+    q: Params,
+) -> AppResult<Response> {
+    let limit = parse_limit(q.get("limit"), 50, 100)?;
+    let (page, next) = s
+        .chat
+        .reactors(&p, &room_id, &message_id, &emoji, limit, q.get("cursor"))
+        .await?;
+    Ok(page_body(&page, next))
 }
 
 pub async fn seen(

@@ -69,6 +69,12 @@ pub fn router(state: Arc<AppState>) -> Router {
             delete(messages::delete).patch(messages::edit),
         )
         .route(
+            "/chat/rooms/{room_id}/messages/{message_id}/reactions/{emoji}",
+            put(messages::react_add)
+                .delete(messages::react_remove)
+                .get(messages::reactors),
+        )
+        .route(
             "/chat/rooms/{room_id}/messages/{message_id}/seen-by",
             get(messages::seen_by),
         )

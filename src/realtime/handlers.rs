@@ -122,6 +122,9 @@ async fn handle(
         ClientEvent::EditChatMessage(req) => ack(chat
             .edit_message(p, &req.room_id, &req.message_id, req.edit)
             .await?),
+        ClientEvent::ReactChatMessage(req) => ack(chat
+            .react(p, &req.room_id, &req.message_id, &req.emoji, req.action)
+            .await?),
         ClientEvent::MeetingJoin(req) => super::meeting::join(chat, session, socket, req).await,
         ClientEvent::MeetingLeave(req) => super::meeting::leave(chat, session, req).await,
         ClientEvent::MeetingSignal(req) => super::meeting::signal(chat, session, req).await,

@@ -8,7 +8,9 @@ use crate::backplane::heal::{Heads, Missed, Stream};
 use crate::backplane::History;
 use bytes::Bytes;
 
-use crate::domain::events::{ChatMessageDeleted, ChatMessageEdited, NewChatMessage};
+use crate::domain::events::{
+    ChatMessageDeleted, ChatMessageEdited, ChatMessageReaction, NewChatMessage,
+};
 use crate::storage::Store;
 
 /// `History` over the store: missed messages become `new-chat-message` packets.
@@ -72,6 +74,29 @@ impl History for StoreHistory {
 /// deleted since is told as that deletion: its content is gone).
 pub fn change_packet(room_id: &str, c: crate::storage::Change) -> Bytes {
     let room_id = room_id.to_string();
+    if c.kind == "reaction" {
+        #[derive(serde::Deserialize)]
+        struct Detail {
+            emoji: String,
+            action: crate::domain::reaction::ReactionAction,
+            count: i64,
+        }
+        let d: Option<Detail> = c
+            .detail
+            .as_deref()
+            .and_then(|d| serde_json::from_str(d).ok());
+        if let Some(d) = d {
+            return super::encode(&ChatMessageReaction {
+                room_id,
+                message_id: c.message_id,
+                emoji: d.emoji,
+                user_id: c.by_user,
+                action: d.action,
+                count: d.count,
+                change_seq: c.change_seq,
+            });
+        }
+    }
     match (c.kind.as_str(), c.content, c.edited_at) {
         ("edited", Some(content), Some(edited_at)) => super::encode(&ChatMessageEdited {
             room_id,

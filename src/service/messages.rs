@@ -105,7 +105,13 @@ impl Chat {
         limit: i64,
     ) -> AppResult<HistoryPage> {
         self.access(p, room_id).await?;
-        Ok(self.store.history(room_id, dir, limit).await?)
+        let mut page = self.store.history(room_id, dir, limit).await?;
+        let ids: Vec<String> = page.messages.iter().map(|m| m.id.clone()).collect();
+        let mut reactions = self.store.reactions_of(&ids).await?;
+        for m in &mut page.messages {
+            m.reactions = reactions.remove(&m.id).unwrap_or_default();
+        }
+        Ok(page)
     }
 
     /// Soft delete under the permission table; broadcasts `chat-message-deleted`.

@@ -10,6 +10,7 @@ mod online_cache;
 mod personal;
 mod presence;
 pub mod ratelimit;
+mod reactions;
 mod rooms;
 mod shared_rate;
 pub mod typing;

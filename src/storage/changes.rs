@@ -8,7 +8,7 @@ use crate::domain::Message;
 #[derive(sqlx::FromRow, Debug, Clone, PartialEq, Eq)]
 pub struct Change {
     pub change_seq: i64,
-    /// `deleted` or `edited`.
+    /// `deleted`, `edited` or `reaction`.
     pub kind: String,
     pub message_id: String,
     pub by_user: String,
@@ -18,6 +18,8 @@ pub struct Change {
     pub content: Option<String>,
     pub edited_at: Option<i64>,
     pub deleted_by: Option<String>,
+    /// A reaction's emoji, action and count after it (JSON).
+    pub detail: Option<String>,
 }
 
 impl Store {
@@ -137,7 +139,7 @@ impl Store {
     ) -> Result<Vec<Change>, sqlx::Error> {
         with_pool!(self, p => sqlx::query_as::<_, Change>(
             "SELECT c.change_seq, c.kind, c.message_id, c.by_user, c.at,
-                    m.content, m.edited_at, m.deleted_by
+                    m.content, m.edited_at, m.deleted_by, c.detail
              FROM room_changes c LEFT JOIN messages m ON m.id = c.message_id
              WHERE c.room_id = $1 AND c.change_seq > $2 AND c.change_seq <= $3
              ORDER BY c.change_seq ASC LIMIT $4",

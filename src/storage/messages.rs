@@ -60,6 +60,7 @@ impl From<MessageRow> for Message {
             edited_at: r.edited_at,
             deleted_at: r.deleted_at,
             deleted_by: r.deleted_by,
+            reactions: Vec::new(),
         }
     }
 }
@@ -137,6 +138,7 @@ impl Store {
                 edited_at: None,
                 deleted_at: None,
                 deleted_by: None,
+                reactions: Vec::new(),
             }))),
             // The sender sent this clientMessageId before (or a concurrent retry won).
             Err(e) if is_unique_violation(&e) && m.client_message_id.is_some() => {

@@ -6,6 +6,7 @@ mod heads;
 mod meetings;
 mod members;
 mod messages;
+mod reactions;
 mod receipts;
 mod rooms;
 mod users;
@@ -20,6 +21,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePo
 pub use changes::Change;
 pub use meetings::MeetingRow;
 pub use messages::{HistoryPage, InsertOutcome, NewMessage};
+pub use reactions::Reactor;
 pub use rooms::{NewRoom, RoomListPage};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");

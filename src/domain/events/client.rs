@@ -6,7 +6,7 @@ use serde_json::Value;
 use crate::domain::error::{AppError, AppResult};
 use crate::domain::requests::{
     parse, JoinRooms, MeetingHostActionReq, MeetingJoin, MeetingMedia, MeetingSignalReq, RoomRef,
-    SetStatus, SocketEdit, SocketSeen, SocketSend, Typing,
+    SetStatus, SocketEdit, SocketReact, SocketSeen, SocketSend, Typing,
 };
 
 macro_rules! client_events {
@@ -63,6 +63,7 @@ client_events! {
     GetRoomOnlineUsers = "get-room-online-users" (RoomRef),
     SendChatMessage = "send-chat-message" (SocketSend),
     EditChatMessage = "edit-chat-message" (SocketEdit),
+    ReactChatMessage = "react-chat-message" (SocketReact),
     MeetingJoin = "meeting-join" (MeetingJoin),
     MeetingLeave = "meeting-leave" (RoomRef),
     MeetingSignal = "meeting-signal" (MeetingSignalReq),

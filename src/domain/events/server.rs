@@ -1,7 +1,7 @@
 //! Server→client event bodies: each type is one event of the contract and names itself
 //! (`ServerEvent::NAME`); `SERVER_EVENTS` lists them all, from the same declarations.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::ServerEvent;
 use crate::domain::meeting::{EndReason, HostAction, LeftReason, Meeting, Participant};
@@ -35,6 +35,11 @@ server_events! {
         }
     },
     ChatMessageEdited = "chat-message-edited" {
+        fn change_seq(&self) -> Option<i64> {
+            Some(self.change_seq)
+        }
+    },
+    ChatMessageReaction = "chat-message-reaction" {
         fn change_seq(&self) -> Option<i64> {
             Some(self.change_seq)
         }
@@ -248,6 +253,21 @@ pub struct ChatMessageEdited {
     #[serde(serialize_with = "ser_ms")]
     pub edited_at: i64,
     /// The edit's place in the room's change log (shared with deletions).
+    pub change_seq: i64,
+}
+
+/// `chat-message-reaction`: a user added or removed a reaction; `count` is how many users
+/// react with that emoji after it.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct ChatMessageReaction {
+    pub room_id: String,
+    pub message_id: String,
+    pub emoji: String,
+    pub user_id: String,
+    pub action: crate::domain::reaction::ReactionAction,
+    pub count: i64,
+    /// The reaction's place in the room's change log (shared with edits and deletions).
     pub change_seq: i64,
 }
 

@@ -29,6 +29,7 @@ export const MESSAGE_FIELDS = [
   "editedAt",
   "deletedAt",
   "deletedBy",
+  "reactions",
 ];
 
 /** Retries `fn` until it returns a truthy value (or stops throwing); throws the last failure at the deadline. */
