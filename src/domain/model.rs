@@ -150,6 +150,9 @@ pub struct Message {
     pub deleted_by: Option<String>,
     /// Reactions by emoji, most first (filled where messages are listed).
     pub reactions: Vec<ReactionCount>,
+    /// Messages answering this one (filled where messages are listed).
+    pub reply_count: i64,
+    pub pinned: bool,
 }
 
 /// How many users reacted to a message with one emoji.

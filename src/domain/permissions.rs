@@ -76,6 +76,12 @@ pub fn can_start_meeting(p: &Principal, kind: RoomKind, membership: Option<RoomR
     }
 }
 
+/// Pin or unpin messages: as for starting a meeting (group rooms: teachers who are
+/// members, the owner and room admins; 1:1 rooms: either member; admins anywhere).
+pub fn can_pin(p: &Principal, kind: RoomKind, membership: Option<RoomRole>) -> bool {
+    can_start_meeting(p, kind, membership)
+}
+
 /// End a meeting and act as its host: its starter, the room's owner and room admins,
 /// and admins.
 pub fn is_meeting_host(p: &Principal, membership: Option<RoomRole>, started_by: &str) -> bool {

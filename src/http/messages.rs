@@ -108,6 +108,55 @@ pub async fn reactors(
     Ok(page_body(&page, next))
 }
 
+/// `GET …/messages/{messageId}/replies?limit=&cursor=` (default 50, at most 100).
+pub async fn replies(
+    State(s): AppS,
+    Caller(p): Caller,
+    Ids((room_id, message_id)): Ids<(String, String)>,
+    q: Params,
+) -> AppResult<Response> {
+    let limit = parse_limit(q.get("limit"), 50, 100)?;
+    let (page, next) = s
+        .chat
+        .replies(&p, &room_id, &message_id, limit, q.get("cursor"))
+        .await?;
+    Ok(page_body(&page, next))
+}
+
+/// `GET …/pins?limit=&cursor=` (default 50, at most 100).
+pub async fn pins(
+    State(s): AppS,
+    Caller(p): Caller,
+    Ids(room_id): Ids<String>,
+    q: Params,
+) -> AppResult<Response> {
+    let limit = parse_limit(q.get("limit"), 50, 100)?;
+    let (page, next) = s.chat.pins(&p, &room_id, limit, q.get("cursor")).await?;
+    Ok(page_body(&page, next))
+}
+
+pub async fn pin(
+    State(s): AppS,
+    Caller(p): Caller,
+    Ids((room_id, message_id)): Ids<(String, String)>,
+) -> AppResult<Response> {
+    Ok(data(
+        200,
+        &s.chat.pin(&p, &room_id, &message_id, true).await?,
+    ))
+}
+
+pub async fn unpin(
+    State(s): AppS,
+    Caller(p): Caller,
+    Ids((room_id, message_id)): Ids<(String, String)>,
+) -> AppResult<Response> {
+    Ok(data(
+        200,
+        &s.chat.pin(&p, &room_id, &message_id, false).await?,
+    ))
+}
+
 pub async fn seen(
     State(s): AppS,
     Caller(p): Caller,

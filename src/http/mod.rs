@@ -75,6 +75,15 @@ pub fn router(state: Arc<AppState>) -> Router {
                 .get(messages::reactors),
         )
         .route(
+            "/chat/rooms/{room_id}/messages/{message_id}/replies",
+            get(messages::replies),
+        )
+        .route("/chat/rooms/{room_id}/pins", get(messages::pins))
+        .route(
+            "/chat/rooms/{room_id}/pins/{message_id}",
+            put(messages::pin).delete(messages::unpin),
+        )
+        .route(
             "/chat/rooms/{room_id}/messages/{message_id}/seen-by",
             get(messages::seen_by),
         )

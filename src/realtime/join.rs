@@ -131,10 +131,11 @@ async fn replay(
             });
             continue;
         }
-        let page = chat
+        let mut page = chat
             .store
             .history(room_id, HistoryQueryDir::After(after), limit)
             .await?;
+        chat.decorate(&mut page.messages).await?;
         let mut sent = 0;
         for m in &page.messages {
             let packet = crate::service::encode(&NewChatMessage(m));

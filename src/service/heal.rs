@@ -9,7 +9,7 @@ use crate::backplane::History;
 use bytes::Bytes;
 
 use crate::domain::events::{
-    ChatMessageDeleted, ChatMessageEdited, ChatMessageReaction, NewChatMessage,
+    ChatMessageDeleted, ChatMessageEdited, ChatMessagePinned, ChatMessageReaction, NewChatMessage,
 };
 use crate::storage::Store;
 
@@ -96,6 +96,21 @@ pub fn change_packet(room_id: &str, c: crate::storage::Change) -> Bytes {
                 change_seq: c.change_seq,
             });
         }
+    }
+    if c.kind == "pinned" {
+        let pinned = c
+            .detail
+            .as_deref()
+            .and_then(|d| serde_json::from_str::<serde_json::Value>(d).ok())
+            .and_then(|d| d["pinned"].as_bool())
+            .unwrap_or(false);
+        return super::encode(&ChatMessagePinned {
+            room_id,
+            message_id: c.message_id,
+            pinned,
+            by: c.by_user,
+            change_seq: c.change_seq,
+        });
     }
     match (c.kind.as_str(), c.content, c.edited_at) {
         ("edited", Some(content), Some(edited_at)) => super::encode(&ChatMessageEdited {

@@ -106,11 +106,7 @@ impl Chat {
     ) -> AppResult<HistoryPage> {
         self.access(p, room_id).await?;
         let mut page = self.store.history(room_id, dir, limit).await?;
-        let ids: Vec<String> = page.messages.iter().map(|m| m.id.clone()).collect();
-        let mut reactions = self.store.reactions_of(&ids).await?;
-        for m in &mut page.messages {
-            m.reactions = reactions.remove(&m.id).unwrap_or_default();
-        }
+        self.decorate(&mut page.messages).await?;
         Ok(page)
     }
 

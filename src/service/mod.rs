@@ -13,6 +13,7 @@ pub mod ratelimit;
 mod reactions;
 mod rooms;
 mod shared_rate;
+mod threads;
 pub mod typing;
 
 use std::sync::Arc;

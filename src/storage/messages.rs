@@ -42,6 +42,7 @@ pub(crate) struct MessageRow {
     edited_at: Option<i64>,
     deleted_at: Option<i64>,
     deleted_by: Option<String>,
+    pub(crate) pinned_at: Option<i64>,
 }
 
 impl From<MessageRow> for Message {
@@ -61,6 +62,8 @@ impl From<MessageRow> for Message {
             deleted_at: r.deleted_at,
             deleted_by: r.deleted_by,
             reactions: Vec::new(),
+            reply_count: 0,
+            pinned: r.pinned_at.is_some(),
         }
     }
 }
@@ -68,7 +71,7 @@ impl From<MessageRow> for Message {
 macro_rules! select_messages {
     ($tail:literal) => {
         concat!(
-            "SELECT id, room_id, seq, sender_id, sender_name, content, client_message_id, reply_to_id, mentions, created_at, edited_at, deleted_at, deleted_by FROM messages ",
+            "SELECT id, room_id, seq, sender_id, sender_name, content, client_message_id, reply_to_id, mentions, created_at, edited_at, deleted_at, deleted_by, pinned_at FROM messages ",
             $tail
         )
     };
@@ -139,6 +142,8 @@ impl Store {
                 deleted_at: None,
                 deleted_by: None,
                 reactions: Vec::new(),
+                reply_count: 0,
+                pinned: false,
             }))),
             // The sender sent this clientMessageId before (or a concurrent retry won).
             Err(e) if is_unique_violation(&e) && m.client_message_id.is_some() => {

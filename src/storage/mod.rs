@@ -9,6 +9,7 @@ mod messages;
 mod reactions;
 mod receipts;
 mod rooms;
+mod threads;
 mod users;
 
 use std::str::FromStr;

@@ -1,5 +1,5 @@
-// Reactions (issue 13): `react-chat-message` and `PUT …/reactions/{emoji}` reach every
-// member as `chat-message-reaction`; 50 users reacting to one message at once through
+// Reactions and pins (issue 13): `react-chat-message` and `PUT …/reactions/{emoji}` reach
+// every member as `chat-message-reaction`, a pin as `chat-message-pinned`, across nodes; 50 users reacting to one message at once through
 // three nodes end with the right count on every socket and in history, the counts
 // going out in change order.
 
@@ -69,5 +69,26 @@ describe("reactions", () => {
     }
     const [latest] = await c.nodes[2].ok("GET", `/chat/rooms/${room.id}/messages?limit=1`, t, undefined, 200);
     assert.deepEqual(latest.reactions, [{ emoji: "🎉", count: 50 }]);
+  });
+
+  test("a pin on one node reaches the room on the others as chat-message-pinned, and a rejoin replays it", async () => {
+    const [A, B, C] = c.nodes;
+    const t = c.user(uid("t"), "teacher");
+    const s = c.user(uid("s"));
+    const room = await A.ok("POST", "/chat/rooms/group", t, { name: "pins", memberIds: [s.id] }, 201);
+    const m = await A.ok("POST", `/chat/rooms/${room.id}/messages`, t, { content: "rules" }, 201);
+    const onC = await connectUser(C, s);
+    clients.push(onC);
+    await join(onC, [room.id]);
+    const done = await B.ok("PUT", `/chat/rooms/${room.id}/pins/${m.id}`, t, null, 200);
+    const { data } = await onC.rec.waitFor("chat-message-pinned", (d) => d.messageId === m.id);
+    assert.deepEqual(data, { roomId: room.id, messageId: m.id, pinned: true, by: t.id, changeSeq: done.changeSeq });
+    const back = await connectUser(A, s);
+    clients.push(back);
+    await ackOk(back.socket, "join-chat-rooms", { roomIds: [room.id], lastSeq: { [room.id]: 0 }, lastChangeSeq: { [room.id]: 0 } });
+    const replayed = back.rec.data("chat-message-pinned");
+    assert.deepEqual(replayed.map((d) => [d.messageId, d.pinned]), [[m.id, true]]);
+    const [msg] = back.rec.data("new-chat-message").filter((d) => d.id === m.id);
+    assert.equal(msg.pinned, true, "the catch-up replay carries the message as it is now");
   });
 });

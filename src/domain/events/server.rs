@@ -44,6 +44,11 @@ server_events! {
             Some(self.change_seq)
         }
     },
+    ChatMessagePinned = "chat-message-pinned" {
+        fn change_seq(&self) -> Option<i64> {
+            Some(self.change_seq)
+        }
+    },
     ChatUserStatusUpdate = "chat-user-status-update",
     ChatNotification<'_> = "chat-notification",
     RoomOnlineUsers = "room-online-users",
@@ -268,6 +273,18 @@ pub struct ChatMessageReaction {
     pub action: crate::domain::reaction::ReactionAction,
     pub count: i64,
     /// The reaction's place in the room's change log (shared with edits and deletions).
+    pub change_seq: i64,
+}
+
+/// `chat-message-pinned`: a message was pinned or unpinned `by` a user.
+#[derive(Serialize, Debug)]
+#[serde(rename_all = "camelCase")]
+pub struct ChatMessagePinned {
+    pub room_id: String,
+    pub message_id: String,
+    pub pinned: bool,
+    pub by: String,
+    /// The change's place in the room's change log.
     pub change_seq: i64,
 }
 

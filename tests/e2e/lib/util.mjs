@@ -30,6 +30,8 @@ export const MESSAGE_FIELDS = [
   "deletedAt",
   "deletedBy",
   "reactions",
+  "replyCount",
+  "pinned",
 ];
 
 /** Retries `fn` until it returns a truthy value (or stops throwing); throws the last failure at the deadline. */
