@@ -22,6 +22,35 @@ pub struct Change {
     pub detail: Option<String>,
 }
 
+/// Logs a change as the room's next one inside the open transaction `$tx` (the room's
+/// row is locked by the bump); evaluates to the change's `seq`. `$detail` is
+/// `Option<String>` (a reaction's or a pin's JSON).
+macro_rules! log_change {
+    ($tx:expr, $room:expr, $kind:expr, $message:expr, $by:expr, $at:expr, $detail:expr) => {{
+        let seq: i64 = sqlx::query_scalar(
+            "UPDATE rooms SET last_change = last_change + 1 WHERE id = $1 RETURNING last_change",
+        )
+        .bind($room)
+        .fetch_one(&mut *$tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO room_changes (room_id, change_seq, kind, message_id, by_user, at, detail)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind($room)
+        .bind(seq)
+        .bind($kind)
+        .bind($message)
+        .bind($by)
+        .bind($at)
+        .bind($detail)
+        .execute(&mut *$tx)
+        .await?;
+        seq
+    }};
+}
+pub(crate) use log_change;
+
 impl Store {
     /// Soft-deletes and logs the deletion as the room's next change, in one transaction.
     /// Returns the tombstone and the change's `seq`; `None` if it was already deleted.
@@ -48,23 +77,7 @@ impl Store {
             if n == 0 {
                 return Ok(None);
             }
-            let seq: i64 = sqlx::query_scalar(
-                "UPDATE rooms SET last_change = last_change + 1 WHERE id = $1 RETURNING last_change",
-            )
-            .bind(room_id)
-            .fetch_one(&mut *tx)
-            .await?;
-            sqlx::query(
-                "INSERT INTO room_changes (room_id, change_seq, kind, message_id, by_user, at)
-                 VALUES ($1, $2, 'deleted', $3, $4, $5)",
-            )
-            .bind(room_id)
-            .bind(seq)
-            .bind(id)
-            .bind(by)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
+            let seq = log_change!(tx, room_id, "deleted", id, by, now, None::<String>);
             tx.commit().await?;
             seq
         });
@@ -102,23 +115,7 @@ impl Store {
             if n == 0 {
                 return Ok(None);
             }
-            let seq: i64 = sqlx::query_scalar(
-                "UPDATE rooms SET last_change = last_change + 1 WHERE id = $1 RETURNING last_change",
-            )
-            .bind(room_id)
-            .fetch_one(&mut *tx)
-            .await?;
-            sqlx::query(
-                "INSERT INTO room_changes (room_id, change_seq, kind, message_id, by_user, at)
-                 VALUES ($1, $2, 'edited', $3, $4, $5)",
-            )
-            .bind(room_id)
-            .bind(seq)
-            .bind(id)
-            .bind(editor)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
+            let seq = log_change!(tx, room_id, "edited", id, editor, now, None::<String>);
             tx.commit().await?;
             seq
         });

@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 
+use super::changes::log_change;
 use super::{with_pool, Store};
 use crate::domain::ReactionCount;
 
@@ -60,30 +61,9 @@ impl Store {
             .bind(emoji)
             .fetch_one(&mut *tx)
             .await?;
-            let seq: i64 = sqlx::query_scalar(
-                "UPDATE rooms SET last_change = last_change + 1 WHERE id = $1 RETURNING last_change",
-            )
-            .bind(room_id)
-            .fetch_one(&mut *tx)
-            .await?;
-            let detail = serde_json::json!({
-                "emoji": emoji,
-                "action": if add { "add" } else { "remove" },
-                "count": count,
-            })
-            .to_string();
-            sqlx::query(
-                "INSERT INTO room_changes (room_id, change_seq, kind, message_id, by_user, at, detail)
-                 VALUES ($1, $2, 'reaction', $3, $4, $5, $6)",
-            )
-            .bind(room_id)
-            .bind(seq)
-            .bind(message_id)
-            .bind(user)
-            .bind(now)
-            .bind(detail)
-            .execute(&mut *tx)
-            .await?;
+            let action = if add { "add" } else { "remove" };
+            let detail = serde_json::json!({ "emoji": emoji, "action": action, "count": count });
+            let seq = log_change!(tx, room_id, "reaction", message_id, user, now, Some(detail.to_string()));
             tx.commit().await?;
             Ok(Some((count, seq)))
         })

@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 
+use super::changes::log_change;
 use super::messages::{select_messages, MessageRow};
 use super::{with_pool, Store};
 use crate::domain::Message;
@@ -112,24 +113,7 @@ impl Store {
                 tx.commit().await?;
                 return Ok(None);
             }
-            let seq: i64 = sqlx::query_scalar(
-                "UPDATE rooms SET last_change = last_change + 1 WHERE id = $1 RETURNING last_change",
-            )
-            .bind(room_id)
-            .fetch_one(&mut *tx)
-            .await?;
-            sqlx::query(
-                "INSERT INTO room_changes (room_id, change_seq, kind, message_id, by_user, at, detail)
-                 VALUES ($1, $2, 'pinned', $3, $4, $5, $6)",
-            )
-            .bind(room_id)
-            .bind(seq)
-            .bind(id)
-            .bind(by)
-            .bind(now)
-            .bind(serde_json::json!({ "pinned": pinned }).to_string())
-            .execute(&mut *tx)
-            .await?;
+            let seq = log_change!(tx, room_id, "pinned", id, by, now, Some(serde_json::json!({ "pinned": pinned }).to_string()));
             tx.commit().await?;
             Ok(Some(seq))
         })
