@@ -985,6 +985,11 @@ both_dbs!(
                 "payload_too_large",
                 &format!("{method} {path}"),
             );
+            // The body was left unread: the connection is not reused.
+            assert_eq!(
+                a.headers.get("connection").map(|v| v.to_str().unwrap()),
+                Some("close")
+            );
         }
         assert_eq!(snapshot(&app, &room).await, before);
         assert_eq!(rooms_of(&app, "t1", "teacher").await, vec![room]);

@@ -116,13 +116,17 @@ pub fn router(state: Arc<AppState>) -> Router {
         .with_state(state)
 }
 
+/// A response that left the request body unread says `Connection: close` too.
 /// While the node is not ready (draining, or still starting), every response says
 /// `Connection: close`: a load balancer's keep-alive connection ends after an answered
 /// request instead of sitting idle until the listener closes it, which would race with
 /// a request sent on it. The same flag as `/readyz`, so its 503 always carries it.
 async fn close_unless_ready(State(s): State<Arc<AppState>>, req: Request, next: Next) -> Response {
     let mut resp = next.run(req).await;
-    if !s.ready.load(std::sync::atomic::Ordering::Acquire) {
+    // A 413 (or 408) leaves the request body unread, so the connection cannot be reused:
+    // saying so keeps a client from sending its next request on a closing connection.
+    let unread = matches!(resp.status().as_u16(), 408 | 413);
+    if unread || !s.ready.load(std::sync::atomic::Ordering::Acquire) {
         resp.headers_mut().insert(
             axum::http::header::CONNECTION,
             axum::http::HeaderValue::from_static("close"),
