@@ -135,26 +135,21 @@ pub async fn pins(
     Ok(page_body(&page, next))
 }
 
-pub async fn pin(
-    State(s): AppS,
-    Caller(p): Caller,
-    Ids((room_id, message_id)): Ids<(String, String)>,
-) -> AppResult<Response> {
+/// `PUT` / `DELETE …/pins/{messageId}`.
+async fn set_pin(s: AppS, p: Caller, ids: (String, String), pinned: bool) -> AppResult<Response> {
+    let (State(s), Caller(p), (room_id, message_id)) = (s, p, ids);
     Ok(data(
         200,
-        &s.chat.pin(&p, &room_id, &message_id, true).await?,
+        &s.chat.pin(&p, &room_id, &message_id, pinned).await?,
     ))
 }
 
-pub async fn unpin(
-    State(s): AppS,
-    Caller(p): Caller,
-    Ids((room_id, message_id)): Ids<(String, String)>,
-) -> AppResult<Response> {
-    Ok(data(
-        200,
-        &s.chat.pin(&p, &room_id, &message_id, false).await?,
-    ))
+pub async fn pin(s: AppS, p: Caller, Ids(ids): Ids<(String, String)>) -> AppResult<Response> {
+    set_pin(s, p, ids, true).await
+}
+
+pub async fn unpin(s: AppS, p: Caller, Ids(ids): Ids<(String, String)>) -> AppResult<Response> {
+    set_pin(s, p, ids, false).await
 }
 
 pub async fn seen(

@@ -51,7 +51,76 @@ macro_rules! log_change {
 }
 pub(crate) use log_change;
 
+/// What `Store::change_message` changes and logs.
+pub(super) struct MessageChange<'a> {
+    pub room_id: &'a str,
+    pub id: &'a str,
+    pub by: &'a str,
+    pub now: i64,
+    pub kind: &'static str,
+    /// Bound as $5 (an edit's content).
+    pub text: Option<&'a str>,
+    /// Logged with the change (a pin's JSON).
+    pub detail: Option<String>,
+}
+
+impl<'a> MessageChange<'a> {
+    pub fn new(room_id: &'a str, id: &'a str, by: &'a str, now: i64, kind: &'static str) -> Self {
+        MessageChange {
+            room_id,
+            id,
+            by,
+            now,
+            kind,
+            text: None,
+            detail: None,
+        }
+    }
+}
+
 impl Store {
+    /// One change to a stored message: `sql` updates its row, and if it changed one,
+    /// `c.kind` is logged as the room's next change, in one transaction. Every `sql` binds
+    /// the same five values: $1 message id, $2 room id, $3 now, $4 who, $5 `c.text`. The
+    /// change's `seq`, or `None` if no row changed.
+    pub(super) async fn change_message(
+        &self,
+        sql: &str,
+        c: MessageChange<'_>,
+    ) -> Result<Option<i64>, sqlx::Error> {
+        with_pool!(self, p => {
+            let mut tx = p.begin().await?;
+            let n = sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(c.id)
+                .bind(c.room_id)
+                .bind(c.now)
+                .bind(c.by)
+                .bind(c.text)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            if n == 0 {
+                return Ok(None);
+            }
+            let seq = log_change!(tx, c.room_id, c.kind, c.id, c.by, c.now, c.detail);
+            tx.commit().await?;
+            Ok(Some(seq))
+        })
+    }
+
+    /// A change, then the message as it is after it.
+    async fn changed(
+        &self,
+        sql: &str,
+        c: MessageChange<'_>,
+    ) -> Result<Option<(Message, i64)>, sqlx::Error> {
+        let (room_id, id) = (c.room_id, c.id);
+        let Some(seq) = self.change_message(sql, c).await? else {
+            return Ok(None);
+        };
+        Ok(self.get_message(room_id, id).await?.map(|(m, _)| (m, seq)))
+    }
+
     /// Soft-deletes and logs the deletion as the room's next change, in one transaction.
     /// Returns the tombstone and the change's `seq`; `None` if it was already deleted.
     pub async fn delete_message(
@@ -61,30 +130,13 @@ impl Store {
         by: &str,
         now: i64,
     ) -> Result<Option<(Message, i64)>, sqlx::Error> {
-        let change: i64 = with_pool!(self, p => {
-            let mut tx = p.begin().await?;
-            let n = sqlx::query(
-                "UPDATE messages SET content = NULL, mentions = '[]', deleted_at = $3, deleted_by = $4
-                 WHERE id = $1 AND room_id = $2 AND deleted_at IS NULL",
-            )
-            .bind(id)
-            .bind(room_id)
-            .bind(now)
-            .bind(by)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-            if n == 0 {
-                return Ok(None);
-            }
-            let seq = log_change!(tx, room_id, "deleted", id, by, now, None::<String>);
-            tx.commit().await?;
-            seq
-        });
-        Ok(self
-            .get_message(room_id, id)
-            .await?
-            .map(|(m, _)| (m, change)))
+        let c = MessageChange::new(room_id, id, by, now, "deleted");
+        self.changed(
+            "UPDATE messages SET content = NULL, mentions = '[]', deleted_at = $3, deleted_by = $4
+             WHERE id = $1 AND room_id = $2 AND deleted_at IS NULL AND $5 IS NULL",
+            c,
+        )
+        .await
     }
 
     /// Replaces the content of `editor`'s own message and logs the edit as the room's
@@ -98,31 +150,16 @@ impl Store {
         content: &str,
         now: i64,
     ) -> Result<Option<(Message, i64)>, sqlx::Error> {
-        let change: i64 = with_pool!(self, p => {
-            let mut tx = p.begin().await?;
-            let n = sqlx::query(
-                "UPDATE messages SET content = $3, edited_at = $4
-                 WHERE id = $1 AND room_id = $2 AND sender_id = $5 AND deleted_at IS NULL",
-            )
-            .bind(id)
-            .bind(room_id)
-            .bind(content)
-            .bind(now)
-            .bind(editor)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-            if n == 0 {
-                return Ok(None);
-            }
-            let seq = log_change!(tx, room_id, "edited", id, editor, now, None::<String>);
-            tx.commit().await?;
-            seq
-        });
-        Ok(self
-            .get_message(room_id, id)
-            .await?
-            .map(|(m, _)| (m, change)))
+        let c = MessageChange {
+            text: Some(content),
+            ..MessageChange::new(room_id, id, editor, now, "edited")
+        };
+        self.changed(
+            "UPDATE messages SET content = $5, edited_at = $3
+             WHERE id = $1 AND room_id = $2 AND sender_id = $4 AND deleted_at IS NULL",
+            c,
+        )
+        .await
     }
 
     /// The changes of `room_id` with `after < change_seq <= upto`, oldest first, at most

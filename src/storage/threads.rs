@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use super::changes::log_change;
+use super::changes::MessageChange;
 use super::messages::{select_messages, MessageRow};
 use super::{with_pool, Store};
 use crate::domain::Message;
@@ -88,34 +88,19 @@ impl Store {
         pinned: bool,
         now: i64,
     ) -> Result<Option<i64>, sqlx::Error> {
-        with_pool!(self, p => {
-            let mut tx = p.begin().await?;
-            sqlx::query("UPDATE rooms SET last_change = last_change WHERE id = $1")
-                .bind(room_id)
-                .execute(&mut *tx)
-                .await?;
-            let sql = if pinned {
-                "UPDATE messages SET pinned_at = $3, pinned_by = $4
-                 WHERE id = $1 AND room_id = $2 AND pinned_at IS NULL AND deleted_at IS NULL"
-            } else {
-                "UPDATE messages SET pinned_at = NULL, pinned_by = NULL
-                 WHERE id = $1 AND room_id = $2 AND pinned_at IS NOT NULL AND $3 = $3 AND $4 = $4"
-            };
-            let n = sqlx::query(sql)
-                .bind(id)
-                .bind(room_id)
-                .bind(now)
-                .bind(by)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-            if n == 0 {
-                tx.commit().await?;
-                return Ok(None);
-            }
-            let seq = log_change!(tx, room_id, "pinned", id, by, now, Some(serde_json::json!({ "pinned": pinned }).to_string()));
-            tx.commit().await?;
-            Ok(Some(seq))
-        })
+        let sql = if pinned {
+            "UPDATE messages SET pinned_at = $3, pinned_by = $4
+             WHERE id = $1 AND room_id = $2 AND pinned_at IS NULL AND deleted_at IS NULL
+               AND $5 IS NULL"
+        } else {
+            "UPDATE messages SET pinned_at = NULL, pinned_by = NULL
+             WHERE id = $1 AND room_id = $2 AND pinned_at IS NOT NULL
+               AND $3 = $3 AND $4 = $4 AND $5 IS NULL"
+        };
+        let c = MessageChange {
+            detail: Some(serde_json::json!({ "pinned": pinned }).to_string()),
+            ..MessageChange::new(room_id, id, by, now, "pinned")
+        };
+        self.change_message(sql, c).await
     }
 }

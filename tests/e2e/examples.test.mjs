@@ -10,7 +10,7 @@ import { existsSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
-import { browserMissing, launchBrowser } from "./lib/browser.mjs";
+import { launchBrowser } from "./lib/browser.mjs";
 import { freePort, waitPort } from "./lib/cluster.mjs";
 import { startServer, withServerLogs } from "./lib/server.mjs";
 import { closeAll, connectUser, join as joinRooms } from "./lib/client.mjs";
@@ -112,7 +112,7 @@ describe("examples/chat.js", () => {
   });
 });
 
-describe("examples/meeting.html (README: Try a meeting)", { skip: browserMissing() ?? false }, () => {
+describe("examples/meeting.html (README: Try a meeting)", () => {
   let node;
   let serve;
   let browser;

@@ -7,7 +7,7 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 
-import { browserMissing, launchBrowser, startStatic } from "./lib/browser.mjs";
+import { launchBrowser, startStatic } from "./lib/browser.mjs";
 import { sleep } from "./lib/client.mjs";
 import { startCluster } from "./lib/cluster.mjs";
 import { startTurn } from "./lib/turn.mjs";
@@ -16,7 +16,6 @@ import { uid } from "./lib/util.mjs";
 const CONNECT_MS = 30_000; // a mesh must be connected within this
 const SAMPLE_GAP_MS = 2_000; // between two getStats samples
 
-const missing = browserMissing();
 
 /** Opens the meeting page for `user` on `node`; page output is kept for failure reports. */
 async function openPage(browser, web, node, user, roomId, { relay = false } = {}) {
@@ -198,7 +197,6 @@ describe("real browsers meet through classchat's signalling on three nodes", () 
   let browser;
   let web;
   before(async () => {
-    if (missing) return;
     web = await startStatic();
     browser = await launchBrowser();
   });
@@ -208,7 +206,6 @@ describe("real browsers meet through classchat's signalling on three nodes", () 
   });
 
   test("two, then three Chromium pages on different nodes connect peer to peer with video flowing", async (t) => {
-    if (missing) return t.skip(missing);
     const ctx = {};
     await withLogs(() => ctx, async () => {
       ctx.cluster = await startCluster({ nodes: 3 });
@@ -240,7 +237,6 @@ describe("real browsers meet through classchat's signalling on three nodes", () 
   });
 
   test("with iceTransportPolicy relay, the pages connect through coturn with the TURN credentials classchat mints", async (t) => {
-    if (missing) return t.skip(missing);
     const ctx = {};
     await withLogs(() => ctx, async () => {
       ctx.turn = await startTurn();

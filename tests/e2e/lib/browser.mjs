@@ -13,11 +13,6 @@ const REPO = resolve(HERE, "..", "..", "..");
 /** The Chromium binary: CLASSCHAT_CHROMIUM, else Debian's /usr/bin/chromium. */
 export const CHROMIUM = process.env.CLASSCHAT_CHROMIUM || "/usr/bin/chromium";
 
-/** Why the browser tests cannot run here, or null when they can. */
-export function browserMissing() {
-  if (!existsSync(CHROMIUM)) return `no Chromium at ${CHROMIUM} (apt-get install chromium, or set CLASSCHAT_CHROMIUM)`;
-  return null;
-}
 
 /** Chromium flags: fake media devices, no permission prompt, real host IPs in candidates. */
 export const CHROMIUM_ARGS = [
@@ -31,6 +26,8 @@ export const CHROMIUM_ARGS = [
 
 /** Launches headless Chromium (with --no-sandbox when running as root, which Chromium requires). */
 export async function launchBrowser() {
+  // Never skipped: tests/run.sh installs Chromium, so a missing one is a failure to fix.
+  if (!existsSync(CHROMIUM)) throw new Error(`no Chromium at ${CHROMIUM}: apt-get install chromium, or set CLASSCHAT_CHROMIUM`);
   const { chromium } = await import("playwright-core");
   const args = [...CHROMIUM_ARGS];
   if (typeof process.getuid === "function" && process.getuid() === 0) args.push("--no-sandbox");
