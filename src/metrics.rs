@@ -67,6 +67,11 @@ fn describe() {
         "Time to handle a client event"
     );
     describe_counter!("classchat_messages_stored_total", "Messages persisted");
+    describe_histogram!(
+        "classchat_search_duration_seconds",
+        Unit::Seconds,
+        "Database time of one message search (GET /chat/search)"
+    );
     describe_counter!(
         "classchat_events_emitted_total",
         "Server events published, by event name"

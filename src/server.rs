@@ -63,6 +63,7 @@ pub async fn start(config: Config) -> Result<Running, String> {
         .migrate()
         .await
         .map_err(|e| format!("migrations failed: {e}"))?;
+    store.prepare_search(&config.limits.search.language).await?;
     config.ice.check()?;
     let key = resolve_key(&config)?;
     let verifier = Verifier::new(

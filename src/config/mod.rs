@@ -6,6 +6,7 @@ mod net;
 mod parse;
 mod relay;
 mod rooms;
+mod search;
 mod tokens;
 
 use std::net::SocketAddr;
@@ -23,6 +24,7 @@ pub use meetings::MeetingArgs;
 pub use net::{default_max_connections, NetArgs, NetConfig};
 pub use parse::{blank_env_unset, config_error};
 pub use relay::RelayArgs;
+pub use search::SearchArgs;
 pub use tokens::{LifetimeArg, TokenArgs, MIN_SECRET_BYTES};
 
 /// How tokens are verified.
@@ -152,6 +154,7 @@ impl From<ServeArgs> for Config {
             session_expiring_lead_secs: a.tokens.session_expiring_lead_secs,
             catch_up: a.net.catch_up(),
             meeting: a.meetings.limits(),
+            search: a.search.settings(),
             ..Limits::default()
         };
         let node_id = a.cluster.node_id.unwrap_or_else(|| {

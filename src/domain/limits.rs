@@ -105,6 +105,8 @@ pub struct Limits {
     pub session_expiring_lead_secs: u64,
     pub catch_up: CatchUp,
     pub meeting: MeetingLimits,
+    /// Full-text search: language, longest query, rate per user.
+    pub search: crate::domain::search::SearchSettings,
 }
 
 impl Default for Limits {
@@ -138,6 +140,7 @@ impl Default for Limits {
                 max_bytes: 512 * 1024,
             },
             meeting: Default::default(),
+            search: Default::default(),
         }
     }
 }

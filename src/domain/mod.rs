@@ -10,6 +10,7 @@ pub mod paging;
 pub mod permissions;
 pub mod reaction;
 pub mod requests;
+pub mod search;
 pub mod time;
 
 pub use model::*;

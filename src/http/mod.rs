@@ -5,6 +5,7 @@ mod health;
 mod meetings;
 mod messages;
 mod rooms;
+mod search;
 mod status;
 pub mod timeout;
 
@@ -96,6 +97,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         )
         .route("/chat/rooms/{room_id}/meetings", get(meetings::history))
         .route("/chat/meetings/ice-servers", get(meetings::ice_servers))
+        .route("/chat/search", get(search::search))
         .route("/chat/status", put(status::set))
         .route("/chat/users/{user_id}/status", get(status::get))
         .route("/chat/ws/stats", get(status::stats))

@@ -12,6 +12,7 @@ mod presence;
 pub mod ratelimit;
 mod reactions;
 mod rooms;
+mod search;
 mod shared_rate;
 mod threads;
 pub mod typing;

@@ -27,6 +27,7 @@ pub struct RateLimits {
     online_users: DefaultKeyedRateLimiter<String>,
     signals: DefaultKeyedRateLimiter<String>,
     meeting_actions: DefaultKeyedRateLimiter<String>,
+    searches: DefaultKeyedRateLimiter<String>,
     clock: DefaultClock,
     limits: Limits,
     shared: OnceLock<Arc<dyn SharedBuckets>>,
@@ -52,6 +53,7 @@ impl RateLimits {
             online_users: RateLimiter::keyed(quota(limits.online_users)),
             signals: RateLimiter::keyed(quota(limits.meeting.signal)),
             meeting_actions: RateLimiter::keyed(quota(limits.meeting.actions)),
+            searches: RateLimiter::keyed(quota(limits.search.rate)),
             clock: DefaultClock::default(),
             limits: limits.clone(),
             shared: OnceLock::new(),
@@ -188,6 +190,13 @@ impl RateLimits {
             .await
     }
 
+    /// One message search by this user.
+    pub async fn search(&self, user_id: &str) -> AppResult<()> {
+        let rate = self.limits.search.rate;
+        self.check_user(&self.searches, rate, user_id, "search")
+            .await
+    }
+
     /// Forgets idle users' buckets (called periodically).
     pub fn prune(&self) {
         self.sends.retain_recent();
@@ -202,6 +211,7 @@ impl RateLimits {
         self.online_users.retain_recent();
         self.signals.retain_recent();
         self.meeting_actions.retain_recent();
+        self.searches.retain_recent();
     }
 }
 

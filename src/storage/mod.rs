@@ -9,6 +9,8 @@ mod messages;
 mod reactions;
 mod receipts;
 mod rooms;
+mod search;
+mod search_setup;
 mod threads;
 mod users;
 
@@ -24,6 +26,7 @@ pub use meetings::MeetingRow;
 pub use messages::{HistoryPage, InsertOutcome, NewMessage};
 pub use reactions::Reactor;
 pub use rooms::{NewRoom, RoomListPage};
+pub use search::{RawHit, SearchScope};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 

@@ -1,0 +1,187 @@
+//! Full-text search over messages: on PostgreSQL a GIN expression index on
+//! `to_tsvector(<language>, content)` queried with `websearch_to_tsquery`, ranked by
+//! `ts_rank_cd`, with `ts_headline` snippets; on SQLite an FTS5 table kept by triggers,
+//! ranked by `bm25`, with `snippet`. Both are set up by [`Store::prepare_search`]
+//! after the portable migrations (`search_setup.rs`).
+
+use sqlx::AssertSqlSafe;
+
+use super::messages::{select_messages, MessageRow};
+use super::{with_pool, Pool, Store};
+use crate::domain::search::{SearchCursor, MARK_END, MARK_START};
+use crate::domain::Message;
+
+/// Whose messages a search reads.
+#[derive(Clone, Copy, Debug)]
+pub enum SearchScope<'a> {
+    /// Every room (admins).
+    All,
+    /// The rooms this user is a member of.
+    MemberOf(&'a str),
+    /// One room (access already checked).
+    Room(&'a str),
+}
+
+/// One hit: the message id, its score (higher is better) and its raw snippet, with
+/// [`MARK_START`] / [`MARK_END`] around each match.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RawHit {
+    pub id: String,
+    pub score: f64,
+    pub snippet: String,
+}
+
+/// `ts_headline` options: fragments around the matches, hits between the markers.
+fn headline_options() -> String {
+    format!(
+        "StartSel=\"{MARK_START}\", StopSel=\"{MARK_END}\", MaxWords=24, MinWords=8, \
+         MaxFragments=2, FragmentDelimiter=\" … \""
+    )
+}
+
+/// The SQL condition of a scope on `m.room_id`, its id bound as `param`.
+fn scope_sql(scope: SearchScope<'_>, param: &str) -> String {
+    match scope {
+        SearchScope::All => String::new(),
+        SearchScope::MemberOf(_) => {
+            format!("AND m.room_id IN (SELECT room_id FROM room_members WHERE user_id = {param})")
+        }
+        SearchScope::Room(_) => format!("AND m.room_id = {param}"),
+    }
+}
+
+impl Store {
+    /// One page of hits for `query`, best first, after `after`; at most `limit`.
+    /// `fts5` is the query as an FTS5 expression (SQLite); `language` the validated
+    /// text search configuration (PostgreSQL).
+    pub async fn search(
+        &self,
+        language: &str,
+        query: &str,
+        fts5: &str,
+        scope: SearchScope<'_>,
+        after: Option<&SearchCursor>,
+        limit: i64,
+    ) -> Result<Vec<RawHit>, sqlx::Error> {
+        let (score, id) = after.map_or((f64::INFINITY, ""), |c| (c.score, c.id.as_str()));
+        let scope_id = match scope {
+            SearchScope::All => None,
+            SearchScope::MemberOf(s) | SearchScope::Room(s) => Some(s),
+        };
+        match &self.pool {
+            Pool::Postgres(p) => {
+                // `language` is a checked identifier (`valid_language_name` and
+                // `pg_ts_config`): a literal, so the planner matches the index
+                // expression. Snippets are made for the page's rows only.
+                let sql = format!(
+                    "SELECT page.id, page.score, ts_headline('{language}'::regconfig, m.content,
+                            websearch_to_tsquery('{language}'::regconfig, $1), $5) AS snippet
+                     FROM (
+                       SELECT hit.id, hit.score FROM (
+                         SELECT m.id, ts_rank_cd(to_tsvector('{language}'::regconfig, m.content), q)::float8 AS score
+                         FROM messages m, websearch_to_tsquery('{language}'::regconfig, $1) AS q
+                         WHERE to_tsvector('{language}'::regconfig, m.content) @@ q
+                           AND m.deleted_at IS NULL {scope}
+                       ) hit
+                       WHERE hit.score < $2 OR (hit.score = $2 AND hit.id < $3)
+                       ORDER BY hit.score DESC, hit.id DESC LIMIT $4
+                     ) page
+                     JOIN messages m ON m.id = page.id
+                     ORDER BY page.score DESC, page.id DESC",
+                    scope = scope_sql(scope, "$6")
+                );
+                let mut q = sqlx::query_as::<_, (String, f64, Option<String>)>(AssertSqlSafe(sql))
+                    .bind(query)
+                    .bind(score)
+                    .bind(id)
+                    .bind(limit)
+                    .bind(headline_options());
+                if let Some(s) = scope_id {
+                    q = q.bind(s);
+                }
+                let rows = q.fetch_all(p).await?;
+                Ok(rows
+                    .into_iter()
+                    .map(|(id, score, snippet)| RawHit {
+                        id,
+                        score,
+                        snippet: snippet.unwrap_or_default(),
+                    })
+                    .collect())
+            }
+            Pool::Sqlite(p) => {
+                let sql = format!(
+                    "WITH hits AS MATERIALIZED (
+                       SELECT d.message_id AS id, -bm25(message_search) AS score
+                       FROM message_search
+                       JOIN message_search_docs d ON d.doc = message_search.rowid
+                       JOIN messages m ON m.id = d.message_id
+                       WHERE message_search MATCH $1 AND m.deleted_at IS NULL {}
+                     )
+                     SELECT id, score FROM hits
+                     WHERE score < $2 OR (score = $2 AND id < $3)
+                     ORDER BY score DESC, id DESC LIMIT $4",
+                    scope_sql(scope, "$5")
+                );
+                let mut q = sqlx::query_as::<_, (String, f64)>(AssertSqlSafe(sql))
+                    .bind(fts5)
+                    .bind(score)
+                    .bind(id)
+                    .bind(limit);
+                if let Some(s) = scope_id {
+                    q = q.bind(s);
+                }
+                let page = q.fetch_all(p).await?;
+                if page.is_empty() {
+                    return Ok(Vec::new());
+                }
+                // Snippets of this page only.
+                let mut qb = sqlx::QueryBuilder::new(format!(
+                    "SELECT d.message_id, snippet(message_search, 0, char({}), char({}), '…', 16)
+                     FROM message_search
+                     JOIN message_search_docs d ON d.doc = message_search.rowid
+                     WHERE message_search MATCH ",
+                    MARK_START as u32, MARK_END as u32
+                ));
+                qb.push_bind(fts5);
+                qb.push(" AND d.message_id IN (");
+                let mut sep = qb.separated(", ");
+                for (id, _) in &page {
+                    sep.push_bind(id);
+                }
+                qb.push(")");
+                let snippets: std::collections::HashMap<String, String> = qb
+                    .build_query_as::<(String, String)>()
+                    .fetch_all(p)
+                    .await?
+                    .into_iter()
+                    .collect();
+                Ok(page
+                    .into_iter()
+                    .map(|(id, score)| RawHit {
+                        snippet: snippets.get(&id).cloned().unwrap_or_default(),
+                        id,
+                        score,
+                    })
+                    .collect())
+            }
+        }
+    }
+
+    /// These messages as history lists them (any order; missing ids are left out).
+    pub async fn messages_by_ids(&self, ids: &[String]) -> Result<Vec<Message>, sqlx::Error> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let rows: Vec<MessageRow> = with_pool!(self, p => {
+            let mut qb = sqlx::QueryBuilder::new(select_messages!("WHERE id IN ("));
+            let mut sep = qb.separated(", ");
+            for id in ids {
+                sep.push_bind(id);
+            }
+            qb.push(")");
+            qb.build_query_as::<MessageRow>().fetch_all(p).await
+        })?;
+        Ok(rows.into_iter().map(Message::from).collect())
+    }
+}
