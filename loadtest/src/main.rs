@@ -30,6 +30,10 @@ pub enum Scenario {
     /// One meeting of `--members` peers all joining within `--join-window` seconds; time
     /// until every peer's participant list is right.
     MeetingStorm,
+    /// `GET /chat/search` at `--rate` queries per second for `--duration` seconds by the
+    /// users `<prefix>-u0 ..` (`--members` of them) of a seeded database
+    /// (`loadtest/search/seed.sql`); latency of whole answers.
+    Search,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
@@ -161,6 +165,7 @@ async fn main() {
         Scenario::TypingStorm => scenarios::typing_storm(&args, &st).await,
         Scenario::MeetingSignal => scenarios::meeting_signal(&args, &st).await,
         Scenario::MeetingStorm => scenarios::meeting_storm(&args, &st).await,
+        Scenario::Search => scenarios::search(&args, &st).await,
     };
     match result {
         Ok(mut report) => {
@@ -262,6 +267,15 @@ fn summary(r: &Value) -> String {
                 n("lastJoinSentMs"), n("lastJoinAckedMs"),
                 a["p50"].as_f64().unwrap_or(0.0), a["p99"].as_f64().unwrap_or(0.0), a["max"].as_f64().unwrap_or(0.0),
                 r["joinErrors"], r["errors"],
+            );
+        }
+        "Search" => {
+            let l = &r["latencyMs"];
+            let ms = |k: &str| l[k].as_f64().unwrap_or(0.0);
+            out += &format!(
+                "{} queries at {:.1}/s by {} users: p50 {:.1} p90 {:.1} p99 {:.1} max {:.1} ms; {:.1} hits per query, {} empty, {} errors; server {:.2} ms CPU per query\n",
+                r["queries"], n("sentPerSecond"), r["users"], ms("p50"), ms("p90"), ms("p99"), ms("max"),
+                n("hitsPerQuery"), r["emptyAnswers"], r["errors"], n("serverCpuMillisPerQuery"),
             );
         }
         _ => {

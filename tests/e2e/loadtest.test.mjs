@@ -110,4 +110,12 @@ describe("classchat-load scenarios against two nodes", () => {
     assert.equal(r.typingRefused, 0);
     assert.ok(r.typingEventsReceived >= r.typingAccepted * 4, "each accepted start reaches the 4 others");
   });
+
+  test("search: every query sent on schedule is answered", async () => {
+    const r = await load("search", "--members", "5", "--rate", "20", "--duration", "2");
+    assert.ok(r.queries >= 30);
+    assert.equal(r.errors, 0);
+    assert.equal(r.answered, r.queries);
+    assert.equal(r.latencyMs.count, r.queries);
+  });
 });

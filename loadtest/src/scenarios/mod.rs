@@ -5,11 +5,13 @@ mod connect;
 mod fanout;
 mod meeting;
 mod member;
+mod search;
 
 pub use churn::{presence_churn, typing_storm};
 pub use connect::connect;
 pub use fanout::fanout;
 pub use meeting::{meeting_signal, meeting_storm};
+pub use search::search;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
