@@ -73,6 +73,10 @@ fn describe() {
         "Database time of one message search (GET /chat/search)"
     );
     describe_counter!(
+        "classchat_search_timeouts_total",
+        "Searches cancelled at CLASSCHAT_SEARCH_TIMEOUT_MS (answered 503 search_timeout)"
+    );
+    describe_counter!(
         "classchat_events_emitted_total",
         "Server events published, by event name"
     );
@@ -141,6 +145,7 @@ fn zero_series() {
     metrics::counter!("classchat_status_coalesced_total").increment(0);
     metrics::counter!("classchat_contacts_dropped_total").increment(0);
     metrics::counter!("classchat_rate_limit_fallback_total").increment(0);
+    metrics::counter!("classchat_search_timeouts_total").increment(0);
     crate::backplane::heal::zero_metrics();
     crate::service::zero_meeting_metrics();
 }

@@ -1,7 +1,8 @@
 //! Full-text message search over REST on SQLite and PostgreSQL: found by word, best
 //! first, with HTML-safe snippets; only rooms the caller can read; deleted messages never
 //! match and edits re-index; paging covers every hit once; bad input is a 400, never a
-//! 500; the language setting is checked at start-up; searches are rate limited.
+//! 500; the language setting is checked at start-up; searches are rate limited and, on
+//! PostgreSQL, cancelled past their timeout.
 
 mod common;
 
@@ -417,4 +418,57 @@ async fn language_changes_rebuild_and_unknown_languages_stop_start_up_on_sqlite(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn language_changes_rebuild_and_unknown_languages_stop_start_up_on_postgres() {
     language_changes_rebuild_and_unknown_languages_stop_start_up(Db::Postgres).await;
+}
+
+/// PostgreSQL cancels a search past `CLASSCHAT_SEARCH_TIMEOUT_MS` (here 1 ms over 100,000
+/// matching messages): 503 `search_timeout`, not a 500.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_search_over_its_time_is_cancelled_with_search_timeout_on_postgres() {
+    use sqlx::Connection;
+    let dir = tempfile::tempdir().unwrap();
+    let url = database(Db::Postgres).await.unwrap();
+    let mut c = test_config(dir.path().to_path_buf(), Some(url.clone()));
+    roomy(&mut c);
+    c.limits.search.timeout_ms = 1;
+    let node = classchat::start(c).await.unwrap();
+    let t = token("t1", "teacher");
+    let http = reqwest::Client::new();
+    let base = format!("http://{}", node.api_addr);
+    let room: Value = http
+        .post(format!("{base}/chat/rooms/group"))
+        .bearer_auth(&t)
+        .json(&json!({ "name": "Big", "memberIds": [] }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let room = room["data"]["id"].as_str().unwrap().to_string();
+    // 100,000 messages with a common word, written directly.
+    let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
+    sqlx::query(
+        "INSERT INTO messages (id, room_id, seq, sender_id, sender_name, content, created_at)
+         SELECT 'bulk' || i, $1, i, 't1', 't1', 'common words number ' || i, 0
+         FROM generate_series(1, 100000) AS i",
+    )
+    .bind(&room)
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    let ask = |q: &'static str| {
+        let (http, t, base) = (http.clone(), t.clone(), base.clone());
+        async move {
+            http.get(format!("{base}/chat/search?q={q}"))
+                .bearer_auth(&t)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let slow = ask("common").await;
+    assert_eq!(slow.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let body: Value = slow.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "search_timeout");
+    node.shutdown().await;
 }

@@ -26,6 +26,9 @@ pub struct SearchArgs {
     /// Longest search query (q of GET /chat/search), in characters; past it 400 query_too_long
     #[arg(long, env = "CLASSCHAT_SEARCH_MAX_QUERY_CHARS", value_name = "N", default_value = "256", value_parser = positive::<usize>)]
     pub search_max_query_chars: usize,
+    /// PostgreSQL: a search running longer than this is cancelled and answered 503 search_timeout (bounds what one search may cost the database)
+    #[arg(long, env = "CLASSCHAT_SEARCH_TIMEOUT_MS", value_name = "MS", default_value = "5000", value_parser = positive::<u64>)]
+    pub search_timeout_ms: u64,
     /// Searches per user per second, sustained
     #[arg(long, env = "CLASSCHAT_RATE_SEARCH_PER_SEC", value_name = "N", default_value = "2", value_parser = positive::<u32>)]
     pub rate_search_per_sec: u32,
@@ -40,6 +43,7 @@ impl SearchArgs {
             language: self.search_language.clone(),
             max_query_chars: self.search_max_query_chars,
             rate: Rate::new(self.rate_search_per_sec, self.rate_search_burst),
+            timeout_ms: self.search_timeout_ms,
         }
     }
 }

@@ -20,6 +20,8 @@ pub struct SearchSettings {
     pub language: String,
     pub max_query_chars: usize,
     pub rate: Rate,
+    /// PostgreSQL: a search running longer is cancelled (503 `search_timeout`).
+    pub timeout_ms: u64,
 }
 
 impl Default for SearchSettings {
@@ -28,6 +30,7 @@ impl Default for SearchSettings {
             language: "simple".into(),
             max_query_chars: 256,
             rate: Rate::new(2, 10),
+            timeout_ms: 5000,
         }
     }
 }

@@ -6,10 +6,10 @@ use std::collections::HashMap;
 use std::time::Instant;
 
 use super::Chat;
-use crate::domain::error::AppResult;
+use crate::domain::error::{AppError, AppResult};
 use crate::domain::search::{render_snippet, SearchCursor, SearchHit, SearchQuery};
 use crate::domain::Principal;
-use crate::storage::SearchScope;
+use crate::storage::{is_statement_timeout, SearchRequest, SearchScope};
 
 impl Chat {
     /// `GET /chat/search`: one page of hits and the cursor of the next (none at the end).
@@ -33,17 +33,26 @@ impl Chat {
             return Ok((Vec::new(), None));
         };
         let started = Instant::now();
-        let mut raw = self
-            .store
-            .search(
-                &self.limits.search.language,
-                &q.text,
-                &fts5,
-                scope,
-                q.after.as_ref(),
-                q.limit + 1,
-            )
-            .await?;
+        let request = SearchRequest {
+            language: &self.limits.search.language,
+            query: &q.text,
+            fts5: &fts5,
+            scope,
+            after: q.after.as_ref(),
+            limit: q.limit + 1,
+            timeout_ms: self.limits.search.timeout_ms,
+        };
+        let mut raw = self.store.search(&request).await.map_err(|e| {
+            if is_statement_timeout(&e) {
+                metrics::counter!("classchat_search_timeouts_total").increment(1);
+                AppError::unavailable(
+                    "search_timeout",
+                    "the search took too long: narrow it (more words, or a roomId)",
+                )
+            } else {
+                e.into()
+            }
+        })?;
         metrics::histogram!("classchat_search_duration_seconds")
             .record(started.elapsed().as_secs_f64());
         let more = raw.len() as i64 > q.limit;

@@ -26,7 +26,7 @@ pub use meetings::MeetingRow;
 pub use messages::{HistoryPage, InsertOutcome, NewMessage};
 pub use reactions::Reactor;
 pub use rooms::{NewRoom, RoomListPage};
-pub use search::{RawHit, SearchScope};
+pub use search::{is_statement_timeout, RawHit, SearchRequest, SearchScope};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 

@@ -22,6 +22,28 @@ pub enum SearchScope<'a> {
     Room(&'a str),
 }
 
+/// What one search asks for.
+#[derive(Clone, Copy, Debug)]
+pub struct SearchRequest<'a> {
+    /// The validated text search configuration (PostgreSQL).
+    pub language: &'a str,
+    /// The query text (PostgreSQL reads it with `websearch_to_tsquery`).
+    pub query: &'a str,
+    /// The query as an FTS5 expression (SQLite).
+    pub fts5: &'a str,
+    pub scope: SearchScope<'a>,
+    /// Hits after this one.
+    pub after: Option<&'a SearchCursor>,
+    pub limit: i64,
+    /// PostgreSQL's `statement_timeout` for the search (SQLite has none).
+    pub timeout_ms: u64,
+}
+
+/// True when the database cancelled a statement for its timeout (PostgreSQL 57014).
+pub fn is_statement_timeout(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(d) if d.code().as_deref() == Some("57014"))
+}
+
 /// One hit: the message id, its score (higher is better) and its raw snippet, with
 /// [`MARK_START`] / [`MARK_END`] around each match.
 #[derive(Debug, Clone, PartialEq)]
@@ -57,18 +79,17 @@ fn scope_sql(scope: SearchScope<'_>, param: &str, pg: bool) -> String {
 }
 
 impl Store {
-    /// One page of hits for `query`, best first, after `after`; at most `limit`.
-    /// `fts5` is the query as an FTS5 expression (SQLite); `language` the validated
-    /// text search configuration (PostgreSQL).
-    pub async fn search(
-        &self,
-        language: &str,
-        query: &str,
-        fts5: &str,
-        scope: SearchScope<'_>,
-        after: Option<&SearchCursor>,
-        limit: i64,
-    ) -> Result<Vec<RawHit>, sqlx::Error> {
+    /// One page of hits, best first.
+    pub async fn search(&self, r: &SearchRequest<'_>) -> Result<Vec<RawHit>, sqlx::Error> {
+        let SearchRequest {
+            language,
+            query,
+            fts5,
+            scope,
+            after,
+            limit,
+            timeout_ms,
+        } = *r;
         let (score, id) = after.map_or((f64::INFINITY, ""), |c| (c.score, c.id.as_str()));
         let scope_id = match scope {
             SearchScope::All => None,
@@ -108,7 +129,15 @@ impl Store {
                 if let Some(s) = scope_id {
                     q = q.bind(s);
                 }
-                let rows = q.fetch_all(p).await?;
+                // The statement timeout bounds what one search may cost the database.
+                let mut tx = p.begin().await?;
+                sqlx::query(AssertSqlSafe(format!(
+                    "SET LOCAL statement_timeout = {timeout_ms}"
+                )))
+                .execute(&mut *tx)
+                .await?;
+                let rows = q.fetch_all(&mut *tx).await?;
+                tx.commit().await?;
                 Ok(rows
                     .into_iter()
                     .map(|(id, score, snippet)| RawHit {
