@@ -10,13 +10,15 @@
 #   CLASSCHAT_SERVER_BIN=/tmp/classchat-old bash loadtest/run.sh ...   (another build)
 #   NODES=3 bash loadtest/run.sh meeting-signal --rooms 10 --members 8 --rate 1000,2000,4000
 #   NODES=3 bash loadtest/run.sh meeting-storm --members 31 --join-window 2
+#   NODES=1 SEED_SQL=loadtest/search/seed.sql bash loadtest/run.sh search --prefix bench --members 1000 --rate 50 --duration 60
 #
+# SEED_SQL: an SQL file run (psql) on the fresh database after the migrations.
 # With NODES=1 and no REDIS=1 the node runs single-node (in-process backplane).
 # Rate limits are lifted on the nodes: the scenario decides the load. So is the meeting
 # size: MEETING_MAX (default 1000) participants per meeting.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-SCENARIO="${1:?usage: loadtest/run.sh <connect|fanout|presence-churn|typing-storm|meeting-signal|meeting-storm> [classchat-load options]}"
+SCENARIO="${1:?usage: loadtest/run.sh <connect|fanout|presence-churn|typing-storm|meeting-signal|meeting-storm|search> [classchat-load options]}"
 shift
 NODES="${NODES:-3}"
 SECRET="$(od -An -N32 -tx1 /dev/urandom | tr -d ' \n')"  # HS256: at least 32 bytes
@@ -37,7 +39,7 @@ for v in SEND TYPING CONNECT; do
 done
 # Per-user limits of issue 11 (set-up makes rooms and members in bulk; churn flips status)
 # and of meetings (signals; joins, media state and host actions).
-for v in STATUS ROOM_CREATE MEMBER_ADD ONLINE_USERS SIGNAL MEETING; do
+for v in STATUS ROOM_CREATE MEMBER_ADD ONLINE_USERS SIGNAL MEETING SEARCH; do
   export "CLASSCHAT_RATE_${v}_PER_SEC=1000000" "CLASSCHAT_RATE_${v}_BURST=1000000"
 done
 export CLASSCHAT_MEETING_MAX_PARTICIPANTS="${MEETING_MAX:-1000}"
@@ -46,6 +48,7 @@ export CLASSCHAT_MEETING_MAX_PARTICIPANTS="${MEETING_MAX:-1000}"
 export CLASSCHAT_MAX_PENDING_HANDSHAKES_PER_IP=1000000
 start_redis
 "$SERVER_BIN" migrate >/dev/null
+if [ -n "${SEED_SQL:-}" ]; then psql "$DATABASE_URL" -q -f "$SEED_SQL" >/dev/null; fi
 pins
 node_args=()
 for i in $(seq 1 "$NODES"); do
