@@ -125,6 +125,8 @@ both_dbs_with!(
         );
         let missing = search(&app, &s1, &[("q", "secret"), ("roomId", "nope")]).await;
         assert_eq!(missing.code(), "room_not_found");
+        // Words are looked for in the text only, never in a room id.
+        assert!(contents(&search(&app, &s1, &[("q", &a)]).await).is_empty());
         // Someone in no room finds nothing.
         assert!(
             contents(&search(&app, &token("x", "student"), &[("q", "secret")]).await).is_empty()

@@ -44,6 +44,24 @@ pub fn is_statement_timeout(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(d) if d.code().as_deref() == Some("57014"))
 }
 
+/// Rooms named in one FTS5 expression at most.
+const MAX_MATCH_ROOMS: usize = 500;
+
+/// An FTS5 expression (of the `content` column) limited to these rooms' messages
+/// (`None`: every room). Room ids are quoted FTS5 strings.
+fn fts5_in_rooms(content: &str, rooms: Option<&[String]>) -> String {
+    match rooms {
+        None => content.to_string(),
+        Some(rooms) => {
+            let ids: Vec<String> = rooms
+                .iter()
+                .map(|r| format!("\"{}\"", r.replace('"', "\"\"")))
+                .collect();
+            format!("{content} AND room_id : ({})", ids.join(" OR "))
+        }
+    }
+}
+
 /// One hit: the message id, its score (higher is better) and its raw snippet, with
 /// [`MARK_START`] / [`MARK_END`] around each match.
 #[derive(Debug, Clone, PartialEq)]
@@ -148,9 +166,29 @@ impl Store {
                     .collect())
             }
             Pool::Sqlite(p) => {
+                // The caller's rooms go into the MATCH too, so FTS5 intersects the words'
+                // and the rooms' lists instead of reading every match of a common word;
+                // the join on `messages` below stays the access check.
+                let rooms: Option<Vec<String>> = match scope {
+                    SearchScope::All => None,
+                    SearchScope::Room(r) => Some(vec![r.to_string()]),
+                    SearchScope::MemberOf(u) => Some(
+                        sqlx::query_scalar("SELECT room_id FROM room_members WHERE user_id = $1")
+                            .bind(u)
+                            .fetch_all(p)
+                            .await?,
+                    ),
+                };
+                if rooms.as_ref().is_some_and(Vec::is_empty) {
+                    return Ok(Vec::new());
+                }
+                let content = format!("content : ({fts5})");
+                // A user in very many rooms is filtered by the join alone.
+                let in_match = rooms.as_deref().filter(|r| r.len() <= MAX_MATCH_ROOMS);
+                let scoped = fts5_in_rooms(&content, in_match);
                 let sql = format!(
                     "WITH hits AS MATERIALIZED (
-                       SELECT d.message_id AS id, -bm25(message_search) AS score
+                       SELECT d.message_id AS id, -bm25(message_search, 1.0, 0.0) AS score
                        FROM message_search
                        JOIN message_search_docs d ON d.doc = message_search.rowid
                        JOIN messages m ON m.id = d.message_id
@@ -162,7 +200,7 @@ impl Store {
                     scope_sql(scope, "$5", false)
                 );
                 let mut q = sqlx::query_as::<_, (String, f64)>(AssertSqlSafe(sql))
-                    .bind(fts5)
+                    .bind(&scoped)
                     .bind(score)
                     .bind(id)
                     .bind(limit);
@@ -181,7 +219,7 @@ impl Store {
                      WHERE message_search MATCH ",
                     MARK_START as u32, MARK_END as u32
                 ));
-                qb.push_bind(fts5);
+                qb.push_bind(&content);
                 qb.push(" AND d.message_id IN (");
                 let mut sep = qb.separated(", ");
                 for (id, _) in &page {
@@ -221,5 +259,21 @@ impl Store {
             qb.build_query_as::<MessageRow>().fetch_all(p).await
         })?;
         Ok(rows.into_iter().map(Message::from).collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn room_filters_quote_each_room_id() {
+        let c = "content : (\"a\")";
+        assert_eq!(fts5_in_rooms(c, None), c);
+        let rooms = ["r1".to_string(), "x\"y".to_string()];
+        assert_eq!(
+            fts5_in_rooms(c, Some(&rooms)),
+            "content : (\"a\") AND room_id : (\"r1\" OR \"x\"\"y\")"
+        );
     }
 }

@@ -1,8 +1,9 @@
 //! The search index, made after the portable migrations because its DDL differs per
 //! database: on PostgreSQL a GIN index on `to_tsvector('<language>', content)` (named
 //! after the language; an index of another language is dropped), on SQLite an FTS5
-//! table with its own copy of the text, kept by triggers on `messages`, with
-//! `message_search_docs` mapping its integer rowids to message ids. Idempotent: a
+//! table with its own copy of the text and the room id (so a member's rooms are matched
+//! inside the index), kept by triggers on `messages`, with `message_search_docs` mapping
+//! its integer rowids to message ids. Idempotent: a
 //! start with the same language changes nothing; another language rebuilds.
 
 use sqlx::{AssertSqlSafe, SqlitePool};
@@ -22,15 +23,15 @@ const PG_LOCK_KEY: i64 = 0x636c_6173_7365_6172; // "classear"
 const SQLITE_TRIGGERS: &[&str] = &[
     "CREATE TRIGGER IF NOT EXISTS message_search_insert AFTER INSERT ON messages BEGIN
        INSERT INTO message_search_docs (message_id) VALUES (new.id);
-       INSERT INTO message_search (rowid, content)
-         SELECT doc, new.content FROM message_search_docs
+       INSERT INTO message_search (rowid, content, room_id)
+         SELECT doc, new.content, new.room_id FROM message_search_docs
          WHERE message_id = new.id AND new.content IS NOT NULL AND new.deleted_at IS NULL;
      END",
     "CREATE TRIGGER IF NOT EXISTS message_search_update AFTER UPDATE OF content, deleted_at ON messages BEGIN
        DELETE FROM message_search
          WHERE rowid = (SELECT doc FROM message_search_docs WHERE message_id = old.id);
-       INSERT INTO message_search (rowid, content)
-         SELECT doc, new.content FROM message_search_docs
+       INSERT INTO message_search (rowid, content, room_id)
+         SELECT doc, new.content, new.room_id FROM message_search_docs
          WHERE message_id = new.id AND new.content IS NOT NULL AND new.deleted_at IS NULL;
      END",
     "CREATE TRIGGER IF NOT EXISTS message_search_delete AFTER DELETE ON messages BEGIN
@@ -117,7 +118,7 @@ impl Store {
 /// (again) and filled from `messages`.
 async fn prepare_sqlite(p: &SqlitePool, tokenizer: &str) -> Result<(), sqlx::Error> {
     let create = format!(
-        "CREATE VIRTUAL TABLE message_search USING fts5(content, tokenize = '{tokenizer}')"
+        "CREATE VIRTUAL TABLE message_search USING fts5(content, room_id, tokenize = '{tokenizer}')"
     );
     let mut tx = p.begin().await?;
     let existing: Option<String> = sqlx::query_scalar(
@@ -136,8 +137,8 @@ async fn prepare_sqlite(p: &SqlitePool, tokenizer: &str) -> Result<(), sqlx::Err
                doc INTEGER PRIMARY KEY, message_id TEXT NOT NULL UNIQUE)",
             create.as_str(),
             "INSERT INTO message_search_docs (message_id) SELECT id FROM messages ORDER BY rowid",
-            "INSERT INTO message_search (rowid, content)
-               SELECT d.doc, m.content FROM message_search_docs d JOIN messages m ON m.id = d.message_id
+            "INSERT INTO message_search (rowid, content, room_id)
+               SELECT d.doc, m.content, m.room_id FROM message_search_docs d JOIN messages m ON m.id = d.message_id
                WHERE m.content IS NOT NULL AND m.deleted_at IS NULL",
         ] {
             sqlx::query(AssertSqlSafe(ddl.to_string()))
