@@ -10,6 +10,7 @@ mod reactions;
 mod receipts;
 mod rooms;
 mod threads;
+mod uploads;
 mod users;
 
 use std::str::FromStr;
@@ -24,6 +25,7 @@ pub use meetings::MeetingRow;
 pub use messages::{HistoryPage, InsertOutcome, NewMessage};
 pub use reactions::Reactor;
 pub use rooms::{NewRoom, RoomListPage};
+pub use uploads::UploadRow;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
