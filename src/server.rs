@@ -77,6 +77,9 @@ pub async fn start(config: Config) -> Result<Running, String> {
         &config.data_dir,
         url_signer(&config, &key)?,
     )?;
+    if config.redis_url.is_some() && config.uploads_url.is_none() {
+        tracing::warn!("cluster mode with uploads in this node's data directory: other nodes cannot serve them; set CLASSCHAT_UPLOADS_URL to an S3 bucket or a directory every node shares");
+    }
 
     let io = socketio_server::Server::new(socketio_server::Config {
         ping_interval: config.ping_interval,
