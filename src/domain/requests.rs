@@ -110,9 +110,9 @@ impl AddMembers {
 #[derive(Deserialize, Debug, Clone)]
 #[serde(rename_all = "camelCase")]
 pub struct SendMessage {
-    /// May be empty with attachments; must be left out (or empty) with `forwardFromId`.
+    /// Required, but may be empty with attachments; left out with `forwardFromId`.
     #[serde(default)]
-    pub content: String,
+    pub content: Option<String>,
     #[serde(default)]
     pub client_message_id: Option<String>,
     #[serde(default)]
@@ -185,14 +185,27 @@ impl SendMessage {
     pub fn validate(&self, limits: &Limits) -> AppResult<()> {
         if let Some(f) = &self.forward_from_id {
             check_id("forwardFromId", f)?;
-            if !self.content.is_empty() || !self.attachment_ids.is_empty() {
+            if self.content.as_deref().is_some_and(|c| !c.is_empty())
+                || !self.attachment_ids.is_empty()
+            {
                 return Err(AppError::bad_request(
                     "invalid_payload",
                     "a forward carries the original's content and attachments: leave content and attachmentIds out",
                 ));
             }
-        } else if self.attachment_ids.is_empty() || !self.content.is_empty() {
-            check_content(&self.content, limits)?;
+        } else {
+            match self.content.as_deref() {
+                None if self.attachment_ids.is_empty() => {
+                    return Err(AppError::bad_request(
+                        "invalid_payload",
+                        "content is required (it may be empty only with attachmentIds)",
+                    ))
+                }
+                Some(c) if self.attachment_ids.is_empty() || !c.is_empty() => {
+                    check_content(c, limits)?
+                }
+                _ => {}
+            }
         }
         if self.attachment_ids.len() > limits.uploads.max_attachments {
             return Err(AppError::too_large(

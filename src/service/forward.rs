@@ -26,7 +26,7 @@ impl Chat {
         room_id: &str,
         req: &mut SendMessage,
     ) -> AppResult<Body> {
-        let content = std::mem::take(&mut req.content);
+        let content = req.content.take().unwrap_or_default();
         if req.attachment_ids.is_empty() && req.forward_from_id.is_none() {
             return Ok(Body {
                 content,
