@@ -118,6 +118,7 @@ fn describe() {
     );
     crate::backplane::heal::describe_metrics();
     crate::service::describe_meeting_metrics();
+    crate::service::describe_webhook_metrics();
 }
 
 /// The labelled series of the contract's events start at zero, so dashboards and
@@ -138,6 +139,7 @@ fn zero_series() {
     metrics::counter!("classchat_rate_limit_fallback_total").increment(0);
     crate::backplane::heal::zero_metrics();
     crate::service::zero_meeting_metrics();
+    crate::service::zero_webhook_metrics();
 }
 
 /// The metrics router (`GET /metrics`).

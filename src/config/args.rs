@@ -40,6 +40,8 @@ pub struct ServeArgs {
     pub relay: super::relay::RelayArgs,
     #[command(flatten)]
     pub meetings: super::meetings::MeetingArgs,
+    #[command(flatten)]
+    pub webhooks: super::webhooks::WebhookArgs,
 }
 
 #[derive(Args, Clone, Debug)]

@@ -7,6 +7,7 @@ mod parse;
 mod relay;
 mod rooms;
 mod tokens;
+mod webhooks;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -24,6 +25,8 @@ pub use net::{default_max_connections, NetArgs, NetConfig};
 pub use parse::{blank_env_unset, config_error};
 pub use relay::RelayArgs;
 pub use tokens::{LifetimeArg, TokenArgs, MIN_SECRET_BYTES};
+pub use webhooks::WebhookArgs;
+pub use crate::domain::webhook::WebhookConfig;
 
 /// How tokens are verified.
 #[derive(Clone, Debug)]
@@ -67,6 +70,8 @@ pub struct Config {
     pub relay: RelayArgs,
     /// STUN/TURN servers for meetings.
     pub ice: IceConfig,
+    /// Offline notifications (webhooks).
+    pub webhooks: WebhookConfig,
 }
 
 /// A configuration error: which variable, and what is wrong with it.
@@ -184,6 +189,7 @@ impl From<ServeArgs> for Config {
             net: a.net.config(),
             relay: a.relay,
             ice: a.meetings.ice(),
+            webhooks: a.webhooks.config(),
         }
     }
 }

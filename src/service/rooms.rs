@@ -72,6 +72,7 @@ impl Chat {
         for id in &invited {
             self.notify(id, &invite).await;
         }
+        self.webhook_invite(p, &detail.room, &invited).await;
         Ok(detail)
     }
 
@@ -130,6 +131,7 @@ impl Chat {
             for id in &added {
                 self.notify(id, &invite).await;
             }
+            self.webhook_invite(p, &detail.room, &added).await;
             let member_added = ChatNotification::MemberAdded {
                 room: &detail.room,
                 by: By::of(p),

@@ -77,6 +77,7 @@ pub fn test_config(dir: PathBuf, database_url: Option<String>) -> Config {
         net: Default::default(),
         relay: Default::default(),
         ice: Default::default(),
+        webhooks: Default::default(),
     }
 }
 
