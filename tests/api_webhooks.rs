@@ -151,7 +151,12 @@ fn expected_signature(body: &str) -> String {
 /// Every accepted delivery is signed, names its id in the header, and is JSON.
 fn check_signed(rx: &Receiver) {
     for hit in rx.hits() {
-        let h = |n: &str| hit.headers.get(n).and_then(|v| v.to_str().ok()).unwrap_or("");
+        let h = |n: &str| {
+            hit.headers
+                .get(n)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+        };
         assert_eq!(h("x-classchat-signature"), expected_signature(&hit.body));
         let body: Value = serde_json::from_str(&hit.body).unwrap();
         assert_eq!(h("x-classchat-event-id"), body["id"].as_str().unwrap());
@@ -171,7 +176,15 @@ fn kinds_of(events: &[Value], user: &str) -> Vec<String> {
 /// A live socket of `user` (long-polling, connected): the user is online until it ends.
 async fn connect(app: &TestApp, user: &str) -> String {
     let base = format!("http://{}/socket.io/?EIO=4&transport=polling", app.socket);
-    let open = app.http.get(&base).send().await.unwrap().text().await.unwrap();
+    let open = app
+        .http
+        .get(&base)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     let sid = serde_json::from_str::<Value>(&open[1..]).unwrap()["sid"]
         .as_str()
         .unwrap()
@@ -180,7 +193,15 @@ async fn connect(app: &TestApp, user: &str) -> String {
     let t = token(user, "student");
     let sent = app.http.post(&url).body(format!(r#"40{{"token":"{t}"}}"#));
     assert_eq!(sent.send().await.unwrap().status(), StatusCode::OK);
-    let connected = app.http.get(&url).send().await.unwrap().text().await.unwrap();
+    let connected = app
+        .http
+        .get(&url)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(connected.starts_with("40"), "{connected}");
     sid
 }
@@ -209,7 +230,8 @@ on_both!(
             )
             .await;
         assert_eq!(mention.status, StatusCode::CREATED);
-        app.send(&t, &room, "a plain group message: no webhook").await;
+        app.send(&t, &room, "a plain group message: no webhook")
+            .await;
         let dm_room = app
             .post("/chat/rooms/personal", &t, json!({ "userId": "s1" }))
             .await
@@ -220,7 +242,11 @@ on_both!(
         let long = "x".repeat(500);
         let dm = app.send(&t, &dm_room, &long).await;
         let meeting = app
-            .post(&format!("/chat/rooms/{room}/meeting"), &t, json!({ "title": "Lab" }))
+            .post(
+                &format!("/chat/rooms/{room}/meeting"),
+                &t,
+                json!({ "title": "Lab" }),
+            )
             .await;
         assert_eq!(meeting.status, StatusCode::CREATED);
 
@@ -230,10 +256,18 @@ on_both!(
         assert_eq!(ids.len(), 6, "each event once");
         assert_eq!(
             kinds_of(&events, "s1"),
-            ["group-invite", "mention", "direct-message", "meeting-started"]
+            [
+                "group-invite",
+                "mention",
+                "direct-message",
+                "meeting-started"
+            ]
         );
         assert_eq!(kinds_of(&events, "s2"), ["group-invite", "meeting-started"]);
-        assert!(kinds_of(&events, "t1").is_empty(), "the actor is never told");
+        assert!(
+            kinds_of(&events, "t1").is_empty(),
+            "the actor is never told"
+        );
         assert_eq!(rx.hits().len(), 9, "three refused, then six accepted");
         check_signed(&rx);
 
@@ -249,7 +283,10 @@ on_both!(
         assert_eq!(m["messageId"], mention.data()["id"]);
         assert_eq!(m["data"]["roomName"], "Physics 101");
         assert_eq!(m["data"]["roomType"], "group");
-        assert_eq!(m["data"]["by"], json!({ "userId": "t1", "name": "t1 name" }));
+        assert_eq!(
+            m["data"]["by"],
+            json!({ "userId": "t1", "name": "t1 name" })
+        );
         assert_eq!(m["data"]["preview"], "s1, see page 80");
         assert!(m["createdAt"].as_str().unwrap().ends_with('Z'));
         let d = by_type("s1", "direct-message");
@@ -266,15 +303,31 @@ on_both!(
         // The recorder is the process's, shared by this file's tests: at least ours.
         assert!(sample(&app, r#"classchat_webhooks_queued_total{type="mention"}"#).await >= 1.0);
         let mut total = 0.0;
-        for k in ["mention", "direct-message", "group-invite", "meeting-started"] {
-            total += sample(&app, &format!(r#"classchat_webhooks_delivered_total{{type="{k}"}}"#))
-                .await;
+        for k in [
+            "mention",
+            "direct-message",
+            "group-invite",
+            "meeting-started",
+        ] {
+            total += sample(
+                &app,
+                &format!(r#"classchat_webhooks_delivered_total{{type="{k}"}}"#),
+            )
+            .await;
         }
         assert!(total >= 6.0, "{total}");
         let mut retried = 0.0;
-        for k in ["mention", "direct-message", "group-invite", "meeting-started"] {
-            retried +=
-                sample(&app, &format!(r#"classchat_webhooks_retried_total{{type="{k}"}}"#)).await;
+        for k in [
+            "mention",
+            "direct-message",
+            "group-invite",
+            "meeting-started",
+        ] {
+            retried += sample(
+                &app,
+                &format!(r#"classchat_webhooks_retried_total{{type="{k}"}}"#),
+            )
+            .await;
         }
         assert!(retried >= 3.0, "{retried}");
         assert!(sample(&app, "classchat_webhook_oldest_pending_seconds").await >= 0.0);
@@ -309,7 +362,11 @@ on_both!(
         app.send(&t, &dm_room, "online: no webhook").await;
         let events = rx.wait_for(2).await;
         assert_eq!(kinds_of(&events, "s1"), ["group-invite", "mention"]);
-        assert_eq!(events.len(), 2, "nothing for s2 (online) or t1: {events:#?}");
+        assert_eq!(
+            events.len(),
+            2,
+            "nothing for s2 (online) or t1: {events:#?}"
+        );
         check_signed(&rx);
         app.stop().await;
     }
@@ -354,7 +411,10 @@ on_both!(
         assert_eq!(none.data(), &json!([]));
 
         let refused = app.get(path, &t).await;
-        assert_eq!((refused.status, refused.code()), (StatusCode::FORBIDDEN, "forbidden"));
+        assert_eq!(
+            (refused.status, refused.code()),
+            (StatusCode::FORBIDDEN, "forbidden")
+        );
         let student = app.get(path, &token("s1", "student")).await;
         assert_eq!(student.status, StatusCode::FORBIDDEN);
         let bad = app.get("/chat/admin/webhooks?status=lost", &admin).await;
@@ -455,7 +515,11 @@ async fn two_nodes_on_one_database_send_each_event_exactly_once() {
             .map(|e| e["data"]["preview"].as_str().unwrap())
             .collect();
         let n: usize = s[1..].parse().unwrap();
-        assert_eq!(previews, [format!("#{n}"), format!("#{}", n + 10)], "in order");
+        assert_eq!(
+            previews,
+            [format!("#{n}"), format!("#{}", n + 10)],
+            "in order"
+        );
         assert_eq!(kinds_of(&events, s)[0], "group-invite");
     }
     check_signed(&rx);

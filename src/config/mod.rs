@@ -16,6 +16,7 @@ use std::time::Duration;
 use clap::{ArgMatches, Args, Command, FromArgMatches};
 
 pub use crate::domain::ice::IceConfig;
+pub use crate::domain::webhook::WebhookConfig;
 pub use args::{
     ClaimArgs, ClusterArgs, DataDirArg, KeyArgs, LimitArgs, ListenArgs, LogArgs, LogFormat,
     RateArgs, ServeArgs, ShutdownArgs, StorageArgs, TimerArgs,
@@ -26,7 +27,6 @@ pub use parse::{blank_env_unset, config_error};
 pub use relay::RelayArgs;
 pub use tokens::{LifetimeArg, TokenArgs, MIN_SECRET_BYTES};
 pub use webhooks::WebhookArgs;
-pub use crate::domain::webhook::WebhookConfig;
 
 /// How tokens are verified.
 #[derive(Clone, Debug)]

@@ -74,15 +74,21 @@ mod tests {
 
     #[test]
     fn the_clap_defaults_are_the_default_config() {
-        let cmd = WebhookArgs::augment_args(Command::new("serve")).mut_args(|a| a.env(None::<&str>));
+        let cmd =
+            WebhookArgs::augment_args(Command::new("serve")).mut_args(|a| a.env(None::<&str>));
         let m = cmd.try_get_matches_from(["serve"]).expect("defaults parse");
-        let c = WebhookArgs::from_arg_matches(&m).expect("defaults").config();
+        let c = WebhookArgs::from_arg_matches(&m)
+            .expect("defaults")
+            .config();
         let d = WebhookConfig::default();
         assert_eq!(
             (c.url, c.timeout, c.max_age, c.backoff_base, c.backoff_max),
             (None, d.timeout, d.max_age, d.backoff_base, d.backoff_max)
         );
-        assert_eq!((c.poll_interval, c.concurrency), (d.poll_interval, d.concurrency));
+        assert_eq!(
+            (c.poll_interval, c.concurrency),
+            (d.poll_interval, d.concurrency)
+        );
     }
 
     #[test]

@@ -51,7 +51,11 @@ pub async fn run(chat: Arc<Chat>) {
             pruned = Instant::now();
             let now = now_ms();
             let keep = config.max_age.as_millis() as i64;
-            if let Err(e) = chat.store.prune_webhooks(now - keep, now - KEEP_FAILED_MS).await {
+            if let Err(e) = chat
+                .store
+                .prune_webhooks(now - keep, now - KEEP_FAILED_MS)
+                .await
+            {
                 tracing::warn!(error = %e, "webhook outbox not pruned");
             }
         }
@@ -86,7 +90,10 @@ async fn deliver(chat: &Chat, client: &reqwest::Client, row: ClaimedRow) {
         .post(url)
         .header(reqwest::header::CONTENT_TYPE, "application/json")
         .header("X-Classchat-Event-Id", &row.id)
-        .header("X-Classchat-Signature", signature(secret.as_bytes(), row.body.as_bytes()))
+        .header(
+            "X-Classchat-Signature",
+            signature(secret.as_bytes(), row.body.as_bytes()),
+        )
         .body(row.body.clone())
         .send()
         .await;
@@ -95,8 +102,8 @@ async fn deliver(chat: &Chat, client: &reqwest::Client, row: ClaimedRow) {
         Ok(resp) => Some(format!("HTTP {}", resp.status().as_u16())),
         Err(e) => Some(describe(&e)),
     };
-    let kind = crate::domain::webhook::WebhookKind::parse(&row.kind)
-        .map_or("mention", |k| k.as_str());
+    let kind =
+        crate::domain::webhook::WebhookKind::parse(&row.kind).map_or("mention", |k| k.as_str());
     let now = now_ms();
     let (status, next_at) = match &error {
         None => ("delivered", now),
@@ -126,8 +133,12 @@ async fn deliver(chat: &Chat, client: &reqwest::Client, row: ClaimedRow) {
                 tracing::warn!(id = %row.id, error = ?error, "webhook given up");
             }
         }
-        Ok(false) => tracing::warn!(id = %row.id, "webhook lease lost: another node took the row over"),
-        Err(e) => tracing::warn!(error = %e, id = %row.id, "webhook outcome not stored; the row is retried after its lease"),
+        Ok(false) => {
+            tracing::warn!(id = %row.id, "webhook lease lost: another node took the row over")
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, id = %row.id, "webhook outcome not stored; the row is retried after its lease")
+        }
     }
 }
 

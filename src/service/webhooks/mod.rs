@@ -17,7 +17,9 @@ use crate::storage::NewOutboxRow;
 
 pub use admin::WebhookDelivery;
 pub use dispatch::run as run_webhooks;
-pub use metrics_::{describe_metrics as describe_webhook_metrics, zero_metrics as zero_webhook_metrics};
+pub use metrics_::{
+    describe_metrics as describe_webhook_metrics, zero_metrics as zero_webhook_metrics,
+};
 
 use super::Chat;
 
@@ -101,7 +103,12 @@ impl Chat {
     }
 
     /// New members of a group room get `group-invite`.
-    pub(super) async fn webhook_invite(&self, p: &Principal, room: &RoomSummary, invited: &[String]) {
+    pub(super) async fn webhook_invite(
+        &self,
+        p: &Principal,
+        room: &RoomSummary,
+        invited: &[String],
+    ) {
         if !self.webhooks.enabled() || invited.is_empty() {
             return;
         }
@@ -116,7 +123,12 @@ impl Chat {
     }
 
     /// Every member of the room but its starter gets `meeting-started`.
-    pub(super) async fn webhook_meeting(&self, p: &Principal, room: &RoomSummary, meeting: &Meeting) {
+    pub(super) async fn webhook_meeting(
+        &self,
+        p: &Principal,
+        room: &RoomSummary,
+        meeting: &Meeting,
+    ) {
         if !self.webhooks.enabled() {
             return;
         }
@@ -130,7 +142,8 @@ impl Chat {
                 message_id: None,
                 data,
             };
-            self.queue_offline(self.others(&room.id, p).await?, draft).await
+            self.queue_offline(self.others(&room.id, p).await?, draft)
+                .await
         };
         self.log_failure(queued.await);
     }
