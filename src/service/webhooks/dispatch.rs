@@ -25,7 +25,10 @@ pub async fn run(chat: Arc<Chat>) {
     };
     let config = &chat.webhooks.config;
     let lease_ms = config.lease().as_millis() as i64;
-    let mut looked = Instant::now() - config.poll_interval;
+    // The first round reports the oldest pending row at once.
+    let mut looked = Instant::now()
+        .checked_sub(config.poll_interval)
+        .unwrap_or_else(Instant::now);
     let mut pruned = Instant::now();
     loop {
         if chat.draining.load(Ordering::Acquire) {
