@@ -118,6 +118,7 @@ fn describe() {
     );
     crate::backplane::heal::describe_metrics();
     crate::service::describe_meeting_metrics();
+    crate::service::uploads::describe_upload_metrics();
     crate::service::describe_webhook_metrics();
 }
 
@@ -139,6 +140,7 @@ fn zero_series() {
     metrics::counter!("classchat_rate_limit_fallback_total").increment(0);
     crate::backplane::heal::zero_metrics();
     crate::service::zero_meeting_metrics();
+    crate::service::uploads::zero_upload_metrics();
     crate::service::zero_webhook_metrics();
 }
 

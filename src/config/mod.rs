@@ -7,6 +7,7 @@ mod parse;
 mod relay;
 mod rooms;
 mod tokens;
+mod uploads;
 mod webhooks;
 
 use std::net::SocketAddr;
@@ -26,6 +27,7 @@ pub use net::{default_max_connections, NetArgs, NetConfig};
 pub use parse::{blank_env_unset, config_error};
 pub use relay::RelayArgs;
 pub use tokens::{LifetimeArg, TokenArgs, MIN_SECRET_BYTES};
+pub use uploads::UploadArgs;
 pub use webhooks::WebhookArgs;
 
 /// How tokens are verified.
@@ -70,6 +72,10 @@ pub struct Config {
     pub relay: RelayArgs,
     /// STUN/TURN servers for meetings.
     pub ice: IceConfig,
+    /// Where uploads go (`None`: uploads/ in the data directory).
+    pub uploads_url: Option<String>,
+    /// Key of signed attachment urls (`None`: derived from the token key).
+    pub upload_url_secret: Option<String>,
     /// Offline notifications (webhooks).
     pub webhooks: WebhookConfig,
 }
@@ -157,6 +163,7 @@ impl From<ServeArgs> for Config {
             session_expiring_lead_secs: a.tokens.session_expiring_lead_secs,
             catch_up: a.net.catch_up(),
             meeting: a.meetings.limits(),
+            uploads: a.uploads.limits(),
             ..Limits::default()
         };
         let node_id = a.cluster.node_id.unwrap_or_else(|| {
@@ -189,6 +196,8 @@ impl From<ServeArgs> for Config {
             net: a.net.config(),
             relay: a.relay,
             ice: a.meetings.ice(),
+            uploads_url: a.uploads.uploads_url.filter(|u| !u.is_empty()),
+            upload_url_secret: a.uploads.upload_url_secret.filter(|s| !s.is_empty()),
             webhooks: a.webhooks.config(),
         }
     }

@@ -1,5 +1,6 @@
 //! Types and rules of the chat domain: no web framework, database or Redis in here.
 
+pub mod attachment;
 pub mod error;
 pub mod events;
 pub mod ice;

@@ -2,6 +2,7 @@
 
 mod announce;
 pub mod batch;
+mod forward;
 mod heal;
 mod meetings;
 mod members;
@@ -15,6 +16,7 @@ mod rooms;
 mod shared_rate;
 mod threads;
 pub mod typing;
+pub mod uploads;
 mod webhooks;
 
 use std::sync::Arc;
@@ -54,6 +56,8 @@ pub struct Chat {
     pub meetings: Arc<MeetingStore>,
     /// STUN/TURN servers handed to meeting peers.
     pub ice: IceConfig,
+    /// Where uploads are stored, and how their urls are signed.
+    pub files: uploads::Files,
     pub limits: Limits,
     pub node_id: String,
     pub rate: RateLimits,
@@ -120,6 +124,7 @@ impl Chat {
             presence,
             meetings: Arc::new(MeetingStore::Local(Default::default())),
             ice: IceConfig::default(),
+            files: uploads::Files::in_memory(),
             limits,
             node_id,
             io,
@@ -135,6 +140,12 @@ impl Chat {
     pub fn with_meetings(mut self, meetings: Arc<MeetingStore>, ice: IceConfig) -> Self {
         self.meetings = meetings;
         self.ice = ice;
+        self
+    }
+
+    /// Where uploads are stored (in memory until set).
+    pub fn with_files(mut self, files: uploads::Files) -> Self {
+        self.files = files;
         self
     }
 

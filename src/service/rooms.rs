@@ -86,7 +86,13 @@ impl Chat {
             None => None,
             Some(c) => Some(parse_cursor(c)?),
         };
-        Ok(self.store.list_rooms(&p.user_id, limit, cursor).await?)
+        let mut page = self.store.list_rooms(&p.user_id, limit, cursor).await?;
+        for room in &mut page.rooms {
+            if let Some(Some(last)) = &mut room.last_message {
+                self.sign_attachments(std::slice::from_mut(last));
+            }
+        }
+        Ok(page)
     }
 
     /// Adds members; new ones get `group-invite`, existing ones `member-added`.

@@ -11,6 +11,7 @@ mod reactions;
 mod receipts;
 mod rooms;
 mod threads;
+mod uploads;
 mod users;
 
 use std::str::FromStr;
@@ -26,6 +27,7 @@ pub use messages::{HistoryPage, InsertOutcome, NewMessage};
 pub use outbox::{ClaimedRow, NewOutboxRow, OutboxEntry};
 pub use reactions::Reactor;
 pub use rooms::{NewRoom, RoomListPage};
+pub use uploads::UploadRow;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 

@@ -3,6 +3,8 @@
 //! to mint tokens and call the REST API.
 #![allow(dead_code)]
 
+pub mod files;
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -28,7 +30,7 @@ pub struct TestApp {
     pub http: reqwest::Client,
     pub db: Db,
     running: Option<classchat::Running>,
-    _dir: tempfile::TempDir,
+    pub(crate) _dir: tempfile::TempDir,
 }
 
 /// The PostgreSQL server used for tests (a fresh database is made per test).
@@ -77,6 +79,8 @@ pub fn test_config(dir: PathBuf, database_url: Option<String>) -> Config {
         net: Default::default(),
         relay: Default::default(),
         ice: Default::default(),
+        uploads_url: None,
+        upload_url_secret: None,
         webhooks: Default::default(),
     }
 }
@@ -183,6 +187,11 @@ impl Answer {
 }
 
 impl TestApp {
+    /// The node's data directory (its SQLite file, and uploads/ by default).
+    pub fn data_dir(&self) -> &std::path::Path {
+        self._dir.path()
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{}", self.api, path)
     }

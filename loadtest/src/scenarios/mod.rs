@@ -5,11 +5,15 @@ mod connect;
 mod fanout;
 mod meeting;
 mod member;
+mod reactions;
+mod upload;
 
 pub use churn::{presence_churn, typing_storm};
 pub use connect::connect;
 pub use fanout::fanout;
 pub use meeting::{meeting_signal, meeting_storm};
+pub use reactions::reaction_fanout;
+pub use upload::upload;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
