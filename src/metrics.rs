@@ -119,6 +119,7 @@ fn describe() {
     crate::backplane::heal::describe_metrics();
     crate::service::describe_meeting_metrics();
     crate::service::uploads::describe_upload_metrics();
+    crate::service::describe_webhook_metrics();
 }
 
 /// The labelled series of the contract's events start at zero, so dashboards and
@@ -140,6 +141,7 @@ fn zero_series() {
     crate::backplane::heal::zero_metrics();
     crate::service::zero_meeting_metrics();
     crate::service::uploads::zero_upload_metrics();
+    crate::service::zero_webhook_metrics();
 }
 
 /// The metrics router (`GET /metrics`).

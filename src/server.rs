@@ -64,6 +64,7 @@ pub async fn start(config: Config) -> Result<Running, String> {
         .await
         .map_err(|e| format!("migrations failed: {e}"))?;
     config.ice.check()?;
+    let webhooks = crate::service::Webhooks::new(config.webhooks.clone())?;
     let key = resolve_key(&config)?;
     let verifier = Verifier::new(
         &key,
@@ -136,7 +137,8 @@ pub async fn start(config: Config) -> Result<Running, String> {
             config.typing_timeout,
         )
         .with_meetings(Arc::new(meetings), config.ice.clone())
-        .with_files(files),
+        .with_files(files)
+        .with_webhooks(webhooks),
     );
     if let Some(client) = &redis {
         // Cluster mode: per-user rate limits count across every node.
@@ -193,6 +195,7 @@ pub async fn start(config: Config) -> Result<Running, String> {
         chat.clone(),
         redis.is_some(),
     )));
+    background.push(tokio::spawn(crate::service::run_webhooks(chat.clone())));
     if let Some(client) = redis {
         background.push(tokio::spawn(cluster_upkeep(
             chat.clone(),

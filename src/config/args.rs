@@ -42,6 +42,8 @@ pub struct ServeArgs {
     pub meetings: super::meetings::MeetingArgs,
     #[command(flatten)]
     pub uploads: super::uploads::UploadArgs,
+    #[command(flatten)]
+    pub webhooks: super::webhooks::WebhookArgs,
 }
 
 #[derive(Args, Clone, Debug)]

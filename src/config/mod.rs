@@ -8,6 +8,7 @@ mod relay;
 mod rooms;
 mod tokens;
 mod uploads;
+mod webhooks;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -16,6 +17,7 @@ use std::time::Duration;
 use clap::{ArgMatches, Args, Command, FromArgMatches};
 
 pub use crate::domain::ice::IceConfig;
+pub use crate::domain::webhook::WebhookConfig;
 pub use args::{
     ClaimArgs, ClusterArgs, DataDirArg, KeyArgs, LimitArgs, ListenArgs, LogArgs, LogFormat,
     RateArgs, ServeArgs, ShutdownArgs, StorageArgs, TimerArgs,
@@ -26,6 +28,7 @@ pub use parse::{blank_env_unset, config_error};
 pub use relay::RelayArgs;
 pub use tokens::{LifetimeArg, TokenArgs, MIN_SECRET_BYTES};
 pub use uploads::UploadArgs;
+pub use webhooks::WebhookArgs;
 
 /// How tokens are verified.
 #[derive(Clone, Debug)]
@@ -73,6 +76,8 @@ pub struct Config {
     pub uploads_url: Option<String>,
     /// Key of signed attachment urls (`None`: derived from the token key).
     pub upload_url_secret: Option<String>,
+    /// Offline notifications (webhooks).
+    pub webhooks: WebhookConfig,
 }
 
 /// A configuration error: which variable, and what is wrong with it.
@@ -193,6 +198,7 @@ impl From<ServeArgs> for Config {
             ice: a.meetings.ice(),
             uploads_url: a.uploads.uploads_url.filter(|u| !u.is_empty()),
             upload_url_secret: a.uploads.upload_url_secret.filter(|s| !s.is_empty()),
+            webhooks: a.webhooks.config(),
         }
     }
 }

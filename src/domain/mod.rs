@@ -12,6 +12,7 @@ pub mod permissions;
 pub mod reaction;
 pub mod requests;
 pub mod time;
+pub mod webhook;
 
 pub use model::*;
 pub use paging::HistoryQueryDir;

@@ -1,5 +1,6 @@
 //! The REST API on :4500: router, response shapes, request metrics.
 
+mod admin;
 mod extract;
 mod health;
 mod meetings;
@@ -102,6 +103,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/chat/status", put(status::set))
         .route("/chat/users/{user_id}/status", get(status::get))
         .route("/chat/ws/stats", get(status::stats))
+        .route("/chat/admin/webhooks", get(admin::webhooks))
         .fallback(|| async { AppError::new(404, "not_found", "no such endpoint") })
         .method_not_allowed_fallback(|| async {
             AppError::new(

@@ -101,6 +101,7 @@ impl Chat {
                 self.emit(Target::User(m.clone()), None, &mention).await;
             }
         }
+        self.webhook_message(p, &message).await;
         Ok((message, true))
     }
 

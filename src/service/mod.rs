@@ -17,6 +17,7 @@ mod shared_rate;
 mod threads;
 pub mod typing;
 pub mod uploads;
+mod webhooks;
 
 use std::sync::Arc;
 
@@ -42,6 +43,9 @@ pub use meetings::{
 pub use ratelimit::RateLimits;
 pub use rooms::format_cursor;
 pub use typing::TypingTimers;
+pub use webhooks::{
+    describe_webhook_metrics, run_webhooks, zero_webhook_metrics, WebhookDelivery, Webhooks,
+};
 
 /// Everything a chat operation needs.
 pub struct Chat {
@@ -71,6 +75,8 @@ pub struct Chat {
     announcing: announce::Announcements,
     /// Recent `get-room-online-users` answers per room.
     online_cache: online_cache::OnlineCache,
+    /// Offline notifications (disabled unless `with_webhooks` set a URL).
+    pub webhooks: Webhooks,
 }
 
 /// While draining, a closed socket's presence is released this much later, so a
@@ -126,6 +132,7 @@ impl Chat {
             known_users: DashMap::new(),
             announcing: Default::default(),
             online_cache: Default::default(),
+            webhooks: Default::default(),
         }
     }
 

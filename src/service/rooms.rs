@@ -72,6 +72,7 @@ impl Chat {
         for id in &invited {
             self.notify(id, &invite).await;
         }
+        self.webhook_invite(p, &detail.room, &invited).await;
         Ok(detail)
     }
 
@@ -136,6 +137,7 @@ impl Chat {
             for id in &added {
                 self.notify(id, &invite).await;
             }
+            self.webhook_invite(p, &detail.room, &added).await;
             let member_added = ChatNotification::MemberAdded {
                 room: &detail.room,
                 by: By::of(p),

@@ -6,6 +6,7 @@ mod heads;
 mod meetings;
 mod members;
 mod messages;
+mod outbox;
 mod reactions;
 mod receipts;
 mod rooms;
@@ -23,6 +24,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePo
 pub use changes::Change;
 pub use meetings::MeetingRow;
 pub use messages::{HistoryPage, InsertOutcome, NewMessage};
+pub use outbox::{ClaimedRow, NewOutboxRow, OutboxEntry};
 pub use reactions::Reactor;
 pub use rooms::{NewRoom, RoomListPage};
 pub use uploads::UploadRow;
