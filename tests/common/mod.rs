@@ -301,3 +301,19 @@ impl TestApp {
         }
     }
 }
+
+/// A test that ends without `stop()` still closes its node's database pool: the node's
+/// parts hold each other (the Socket.IO server holds the handler that holds the chat
+/// service), so they outlive the test's runtime, and without this every test would leave
+/// its PostgreSQL connections open until the whole test binary exits.
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        let Some(r) = self.running.take() else { return };
+        let store = r.state.chat.store.clone();
+        if let Ok(handle) = tokio::runtime::Handle::try_current() {
+            if handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread {
+                tokio::task::block_in_place(|| handle.block_on(store.close()));
+            }
+        }
+    }
+}
