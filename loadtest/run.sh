@@ -18,7 +18,7 @@
 # size: MEETING_MAX (default 1000) participants per meeting.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-SCENARIO="${1:?usage: loadtest/run.sh <connect|fanout|presence-churn|typing-storm|meeting-signal|meeting-storm|search> [classchat-load options]}"
+SCENARIO="${1:?usage: loadtest/run.sh <connect|fanout|presence-churn|typing-storm|meeting-signal|meeting-storm|reaction-fanout|upload|search> [classchat-load options]}"
 shift
 NODES="${NODES:-3}"
 SECRET="$(od -An -N32 -tx1 /dev/urandom | tr -d ' \n')"  # HS256: at least 32 bytes
@@ -39,7 +39,7 @@ for v in SEND TYPING CONNECT; do
 done
 # Per-user limits of issue 11 (set-up makes rooms and members in bulk; churn flips status)
 # and of meetings (signals; joins, media state and host actions).
-for v in STATUS ROOM_CREATE MEMBER_ADD ONLINE_USERS SIGNAL MEETING SEARCH; do
+for v in STATUS ROOM_CREATE MEMBER_ADD ONLINE_USERS SIGNAL MEETING UPLOAD SEARCH; do
   export "CLASSCHAT_RATE_${v}_PER_SEC=1000000" "CLASSCHAT_RATE_${v}_BURST=1000000"
 done
 export CLASSCHAT_MEETING_MAX_PARTICIPANTS="${MEETING_MAX:-1000}"

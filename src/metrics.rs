@@ -127,6 +127,8 @@ fn describe() {
     );
     crate::backplane::heal::describe_metrics();
     crate::service::describe_meeting_metrics();
+    crate::service::uploads::describe_upload_metrics();
+    crate::service::describe_webhook_metrics();
 }
 
 /// The labelled series of the contract's events start at zero, so dashboards and
@@ -148,6 +150,8 @@ fn zero_series() {
     metrics::counter!("classchat_search_timeouts_total").increment(0);
     crate::backplane::heal::zero_metrics();
     crate::service::zero_meeting_metrics();
+    crate::service::uploads::zero_upload_metrics();
+    crate::service::zero_webhook_metrics();
 }
 
 /// The metrics router (`GET /metrics`).

@@ -25,8 +25,10 @@ pub fn wire(
     metrics::gauge!("classchat_connections_max").set(net.max_connections as f64);
     let trusted = Arc::new(TrustedProxies::new(net.trusted_proxies.clone()));
     let client = axum::middleware::from_fn_with_state(trusted, resolve);
-    let deadline =
-        axum::middleware::from_fn_with_state(net.request_timeout, crate::http::timeout::deadline);
+    let deadline = axum::middleware::from_fn_with_state(
+        (net.request_timeout, net.upload_timeout),
+        crate::http::timeout::deadline,
+    );
     let rest = rest.layer(deadline).layer(client.clone());
     let socket = socket.layer(client);
     let open = limit.clone();

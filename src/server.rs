@@ -65,6 +65,7 @@ pub async fn start(config: Config) -> Result<Running, String> {
         .map_err(|e| format!("migrations failed: {e}"))?;
     store.prepare_search(&config.limits.search.language).await?;
     config.ice.check()?;
+    let webhooks = crate::service::Webhooks::new(config.webhooks.clone())?;
     let key = resolve_key(&config)?;
     let verifier = Verifier::new(
         &key,
@@ -73,6 +74,14 @@ pub async fn start(config: Config) -> Result<Running, String> {
     )
     .map_err(|e| format!("CLASSCHAT_JWT_PUBLIC_KEY_FILE: {e}"))?
     .with_max_lifetime(config.limits.max_token_lifetime_secs);
+    let files = crate::service::uploads::Files::open(
+        config.uploads_url.as_deref(),
+        &config.data_dir,
+        url_signer(&config, &key)?,
+    )?;
+    if config.redis_url.is_some() && config.uploads_url.is_none() {
+        tracing::warn!("cluster mode with uploads in this node's data directory: other nodes cannot serve them; set CLASSCHAT_UPLOADS_URL to an S3 bucket or a directory every node shares");
+    }
 
     let io = socketio_server::Server::new(socketio_server::Config {
         ping_interval: config.ping_interval,
@@ -85,7 +94,7 @@ pub async fn start(config: Config) -> Result<Running, String> {
         metrics_prefix: "classchat".into(),
     });
     let healing = |audit: Option<Duration>| Healing {
-        history: Arc::new(crate::service::StoreHistory(store.clone())),
+        history: Arc::new(crate::service::StoreHistory(store.clone(), files.signer())),
         page: config.relay.relay_heal_page,
         audit,
     };
@@ -128,7 +137,9 @@ pub async fn start(config: Config) -> Result<Running, String> {
             io.clone(),
             config.typing_timeout,
         )
-        .with_meetings(Arc::new(meetings), config.ice.clone()),
+        .with_meetings(Arc::new(meetings), config.ice.clone())
+        .with_files(files)
+        .with_webhooks(webhooks),
     );
     if let Some(client) = &redis {
         // Cluster mode: per-user rate limits count across every node.
@@ -178,10 +189,14 @@ pub async fn start(config: Config) -> Result<Running, String> {
             pruner.rate.prune();
         }
     })];
+    background.push(tokio::spawn(crate::service::uploads::upload_sweep(
+        chat.clone(),
+    )));
     background.push(tokio::spawn(crate::service::meeting_upkeep(
         chat.clone(),
         redis.is_some(),
     )));
+    background.push(tokio::spawn(crate::service::run_webhooks(chat.clone())));
     if let Some(client) = redis {
         background.push(tokio::spawn(cluster_upkeep(
             chat.clone(),
@@ -192,7 +207,7 @@ pub async fn start(config: Config) -> Result<Running, String> {
     state.ready.store(true, Ordering::Release);
     metrics::gauge!("classchat_ready").set(1.0);
     tracing::info!(api = %addrs.0, socket = %addrs.1, metrics = %addrs.2, database = chat.store.kind(),
-        backplane = chat.backplane.mode(), node = %config.node_id, "classchat ready");
+        backplane = chat.backplane.mode(), node = %config.node_id, uploads = %chat.files.describe(), "classchat ready");
     Ok(Running {
         api_addr: addrs.0,
         socket_addr: addrs.1,
@@ -273,5 +288,29 @@ impl Running {
         let _ = tokio::time::timeout(Duration::from_secs(2), chat.leave_cluster()).await;
         chat.store.close().await;
         tracing::info!("drained");
+    }
+}
+
+/// The key of attachment urls: `CLASSCHAT_UPLOAD_URL_SECRET`, else one derived from the
+/// HS256 secret (the same on every node), else (a public key only) one of this process.
+fn url_signer(
+    config: &Config,
+    key: &crate::config::JwtKey,
+) -> Result<crate::service::uploads::UrlSigner, String> {
+    use crate::service::uploads::UrlSigner;
+    let ttl = config.limits.uploads.url_ttl_secs;
+    match (&config.upload_url_secret, key) {
+        (Some(s), _) if s.len() < crate::config::MIN_SECRET_BYTES => Err(format!(
+            "invalid configuration: CLASSCHAT_UPLOAD_URL_SECRET: at least {} bytes (make one with `openssl rand -hex 32`)",
+            crate::config::MIN_SECRET_BYTES
+        )),
+        (Some(s), _) => Ok(UrlSigner::new(s.as_bytes().to_vec(), ttl)),
+        (None, crate::config::JwtKey::Secret(secret)) => Ok(UrlSigner::derived(secret, ttl)),
+        (None, crate::config::JwtKey::PublicKeyPem(_)) => {
+            if config.redis_url.is_some() {
+                tracing::warn!("CLASSCHAT_UPLOAD_URL_SECRET is not set: attachment urls work only on the node that signed them");
+            }
+            Ok(UrlSigner::random(ttl))
+        }
     }
 }

@@ -163,3 +163,31 @@ fn issue_11_settings_refuse_bad_values_naming_the_variable() {
         refused(&run(dir.path(), &["serve"], &[(var, bad)]), var);
     }
 }
+
+#[test]
+fn webhook_settings_refuse_start_up_naming_the_variable_without_printing_the_secret() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = ("CLASSCHAT_WEBHOOK_URL", "https://push.example.org/hooks");
+    let jwt = ("CLASSCHAT_JWT_SECRET", SECRET);
+    let short = "short-webhook-secret";
+    for env in [
+        vec![jwt, ("CLASSCHAT_WEBHOOK_URL", "ftp://push.example.org/")],
+        vec![jwt, url],
+        vec![jwt, url, ("CLASSCHAT_WEBHOOK_SECRET", short)],
+    ] {
+        let var = if env[1].1.starts_with("ftp") {
+            "CLASSCHAT_WEBHOOK_URL"
+        } else {
+            "CLASSCHAT_WEBHOOK_SECRET"
+        };
+        let out = run(dir.path(), &["serve"], &env);
+        refused(&out, var);
+        assert!(!text(&out).contains(short));
+    }
+    for var in [
+        "CLASSCHAT_WEBHOOK_TIMEOUT_SECS",
+        "CLASSCHAT_WEBHOOK_CONCURRENCY",
+    ] {
+        refused(&run(dir.path(), &["serve"], &[jwt, (var, "0")]), var);
+    }
+}

@@ -62,6 +62,16 @@ command -v haproxy >/dev/null || { log "installing haproxy"; apt_install haproxy
 command -v chromium >/dev/null || { log "installing chromium"; apt_install chromium; }
 command -v turnserver >/dev/null || { log "installing coturn"; apt_install coturn; }
 
+# --- An S3-compatible server for the S3 upload test (tests/e2e/uploads-s3.test.mjs):
+# moto's moto_server, from PyPI into a venv kept outside the clone.
+TOOLS_DIR="${CLASSCHAT_TOOLS_DIR:-/var/tmp/classchat-tools}"
+export CLASSCHAT_MOTO_SERVER="$TOOLS_DIR/venv/bin/moto_server"
+if [ ! -x "$CLASSCHAT_MOTO_SERVER" ]; then
+  log "installing moto[server] (S3-compatible test server) into $TOOLS_DIR/venv"
+  python3 -m venv "$TOOLS_DIR/venv" 2>/dev/null || { apt_install python3-venv; python3 -m venv "$TOOLS_DIR/venv"; }
+  "$TOOLS_DIR/venv/bin/pip" install -q 'moto[server]'
+fi
+
 log "cargo fmt --check"
 cargo fmt --all -- --check
 log "cargo clippy"

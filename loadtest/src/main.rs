@@ -30,6 +30,11 @@ pub enum Scenario {
     /// One meeting of `--members` peers all joining within `--join-window` seconds; time
     /// until every peer's participant list is right.
     MeetingStorm,
+    /// One message in a room of `--members` members; `--reactors` of them toggle a
+    /// reaction at `--rate` reactions/s together; latency and delivery accounting.
+    ReactionFanout,
+    /// `--concurrency` users uploading `--upload-kib` KiB files back to back.
+    Upload,
     /// `GET /chat/search` at `--rate` queries per second for `--duration` seconds by the
     /// users `<prefix>-u0 ..` (`--members` of them) of a seeded database
     /// (`loadtest/search/seed.sql`); latency of whole answers.
@@ -83,6 +88,12 @@ pub struct Args {
     /// Server process ids to read memory and CPU from (repeat).
     #[arg(long = "server-pid")]
     pub server_pids: Vec<u32>,
+    /// Members who react (reaction-fanout).
+    #[arg(long, default_value_t = 50)]
+    pub reactors: usize,
+    /// Size of each uploaded file in KiB (upload).
+    #[arg(long, default_value_t = 1024)]
+    pub upload_kib: usize,
     /// Prefix of generated user ids, so runs do not collide.
     #[arg(long, default_value = "load")]
     pub prefix: String,
@@ -165,6 +176,8 @@ async fn main() {
         Scenario::TypingStorm => scenarios::typing_storm(&args, &st).await,
         Scenario::MeetingSignal => scenarios::meeting_signal(&args, &st).await,
         Scenario::MeetingStorm => scenarios::meeting_storm(&args, &st).await,
+        Scenario::ReactionFanout => scenarios::reaction_fanout(&args, &st).await,
+        Scenario::Upload => scenarios::upload(&args, &st).await,
         Scenario::Search => scenarios::search(&args, &st).await,
     };
     match result {

@@ -41,6 +41,10 @@ pub struct ServeArgs {
     #[command(flatten)]
     pub meetings: super::meetings::MeetingArgs,
     #[command(flatten)]
+    pub uploads: super::uploads::UploadArgs,
+    #[command(flatten)]
+    pub webhooks: super::webhooks::WebhookArgs,
+    #[command(flatten)]
     pub search: super::search::SearchArgs,
 }
 

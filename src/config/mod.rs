@@ -8,6 +8,8 @@ mod relay;
 mod rooms;
 mod search;
 mod tokens;
+mod uploads;
+mod webhooks;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -16,6 +18,7 @@ use std::time::Duration;
 use clap::{ArgMatches, Args, Command, FromArgMatches};
 
 pub use crate::domain::ice::IceConfig;
+pub use crate::domain::webhook::WebhookConfig;
 pub use args::{
     ClaimArgs, ClusterArgs, DataDirArg, KeyArgs, LimitArgs, ListenArgs, LogArgs, LogFormat,
     RateArgs, ServeArgs, ShutdownArgs, StorageArgs, TimerArgs,
@@ -26,6 +29,8 @@ pub use parse::{blank_env_unset, config_error};
 pub use relay::RelayArgs;
 pub use search::SearchArgs;
 pub use tokens::{LifetimeArg, TokenArgs, MIN_SECRET_BYTES};
+pub use uploads::UploadArgs;
+pub use webhooks::WebhookArgs;
 
 /// How tokens are verified.
 #[derive(Clone, Debug)]
@@ -69,6 +74,12 @@ pub struct Config {
     pub relay: RelayArgs,
     /// STUN/TURN servers for meetings.
     pub ice: IceConfig,
+    /// Where uploads go (`None`: uploads/ in the data directory).
+    pub uploads_url: Option<String>,
+    /// Key of signed attachment urls (`None`: derived from the token key).
+    pub upload_url_secret: Option<String>,
+    /// Offline notifications (webhooks).
+    pub webhooks: WebhookConfig,
 }
 
 /// A configuration error: which variable, and what is wrong with it.
@@ -154,6 +165,7 @@ impl From<ServeArgs> for Config {
             session_expiring_lead_secs: a.tokens.session_expiring_lead_secs,
             catch_up: a.net.catch_up(),
             meeting: a.meetings.limits(),
+            uploads: a.uploads.limits(),
             search: a.search.settings(),
             ..Limits::default()
         };
@@ -187,6 +199,9 @@ impl From<ServeArgs> for Config {
             net: a.net.config(),
             relay: a.relay,
             ice: a.meetings.ice(),
+            uploads_url: a.uploads.uploads_url.filter(|u| !u.is_empty()),
+            upload_url_secret: a.uploads.upload_url_secret.filter(|s| !s.is_empty()),
+            webhooks: a.webhooks.config(),
         }
     }
 }

@@ -24,6 +24,9 @@ pub struct NetArgs {
     /// A REST request (its body included) must be answered within this, else 408
     #[arg(long, env = "CLASSCHAT_REQUEST_TIMEOUT_MS", value_name = "MS", default_value = "30000", value_parser = positive::<u64>)]
     pub request_timeout_ms: u64,
+    /// An upload (POST /chat/uploads, its body included) must be answered within this, else 408
+    #[arg(long, env = "CLASSCHAT_UPLOAD_TIMEOUT_MS", value_name = "MS", default_value = "600000", value_parser = positive::<u64>)]
+    pub upload_timeout_ms: u64,
     /// Socket.IO sessions per client address that have not connected (authenticated) yet; a handshake over it gets 429
     #[arg(long, env = "CLASSCHAT_MAX_PENDING_HANDSHAKES_PER_IP", value_name = "N", default_value = "5000", value_parser = positive::<usize>)]
     pub max_pending_handshakes_per_ip: usize,
@@ -45,6 +48,7 @@ pub struct NetConfig {
     pub max_connections: usize,
     pub header_read_timeout: Duration,
     pub request_timeout: Duration,
+    pub upload_timeout: Duration,
     pub max_pending_handshakes_per_ip: usize,
     pub socket_max_buffered_bytes: usize,
 }
@@ -56,6 +60,7 @@ impl Default for NetConfig {
             max_connections: default_max_connections(),
             header_read_timeout: Duration::from_secs(20),
             request_timeout: Duration::from_secs(30),
+            upload_timeout: Duration::from_secs(600),
             max_pending_handshakes_per_ip: 5000,
             socket_max_buffered_bytes: 1 << 20,
         }
@@ -69,6 +74,7 @@ impl NetArgs {
             max_connections: self.max_connections.unwrap_or_else(default_max_connections),
             header_read_timeout: Duration::from_millis(self.header_read_timeout_ms),
             request_timeout: Duration::from_millis(self.request_timeout_ms),
+            upload_timeout: Duration::from_millis(self.upload_timeout_ms),
             max_pending_handshakes_per_ip: self.max_pending_handshakes_per_ip,
             socket_max_buffered_bytes: self.socket_max_buffered_bytes,
         }

@@ -107,6 +107,37 @@ pub struct Limits {
     pub meeting: MeetingLimits,
     /// Full-text search: language, longest query, rate per user.
     pub search: crate::domain::search::SearchSettings,
+    pub uploads: UploadLimits,
+}
+
+/// What uploads and attachments are held to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UploadLimits {
+    /// Largest upload, in bytes (413 past it, nothing kept).
+    pub max_bytes: u64,
+    /// Attachments on one message at most.
+    pub max_attachments: usize,
+    /// Uploads per user.
+    pub rate: Rate,
+    /// How long a signed attachment `url` works, in seconds.
+    pub url_ttl_secs: u64,
+    /// An upload never attached to a message is removed after this long.
+    pub orphan_secs: u64,
+    /// How often the orphan sweep runs.
+    pub sweep_secs: u64,
+}
+
+impl Default for UploadLimits {
+    fn default() -> Self {
+        UploadLimits {
+            max_bytes: 26_214_400,
+            max_attachments: 10,
+            rate: Rate::new(2, 20),
+            url_ttl_secs: 24 * 3600,
+            orphan_secs: 24 * 3600,
+            sweep_secs: 3600,
+        }
+    }
 }
 
 impl Default for Limits {
@@ -141,6 +172,7 @@ impl Default for Limits {
             },
             meeting: Default::default(),
             search: Default::default(),
+            uploads: Default::default(),
         }
     }
 }

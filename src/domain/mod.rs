@@ -1,5 +1,6 @@
 //! Types and rules of the chat domain: no web framework, database or Redis in here.
 
+pub mod attachment;
 pub mod error;
 pub mod events;
 pub mod ice;
@@ -12,6 +13,7 @@ pub mod reaction;
 pub mod requests;
 pub mod search;
 pub mod time;
+pub mod webhook;
 
 pub use model::*;
 pub use paging::HistoryQueryDir;

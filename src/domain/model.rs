@@ -153,6 +153,10 @@ pub struct Message {
     /// Messages answering this one (filled where messages are listed).
     pub reply_count: i64,
     pub pinned: bool,
+    /// The message this one forwards (the first of a chain of forwards).
+    pub forwarded_from: Option<super::attachment::ForwardedFrom>,
+    /// Uploaded files, with signed `url`s where messages reach clients.
+    pub attachments: Vec<super::attachment::Attachment>,
 }
 
 /// How many users reacted to a message with one emoji.

@@ -110,13 +110,21 @@ impl AddMembers {
 #[derive(Deserialize, Debug, Clone)]
 #[serde(rename_all = "camelCase")]
 pub struct SendMessage {
-    pub content: String,
+    /// Required, but may be empty with attachments; left out with `forwardFromId`.
+    #[serde(default)]
+    pub content: Option<String>,
     #[serde(default)]
     pub client_message_id: Option<String>,
     #[serde(default)]
     pub reply_to_id: Option<String>,
     #[serde(default)]
     pub mentions: Vec<String>,
+    /// Uploads of the sender's to attach.
+    #[serde(default)]
+    pub attachment_ids: Vec<String>,
+    /// A message the sender can read, to forward (with its content and attachments).
+    #[serde(default)]
+    pub forward_from_id: Option<String>,
 }
 
 /// Message content: 1 to `max_content_chars` characters, not only whitespace.
@@ -175,7 +183,42 @@ pub struct SocketEdit {
 
 impl SendMessage {
     pub fn validate(&self, limits: &Limits) -> AppResult<()> {
-        check_content(&self.content, limits)?;
+        if let Some(f) = &self.forward_from_id {
+            check_id("forwardFromId", f)?;
+            if self.content.as_deref().is_some_and(|c| !c.is_empty())
+                || !self.attachment_ids.is_empty()
+            {
+                return Err(AppError::bad_request(
+                    "invalid_payload",
+                    "a forward carries the original's content and attachments: leave content and attachmentIds out",
+                ));
+            }
+        } else {
+            match self.content.as_deref() {
+                None if self.attachment_ids.is_empty() => {
+                    return Err(AppError::bad_request(
+                        "invalid_payload",
+                        "content is required (it may be empty only with attachmentIds)",
+                    ))
+                }
+                Some(c) if self.attachment_ids.is_empty() || !c.is_empty() => {
+                    check_content(c, limits)?
+                }
+                _ => {}
+            }
+        }
+        if self.attachment_ids.len() > limits.uploads.max_attachments {
+            return Err(AppError::too_large(
+                "too_many_attachments",
+                format!(
+                    "at most {} attachments per message",
+                    limits.uploads.max_attachments
+                ),
+            ));
+        }
+        self.attachment_ids
+            .iter()
+            .try_for_each(|a| check_id("attachmentIds[]", a))?;
         if let Some(c) = &self.client_message_id {
             check_id("clientMessageId", c)?;
         }

@@ -23,17 +23,23 @@ impl FromRequestParts<Arc<AppState>> for Caller {
         parts: &mut Parts,
         state: &Arc<AppState>,
     ) -> Result<Self, AppError> {
-        let header = parts
-            .headers
-            .get(axum::http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .ok_or_else(|| AppError::unauthorized("missing Authorization: Bearer token"))?;
-        let token =
-            bearer(header).ok_or_else(|| AppError::unauthorized("expected a Bearer token"))?;
-        let p = state.verifier.verify(token)?;
-        state.chat.remember(&p).await?;
-        Ok(Caller(p))
+        caller_from_headers(&parts.headers, state).await.map(Caller)
     }
+}
+
+/// The caller named by `Authorization: Bearer <jwt>`.
+pub async fn caller_from_headers(
+    headers: &axum::http::HeaderMap,
+    state: &Arc<AppState>,
+) -> Result<Principal, AppError> {
+    let header = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .ok_or_else(|| AppError::unauthorized("missing Authorization: Bearer token"))?;
+    let token = bearer(header).ok_or_else(|| AppError::unauthorized("expected a Bearer token"))?;
+    let p = state.verifier.verify(token)?;
+    state.chat.remember(&p).await?;
+    Ok(p)
 }
 
 /// Reads a body of at most `limit` bytes. A larger one is read on and thrown away (up to

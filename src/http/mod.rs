@@ -1,5 +1,6 @@
 //! The REST API on :4500: router, response shapes, request metrics.
 
+mod admin;
 mod extract;
 mod health;
 mod meetings;
@@ -8,6 +9,7 @@ mod rooms;
 mod search;
 mod status;
 pub mod timeout;
+mod uploads;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -97,10 +99,13 @@ pub fn router(state: Arc<AppState>) -> Router {
         )
         .route("/chat/rooms/{room_id}/meetings", get(meetings::history))
         .route("/chat/meetings/ice-servers", get(meetings::ice_servers))
+        .route("/chat/uploads", post(uploads::upload))
+        .route("/chat/uploads/{upload_id}", get(uploads::download))
         .route("/chat/search", get(search::search))
         .route("/chat/status", put(status::set))
         .route("/chat/users/{user_id}/status", get(status::get))
         .route("/chat/ws/stats", get(status::stats))
+        .route("/chat/admin/webhooks", get(admin::webhooks))
         .fallback(|| async { AppError::new(404, "not_found", "no such endpoint") })
         .method_not_allowed_fallback(|| async {
             AppError::new(
@@ -125,9 +130,9 @@ pub fn router(state: Arc<AppState>) -> Router {
 /// a request sent on it. The same flag as `/readyz`, so its 503 always carries it.
 async fn close_unless_ready(State(s): State<Arc<AppState>>, req: Request, next: Next) -> Response {
     let mut resp = next.run(req).await;
-    // A 413 (or 408) leaves the request body unread, so the connection cannot be reused:
+    // A 413 (or 408, or an upload's 415) leaves the request body unread, so the connection cannot be reused:
     // saying so keeps a client from sending its next request on a closing connection.
-    let unread = matches!(resp.status().as_u16(), 408 | 413);
+    let unread = matches!(resp.status().as_u16(), 408 | 413 | 415);
     if unread || !s.ready.load(std::sync::atomic::Ordering::Acquire) {
         resp.headers_mut().insert(
             axum::http::header::CONNECTION,

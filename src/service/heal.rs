@@ -13,8 +13,9 @@ use crate::domain::events::{
 };
 use crate::storage::Store;
 
-/// `History` over the store: missed messages become `new-chat-message` packets.
-pub struct StoreHistory(pub Store);
+/// `History` over the store: missed messages become `new-chat-message` packets (their
+/// attachments' urls signed).
+pub struct StoreHistory(pub Store, pub super::uploads::UrlSigner);
 
 impl History for StoreHistory {
     fn missed(
@@ -26,6 +27,7 @@ impl History for StoreHistory {
         limit: u32,
     ) -> BoxFuture<'static, Result<Vec<Missed>, String>> {
         let store = self.0.clone();
+        let signer = self.1.clone();
         let limit = i64::from(limit);
         async move {
             let missed =
@@ -33,7 +35,8 @@ impl History for StoreHistory {
                     Stream::Messages => store
                         .messages_between(&room, after, upto, limit)
                         .await
-                        .map(|found| {
+                        .map(|mut found| {
+                            signer.sign(&mut found);
                             found
                                 .iter()
                                 .map(|m| (m.seq, super::encode(&NewChatMessage(m))))

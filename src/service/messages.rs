@@ -32,10 +32,11 @@ impl Chat {
         &self,
         p: &Principal,
         room_id: &str,
-        req: SendMessage,
+        mut req: SendMessage,
     ) -> AppResult<(Message, bool)> {
         req.validate(&self.limits)?;
         self.rate.send(&p.user_id).await?;
+        let body = self.message_body(p, room_id, &mut req).await?;
         // Access is checked by the insert itself; replies and mentions look first.
         if req.reply_to_id.is_some() || !req.mentions.is_empty() {
             self.access(p, room_id).await?;
@@ -65,17 +66,23 @@ impl Chat {
             room_id: room_id.to_string(),
             sender_id: p.user_id.clone(),
             sender_name: p.display_name().to_string(),
-            content: req.content,
+            content: body.content,
             client_message_id: req.client_message_id,
             reply_to_id: req.reply_to_id,
             mentions,
+            forwarded_from: body.forwarded_from,
+            attachments: body.attachments,
             now: now_ms(),
         };
-        let message = match self.store.insert_message(&new, p.is_admin()).await? {
+        let mut message = match self.store.insert_message(&new, p.is_admin()).await? {
             None => return Err(AppError::room_not_found()),
-            Some(InsertOutcome::Existing(first)) => return Ok((first, false)),
+            Some(InsertOutcome::Existing(mut first)) => {
+                self.sign_attachments(std::slice::from_mut(&mut first));
+                return Ok((first, false));
+            }
             Some(InsertOutcome::Created(m)) => m,
         };
+        self.sign_attachments(std::slice::from_mut(&mut message));
         metrics::counter!("classchat_messages_stored_total").increment(1);
         self.emit(
             Target::Room(room_id.to_string()),
@@ -94,6 +101,7 @@ impl Chat {
                 self.emit(Target::User(m.clone()), None, &mention).await;
             }
         }
+        self.webhook_message(p, &message).await;
         Ok((message, true))
     }
 

@@ -2,6 +2,7 @@
 
 mod announce;
 pub mod batch;
+mod forward;
 mod heal;
 mod meetings;
 mod members;
@@ -16,6 +17,8 @@ mod search;
 mod shared_rate;
 mod threads;
 pub mod typing;
+pub mod uploads;
+mod webhooks;
 
 use std::sync::Arc;
 
@@ -41,6 +44,9 @@ pub use meetings::{
 pub use ratelimit::RateLimits;
 pub use rooms::format_cursor;
 pub use typing::TypingTimers;
+pub use webhooks::{
+    describe_webhook_metrics, run_webhooks, zero_webhook_metrics, WebhookDelivery, Webhooks,
+};
 
 /// Everything a chat operation needs.
 pub struct Chat {
@@ -51,6 +57,8 @@ pub struct Chat {
     pub meetings: Arc<MeetingStore>,
     /// STUN/TURN servers handed to meeting peers.
     pub ice: IceConfig,
+    /// Where uploads are stored, and how their urls are signed.
+    pub files: uploads::Files,
     pub limits: Limits,
     pub node_id: String,
     pub rate: RateLimits,
@@ -68,6 +76,8 @@ pub struct Chat {
     announcing: announce::Announcements,
     /// Recent `get-room-online-users` answers per room.
     online_cache: online_cache::OnlineCache,
+    /// Offline notifications (disabled unless `with_webhooks` set a URL).
+    pub webhooks: Webhooks,
 }
 
 /// While draining, a closed socket's presence is released this much later, so a
@@ -115,6 +125,7 @@ impl Chat {
             presence,
             meetings: Arc::new(MeetingStore::Local(Default::default())),
             ice: IceConfig::default(),
+            files: uploads::Files::in_memory(),
             limits,
             node_id,
             io,
@@ -122,6 +133,7 @@ impl Chat {
             known_users: DashMap::new(),
             announcing: Default::default(),
             online_cache: Default::default(),
+            webhooks: Default::default(),
         }
     }
 
@@ -129,6 +141,12 @@ impl Chat {
     pub fn with_meetings(mut self, meetings: Arc<MeetingStore>, ice: IceConfig) -> Self {
         self.meetings = meetings;
         self.ice = ice;
+        self
+    }
+
+    /// Where uploads are stored (in memory until set).
+    pub fn with_files(mut self, files: uploads::Files) -> Self {
+        self.files = files;
         self
     }
 

@@ -27,6 +27,7 @@ pub struct RateLimits {
     online_users: DefaultKeyedRateLimiter<String>,
     signals: DefaultKeyedRateLimiter<String>,
     meeting_actions: DefaultKeyedRateLimiter<String>,
+    uploads: DefaultKeyedRateLimiter<String>,
     searches: DefaultKeyedRateLimiter<String>,
     clock: DefaultClock,
     limits: Limits,
@@ -53,6 +54,7 @@ impl RateLimits {
             online_users: RateLimiter::keyed(quota(limits.online_users)),
             signals: RateLimiter::keyed(quota(limits.meeting.signal)),
             meeting_actions: RateLimiter::keyed(quota(limits.meeting.actions)),
+            uploads: RateLimiter::keyed(quota(limits.uploads.rate)),
             searches: RateLimiter::keyed(quota(limits.search.rate)),
             clock: DefaultClock::default(),
             limits: limits.clone(),
@@ -105,6 +107,11 @@ impl RateLimits {
     }
 
     /// One message send by this user.
+    pub async fn upload(&self, user_id: &str) -> AppResult<()> {
+        self.check_user(&self.uploads, self.limits.uploads.rate, user_id, "upload")
+            .await
+    }
+
     pub async fn send(&self, user_id: &str) -> AppResult<()> {
         self.check_user(&self.sends, self.limits.send, user_id, "send")
             .await

@@ -72,6 +72,7 @@ impl Chat {
         for id in &invited {
             self.notify(id, &invite).await;
         }
+        self.webhook_invite(p, &detail.room, &invited).await;
         Ok(detail)
     }
 
@@ -85,7 +86,13 @@ impl Chat {
             None => None,
             Some(c) => Some(parse_cursor(c)?),
         };
-        Ok(self.store.list_rooms(&p.user_id, limit, cursor).await?)
+        let mut page = self.store.list_rooms(&p.user_id, limit, cursor).await?;
+        for room in &mut page.rooms {
+            if let Some(Some(last)) = &mut room.last_message {
+                self.sign_attachments(std::slice::from_mut(last));
+            }
+        }
+        Ok(page)
     }
 
     /// Adds members; new ones get `group-invite`, existing ones `member-added`.
@@ -130,6 +137,7 @@ impl Chat {
             for id in &added {
                 self.notify(id, &invite).await;
             }
+            self.webhook_invite(p, &detail.room, &added).await;
             let member_added = ChatNotification::MemberAdded {
                 room: &detail.room,
                 by: By::of(p),

@@ -15,10 +15,11 @@ impl Chat {
         let ids: Vec<String> = messages.iter().map(|m| m.id.clone()).collect();
         let mut reactions = self.store.reactions_of(&ids).await?;
         let replies = self.store.reply_counts(&ids).await?;
-        for m in messages {
+        for m in messages.iter_mut() {
             m.reactions = reactions.remove(&m.id).unwrap_or_default();
             m.reply_count = replies.get(&m.id).copied().unwrap_or(0);
         }
+        self.sign_attachments(messages);
         Ok(())
     }
 

@@ -1,6 +1,7 @@
 //! Messages: gap-free per-room `seq`, idempotent sends, history paging, soft delete, read pointers.
 
 use super::{is_unique_violation, with_pool, Pool, Store};
+use crate::domain::attachment::{Attachment, ForwardedFrom};
 use crate::domain::{HistoryQueryDir, Message, Role};
 
 /// A message to store; `seq` is allocated by the store.
@@ -13,6 +14,8 @@ pub struct NewMessage {
     pub client_message_id: Option<String>,
     pub reply_to_id: Option<String>,
     pub mentions: Vec<String>,
+    pub forwarded_from: Option<ForwardedFrom>,
+    pub attachments: Vec<Attachment>,
     pub now: i64,
 }
 
@@ -43,10 +46,35 @@ pub(crate) struct MessageRow {
     deleted_at: Option<i64>,
     deleted_by: Option<String>,
     pub(crate) pinned_at: Option<i64>,
+    forwarded_message_id: Option<String>,
+    forwarded_room_id: Option<String>,
+    forwarded_sender_id: Option<String>,
+    forwarded_sender_name: Option<String>,
+    forwarded_created_at: Option<i64>,
+    attachments: String,
 }
 
 impl From<MessageRow> for Message {
     fn from(r: MessageRow) -> Self {
+        let forwarded_from = match (
+            r.forwarded_message_id,
+            r.forwarded_room_id,
+            r.forwarded_sender_id,
+        ) {
+            (Some(message_id), Some(room_id), Some(sender_id)) => Some(ForwardedFrom {
+                message_id,
+                room_id,
+                sender_id,
+                sender_name: r.forwarded_sender_name.unwrap_or_default(),
+                created_at: r.forwarded_created_at.unwrap_or_default(),
+            }),
+            _ => None,
+        };
+        // A deleted message shows no files.
+        let attachments = match r.deleted_at {
+            Some(_) => Vec::new(),
+            None => serde_json::from_str(&r.attachments).unwrap_or_default(),
+        };
         Message {
             id: r.id,
             room_id: r.room_id,
@@ -64,6 +92,8 @@ impl From<MessageRow> for Message {
             reactions: Vec::new(),
             reply_count: 0,
             pinned: r.pinned_at.is_some(),
+            forwarded_from,
+            attachments,
         }
     }
 }
@@ -71,7 +101,7 @@ impl From<MessageRow> for Message {
 macro_rules! select_messages {
     ($tail:literal) => {
         concat!(
-            "SELECT id, room_id, seq, sender_id, sender_name, content, client_message_id, reply_to_id, mentions, created_at, edited_at, deleted_at, deleted_by, pinned_at FROM messages ",
+            "SELECT id, room_id, seq, sender_id, sender_name, content, client_message_id, reply_to_id, mentions, created_at, edited_at, deleted_at, deleted_by, pinned_at, forwarded_message_id, forwarded_room_id, forwarded_sender_id, forwarded_sender_name, forwarded_created_at, attachments FROM messages ",
             $tail
         )
     };
@@ -91,6 +121,8 @@ impl Store {
         admin: bool,
     ) -> Result<Option<InsertOutcome>, sqlx::Error> {
         let mentions = serde_json::to_string(&m.mentions).unwrap_or_else(|_| "[]".into());
+        let attachments = stored_attachments(&m.attachments);
+        let fwd = m.forwarded_from.as_ref();
         let res: Result<Option<i64>, sqlx::Error> = match &self.pool {
             Pool::Postgres(p) => {
                 sqlx::query_scalar(
@@ -102,8 +134,11 @@ impl Store {
                        WHERE id IN (SELECT id FROM allowed) RETURNING last_seq
                      ), ins AS (
                        INSERT INTO messages (id, room_id, seq, sender_id, sender_name, content,
-                                             client_message_id, reply_to_id, mentions, created_at)
-                       SELECT $2, $1, last_seq, $3, $4, $5, $6, $7, $8, $9 FROM next RETURNING seq
+                                             client_message_id, reply_to_id, mentions, created_at,
+                                             forwarded_message_id, forwarded_room_id, forwarded_sender_id,
+                                             forwarded_sender_name, forwarded_created_at, attachments)
+                       SELECT $2, $1, last_seq, $3, $4, $5, $6, $7, $8, $9, $11, $12, $13, $14, $15, $16
+                       FROM next RETURNING seq
                      ), pointer AS (
                        UPDATE room_members SET last_read_seq = ins.seq, last_read_at = $9 FROM ins
                        WHERE room_id = $1 AND user_id = $3 AND last_read_seq < ins.seq
@@ -120,10 +155,18 @@ impl Store {
                 .bind(&mentions)
                 .bind(m.now)
                 .bind(admin)
+                .bind(fwd.map(|f| &f.message_id))
+                .bind(fwd.map(|f| &f.room_id))
+                .bind(fwd.map(|f| &f.sender_id))
+                .bind(fwd.map(|f| &f.sender_name))
+                .bind(fwd.map(|f| f.created_at))
+                .bind(&attachments)
                 .fetch_optional(p)
                 .await
             }
-            Pool::Sqlite(p) => Self::insert_message_tx(p, m, &mentions, admin).await,
+            Pool::Sqlite(p) => {
+                Self::insert_message_tx(p, m, (&mentions, &attachments), admin).await
+            }
         };
         match res {
             Ok(None) => Ok(None),
@@ -134,6 +177,8 @@ impl Store {
                 sender_id: m.sender_id.clone(),
                 sender_name: m.sender_name.clone(),
                 content: Some(m.content.clone()),
+                forwarded_from: m.forwarded_from.clone(),
+                attachments: m.attachments.clone(),
                 client_message_id: m.client_message_id.clone(),
                 reply_to_id: m.reply_to_id.clone(),
                 mentions: m.mentions.clone(),
@@ -161,9 +206,10 @@ impl Store {
     async fn insert_message_tx(
         p: &sqlx::SqlitePool,
         m: &NewMessage,
-        mentions: &str,
+        (mentions, attachments): (&str, &str),
         admin: bool,
     ) -> Result<Option<i64>, sqlx::Error> {
+        let fwd = m.forwarded_from.as_ref();
         let mut tx = p.begin().await?;
         // Writing first: a read-then-write transaction could not take the write lock.
         let seq: Option<i64> = sqlx::query_scalar(
@@ -182,8 +228,9 @@ impl Store {
             return Ok(None);
         };
         sqlx::query(
-            "INSERT INTO messages (id, room_id, seq, sender_id, sender_name, content, client_message_id, reply_to_id, mentions, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+            "INSERT INTO messages (id, room_id, seq, sender_id, sender_name, content, client_message_id, reply_to_id, mentions, created_at,
+               forwarded_message_id, forwarded_room_id, forwarded_sender_id, forwarded_sender_name, forwarded_created_at, attachments)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
         )
         .bind(&m.id)
         .bind(&m.room_id)
@@ -195,6 +242,12 @@ impl Store {
         .bind(&m.reply_to_id)
         .bind(mentions)
         .bind(m.now)
+        .bind(fwd.map(|f| &f.message_id))
+        .bind(fwd.map(|f| &f.room_id))
+        .bind(fwd.map(|f| &f.sender_id))
+        .bind(fwd.map(|f| &f.sender_name))
+        .bind(fwd.map(|f| f.created_at))
+        .bind(attachments)
         .execute(&mut *tx)
         .await?;
         sqlx::query(
@@ -209,6 +262,15 @@ impl Store {
         .await?;
         tx.commit().await?;
         Ok(Some(seq))
+    }
+
+    /// A message by id alone, whatever its room (forwards name only the message).
+    pub async fn message_by_id(&self, id: &str) -> Result<Option<Message>, sqlx::Error> {
+        with_pool!(self, p => sqlx::query_as::<_, MessageRow>(select_messages!("WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(p)
+            .await
+            .map(|r| r.map(Message::from)))
     }
 
     async fn message_by_client_id(
@@ -303,4 +365,16 @@ impl Store {
             next_cursor,
         })
     }
+}
+
+/// Attachments as stored: without their signed urls, which are made when sent.
+fn stored_attachments(list: &[Attachment]) -> String {
+    let bare: Vec<Attachment> = list
+        .iter()
+        .map(|a| Attachment {
+            url: String::new(),
+            ..a.clone()
+        })
+        .collect();
+    serde_json::to_string(&bare).unwrap_or_else(|_| "[]".into())
 }

@@ -6,12 +6,14 @@ mod heads;
 mod meetings;
 mod members;
 mod messages;
+mod outbox;
 mod reactions;
 mod receipts;
 mod rooms;
 mod search;
 mod search_setup;
 mod threads;
+mod uploads;
 mod users;
 
 use std::str::FromStr;
@@ -24,8 +26,10 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePo
 pub use changes::Change;
 pub use meetings::MeetingRow;
 pub use messages::{HistoryPage, InsertOutcome, NewMessage};
+pub use outbox::{ClaimedRow, NewOutboxRow, OutboxEntry};
 pub use reactions::Reactor;
 pub use rooms::{NewRoom, RoomListPage};
+pub use uploads::UploadRow;
 pub use search::{is_statement_timeout, RawHit, SearchRequest, SearchScope};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");

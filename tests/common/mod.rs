@@ -3,6 +3,8 @@
 //! to mint tokens and call the REST API.
 #![allow(dead_code)]
 
+pub mod files;
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -28,7 +30,7 @@ pub struct TestApp {
     pub http: reqwest::Client,
     pub db: Db,
     running: Option<classchat::Running>,
-    _dir: tempfile::TempDir,
+    pub(crate) _dir: tempfile::TempDir,
 }
 
 /// The PostgreSQL server used for tests (a fresh database is made per test).
@@ -77,6 +79,9 @@ pub fn test_config(dir: PathBuf, database_url: Option<String>) -> Config {
         net: Default::default(),
         relay: Default::default(),
         ice: Default::default(),
+        uploads_url: None,
+        upload_url_secret: None,
+        webhooks: Default::default(),
     }
 }
 
@@ -182,6 +187,11 @@ impl Answer {
 }
 
 impl TestApp {
+    /// The node's data directory (its SQLite file, and uploads/ by default).
+    pub fn data_dir(&self) -> &std::path::Path {
+        self._dir.path()
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{}", self.api, path)
     }
@@ -288,6 +298,22 @@ impl TestApp {
     pub async fn stop(mut self) {
         if let Some(r) = self.running.take() {
             r.shutdown().await;
+        }
+    }
+}
+
+/// A test that ends without `stop()` still closes its node's database pool: the node's
+/// parts hold each other (the Socket.IO server holds the handler that holds the chat
+/// service), so they outlive the test's runtime, and without this every test would leave
+/// its PostgreSQL connections open until the whole test binary exits.
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        let Some(r) = self.running.take() else { return };
+        let store = r.state.chat.store.clone();
+        if let Ok(handle) = tokio::runtime::Handle::try_current() {
+            if handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread {
+                tokio::task::block_in_place(|| handle.block_on(store.close()));
+            }
         }
     }
 }

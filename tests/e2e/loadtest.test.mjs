@@ -1,6 +1,6 @@
 // Smoke runs of every classchat-load scenario against a spawned 2-node cluster, with small
-// numbers: they must run, fanout and meeting-signal must lose, duplicate and reorder
-// nothing, and the meeting-storm must converge (no timing asserts).
+// numbers: they must run, fanout, reaction-fanout and meeting-signal must lose, duplicate
+// and reorder nothing, and the meeting-storm must converge (no timing asserts).
 
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
@@ -103,6 +103,23 @@ describe("classchat-load scenarios against two nodes", () => {
     assert.equal(r.regressions, 0);
     assert.equal(r.leftEvents, 0);
     assert.ok(r.allListsRightMs > 0);
+  });
+
+  test("reaction-fanout: every acknowledged reaction reaches every member once", async () => {
+    const r = await load("reaction-fanout", "--members", "30", "--reactors", "5", "--rate", "20", "--duration", "3");
+    assert.ok(r.acked > 0);
+    assert.equal(r.sendErrors, 0);
+    assert.equal(r.receivers, 30);
+    assert.equal(r.lost, 0);
+    assert.equal(r.duplicated, 0);
+    assert.equal(r.deliveries, r.acked * 30);
+  });
+
+  test("upload: concurrent uploaders store files without errors", async () => {
+    const r = await load("upload", "--concurrency", "3", "--upload-kib", "256", "--duration", "2");
+    assert.ok(r.uploads > 0);
+    assert.equal(r.errors, 0);
+    assert.ok(r.mebibytesPerSecond > 0);
   });
 
   test("typing-storm: indicators reach the other members", async () => {

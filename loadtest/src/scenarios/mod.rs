@@ -5,12 +5,16 @@ mod connect;
 mod fanout;
 mod meeting;
 mod member;
+mod reactions;
+mod upload;
 mod search;
 
 pub use churn::{presence_churn, typing_storm};
 pub use connect::connect;
 pub use fanout::fanout;
 pub use meeting::{meeting_signal, meeting_storm};
+pub use reactions::reaction_fanout;
+pub use upload::upload;
 pub use search::search;
 
 use std::sync::Arc;

@@ -140,6 +140,7 @@ impl Chat {
                 })
                 .await;
         }
+        self.webhook_meeting(p, &room, &meeting).await;
         Ok((meeting, true))
     }
 

@@ -14,7 +14,7 @@ export const BIN = process.env.CLASSCHAT_BIN || join(REPO, "target", "debug", "c
 /** Every per-user rate limit (`CLASSCHAT_RATE_<KIND>_PER_SEC` / `_BURST`) set out of the way,
  * for tests whose set-up makes rooms, members, sends or connects in bulk. */
 export const LIFTED_RATES = Object.fromEntries(
-  ["SEND", "TYPING", "CONNECT", "STATUS", "ROOM_CREATE", "MEMBER_ADD", "ONLINE_USERS", "SEARCH"].flatMap((kind) => [
+  ["SEND", "TYPING", "CONNECT", "STATUS", "ROOM_CREATE", "MEMBER_ADD", "ONLINE_USERS", "UPLOAD", "SEARCH"].flatMap((kind) => [
     [`CLASSCHAT_RATE_${kind}_PER_SEC`, "100000"],
     [`CLASSCHAT_RATE_${kind}_BURST`, "100000"],
   ]),

@@ -32,6 +32,8 @@ export const MESSAGE_FIELDS = [
   "reactions",
   "replyCount",
   "pinned",
+  "forwardedFrom",
+  "attachments",
 ];
 
 /** Retries `fn` until it returns a truthy value (or stops throwing); throws the last failure at the deadline. */
