@@ -29,8 +29,8 @@ pub use messages::{HistoryPage, InsertOutcome, NewMessage};
 pub use outbox::{ClaimedRow, NewOutboxRow, OutboxEntry};
 pub use reactions::Reactor;
 pub use rooms::{NewRoom, RoomListPage};
-pub use uploads::UploadRow;
 pub use search::{is_statement_timeout, RawHit, SearchRequest, SearchScope};
+pub use uploads::UploadRow;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 

@@ -6,16 +6,16 @@ mod fanout;
 mod meeting;
 mod member;
 mod reactions;
-mod upload;
 mod search;
+mod upload;
 
 pub use churn::{presence_churn, typing_storm};
 pub use connect::connect;
 pub use fanout::fanout;
 pub use meeting::{meeting_signal, meeting_storm};
 pub use reactions::reaction_fanout;
-pub use upload::upload;
 pub use search::search;
+pub use upload::upload;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
