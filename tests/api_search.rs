@@ -72,6 +72,8 @@ both_dbs_with!(
         );
         assert_eq!(top["message"]["replyCount"], 0);
         assert_eq!(top["message"]["pinned"], false);
+        assert_eq!(top["message"]["attachments"], json!([]));
+        assert!(top["message"]["forwardedFrom"].is_null());
         assert!(top["snippet"]
             .as_str()
             .unwrap()
