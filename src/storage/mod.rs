@@ -5,6 +5,7 @@ mod changes;
 mod heads;
 mod meetings;
 mod members;
+mod message_insert;
 mod messages;
 mod outbox;
 mod reactions;
