@@ -383,17 +383,7 @@ async fn language_changes_rebuild_and_unknown_languages_stop_start_up(db: Db) {
     let t = token("t1", "teacher");
     let http = reqwest::Client::new();
     let base = format!("http://{}", node.api_addr);
-    let room: Value = http
-        .post(format!("{base}/chat/rooms/group"))
-        .bearer_auth(&t)
-        .json(&json!({ "name": "Sport", "memberIds": [] }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let room = room["data"]["id"].as_str().unwrap().to_string();
+    let room = new_group(&http, &base, &t, "Sport").await;
     let sent = http
         .post(format!("{base}/chat/rooms/{room}/messages"))
         .bearer_auth(&t)
@@ -446,17 +436,7 @@ async fn a_search_over_its_time_is_cancelled_with_search_timeout_on_postgres() {
     let t = token("t1", "teacher");
     let http = reqwest::Client::new();
     let base = format!("http://{}", node.api_addr);
-    let room: Value = http
-        .post(format!("{base}/chat/rooms/group"))
-        .bearer_auth(&t)
-        .json(&json!({ "name": "Big", "memberIds": [] }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let room = room["data"]["id"].as_str().unwrap().to_string();
+    let room = new_group(&http, &base, &t, "Big").await;
     // 100,000 messages with a common word, written directly.
     let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
     sqlx::query(
@@ -483,4 +463,19 @@ async fn a_search_over_its_time_is_cancelled_with_search_timeout_on_postgres() {
     let body: Value = slow.json().await.unwrap();
     assert_eq!(body["error"]["code"], "search_timeout");
     node.shutdown().await;
+}
+
+/// A group room made over REST on a node started by hand: its id.
+async fn new_group(http: &reqwest::Client, base: &str, token: &str, name: &str) -> String {
+    let room: Value = http
+        .post(format!("{base}/chat/rooms/group"))
+        .bearer_auth(token)
+        .json(&json!({ "name": name, "memberIds": [] }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    room["data"]["id"].as_str().unwrap().to_string()
 }

@@ -302,33 +302,9 @@ on_both!(
 
         // The recorder is the process's, shared by this file's tests: at least ours.
         assert!(sample(&app, r#"classchat_webhooks_queued_total{type="mention"}"#).await >= 1.0);
-        let mut total = 0.0;
-        for k in [
-            "mention",
-            "direct-message",
-            "group-invite",
-            "meeting-started",
-        ] {
-            total += sample(
-                &app,
-                &format!(r#"classchat_webhooks_delivered_total{{type="{k}"}}"#),
-            )
-            .await;
-        }
+        let total = all_types(&app, "classchat_webhooks_delivered_total").await;
         assert!(total >= 6.0, "{total}");
-        let mut retried = 0.0;
-        for k in [
-            "mention",
-            "direct-message",
-            "group-invite",
-            "meeting-started",
-        ] {
-            retried += sample(
-                &app,
-                &format!(r#"classchat_webhooks_retried_total{{type="{k}"}}"#),
-            )
-            .await;
-        }
+        let retried = all_types(&app, "classchat_webhooks_retried_total").await;
         assert!(retried >= 3.0, "{retried}");
         assert!(sample(&app, "classchat_webhook_oldest_pending_seconds").await >= 0.0);
         app.stop().await;
@@ -526,4 +502,18 @@ async fn two_nodes_on_one_database_send_each_event_exactly_once() {
     for n in nodes {
         n.stop().await;
     }
+}
+
+/// A webhook counter summed over the four event types.
+async fn all_types(app: &TestApp, metric: &str) -> f64 {
+    let mut total = 0.0;
+    for k in [
+        "mention",
+        "direct-message",
+        "group-invite",
+        "meeting-started",
+    ] {
+        total += sample(app, &format!(r#"{metric}{{type="{k}"}}"#)).await;
+    }
+    total
 }
