@@ -352,20 +352,10 @@ both_dbs_with!(
 /// A database for a node started by hand: a new PostgreSQL database, or none (SQLite
 /// in the data directory).
 async fn database(db: Db) -> Option<String> {
-    use sqlx::Connection;
     if db == Db::Sqlite {
         return None;
     }
-    let admin = pg_admin_url();
-    let name = format!("classchat_test_{}", uuid::Uuid::now_v7().simple());
-    let mut conn = sqlx::PgConnection::connect(&format!("{admin}/postgres"))
-        .await
-        .unwrap();
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&mut conn)
-        .await
-        .unwrap();
-    Some(format!("{admin}/{name}"))
+    Some(fresh_pg_database().await)
 }
 
 /// Messages stored before a language change are found with the new one (the index is

@@ -439,17 +439,7 @@ async fn webhooks_without_a_long_enough_secret_refuse_start_up() {
 /// Two nodes on one PostgreSQL database, both dispatching: each event is sent once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_nodes_on_one_database_send_each_event_exactly_once() {
-    use sqlx::Connection;
-    let admin = pg_admin_url();
-    let name = format!("classchat_test_{}", uuid::Uuid::now_v7().simple());
-    let mut conn = sqlx::PgConnection::connect(&format!("{admin}/postgres"))
-        .await
-        .unwrap();
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&mut conn)
-        .await
-        .unwrap();
-    let url = format!("{admin}/{name}");
+    let url = fresh_pg_database().await;
     let rx = Receiver::start(5, 0).await;
     let mut nodes = Vec::new();
     for _ in 0..2 {

@@ -39,7 +39,8 @@ pub fn pg_admin_url() -> String {
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into())
 }
 
-async fn fresh_pg_database() -> String {
+/// A new, empty PostgreSQL database on the test server: its URL.
+pub async fn fresh_pg_database() -> String {
     use sqlx::Connection;
     let admin = pg_admin_url();
     let name = format!("classchat_test_{}", uuid::Uuid::now_v7().simple());
