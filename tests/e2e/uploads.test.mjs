@@ -86,7 +86,8 @@ describe("uploads on one node", () => {
     const after = memory(node.proc.pid);
     const growth = after.peak - before.rss;
     console.log(`# RSS before ${before.rss >> 20} MiB, peak after ${after.peak >> 20} MiB: grew ${(growth / 1048576).toFixed(1)} MiB for a 20 MiB file`);
-    assert.ok(growth < size / 4, `peak RSS grew by ${growth} bytes for a ${size}-byte upload`);
+    // Buffering the file would grow it by 20 MiB or more; streaming by a few parts.
+    assert.ok(growth < size * 0.4, `peak RSS grew by ${growth} bytes for a ${size}-byte upload`);
     // The whole file, then a range near its end (a player seeking).
     const full = await fetch(`${node.apiUrl}/chat/uploads/${r.body.data.id}`, { headers: { authorization: `Bearer ${t.token}` } });
     assert.equal((await full.arrayBuffer()).byteLength, size);
