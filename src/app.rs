@@ -12,6 +12,18 @@ pub struct AppState {
     pub verifier: Verifier,
     /// False while starting and once draining.
     pub ready: AtomicBool,
+    /// What the web client at `/app/` is told.
+    pub web: WebSettings,
+}
+
+/// The web client's settings: where its Socket.IO connection goes, and the secret of
+/// "try it" tokens (only on a zero-configuration single node).
+#[derive(Default)]
+pub struct WebSettings {
+    /// The Socket.IO listener's port (known once it is bound).
+    pub socket_port: std::sync::atomic::AtomicU16,
+    /// `Some`: "try it" sign-in mints tokens with this (the generated) secret.
+    pub try_it: Option<Vec<u8>>,
 }
 
 /// The client's address: the `ClientAddress` the `forwarded` layer found (the TCP peer,

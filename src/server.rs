@@ -150,15 +150,32 @@ pub async fn start(config: Config) -> Result<Running, String> {
                 keys,
             )));
     }
+    // "Try it" tokens only where nobody configured how tokens are made: one node, the
+    // generated secret.
+    let try_it = match &key {
+        crate::config::JwtKey::Secret(s)
+            if config.jwt_secret.is_none() && config.redis_url.is_none() =>
+        {
+            Some(s.clone())
+        }
+        _ => None,
+    };
     let state = Arc::new(AppState {
         chat: chat.clone(),
         verifier,
         ready: AtomicBool::new(false),
+        web: crate::app::WebSettings {
+            try_it,
+            ..Default::default()
+        },
     });
     io.set_handler(crate::realtime::Realtime::new(state.clone()));
 
     let api = bind(config.api_addr, "CLASSCHAT_API_ADDR").await?;
     let sock = bind(config.socket_addr, "CLASSCHAT_SOCKET_ADDR").await?;
+    if let Ok(a) = sock.local_addr() {
+        state.web.socket_port.store(a.port(), Ordering::Release);
+    }
     let met = bind(config.metrics_addr, "CLASSCHAT_METRICS_ADDR").await?;
     let addrs = (
         api.local_addr().map_err(|e| e.to_string())?,

@@ -10,6 +10,7 @@ mod search;
 mod status;
 pub mod timeout;
 mod uploads;
+mod web;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -102,6 +103,11 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/chat/uploads", post(uploads::upload))
         .route("/chat/uploads/{upload_id}", get(uploads::download))
         .route("/chat/search", get(search::search))
+        .route("/app", get(web::redirect))
+        .route("/app/", get(web::index))
+        .route("/app/config.json", get(web::config))
+        .route("/app/try-token", post(web::try_token))
+        .route("/app/{*path}", get(web::asset))
         .route("/chat/status", put(status::set))
         .route("/chat/users/{user_id}/status", get(status::get))
         .route("/chat/ws/stats", get(status::stats))
