@@ -22,6 +22,8 @@ pub struct AppState {
 pub struct WebSettings {
     /// The Socket.IO listener's port (known once it is bound).
     pub socket_port: std::sync::atomic::AtomicU16,
+    /// `CLASSCHAT_WEB_SOCKET_URL`, if set.
+    pub socket_url: Option<String>,
     /// `Some`: "try it" sign-in mints tokens with this (the generated) secret.
     pub try_it: Option<Vec<u8>>,
 }

@@ -166,6 +166,7 @@ pub async fn start(config: Config) -> Result<Running, String> {
         ready: AtomicBool::new(false),
         web: crate::app::WebSettings {
             try_it,
+            socket_url: config.web_socket_url.clone(),
             ..Default::default()
         },
     });

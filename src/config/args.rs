@@ -43,6 +43,8 @@ pub struct ServeArgs {
     #[command(flatten)]
     pub uploads: super::uploads::UploadArgs,
     #[command(flatten)]
+    pub web: super::web::WebArgs,
+    #[command(flatten)]
     pub webhooks: super::webhooks::WebhookArgs,
     #[command(flatten)]
     pub search: super::search::SearchArgs,

@@ -9,6 +9,7 @@ mod rooms;
 mod search;
 mod tokens;
 mod uploads;
+mod web;
 mod webhooks;
 
 use std::net::SocketAddr;
@@ -30,6 +31,7 @@ pub use relay::RelayArgs;
 pub use search::SearchArgs;
 pub use tokens::{LifetimeArg, TokenArgs, MIN_SECRET_BYTES};
 pub use uploads::UploadArgs;
+pub use web::WebArgs;
 pub use webhooks::WebhookArgs;
 
 /// How tokens are verified.
@@ -74,6 +76,8 @@ pub struct Config {
     pub relay: RelayArgs,
     /// STUN/TURN servers for meetings.
     pub ice: IceConfig,
+    /// The Socket.IO URL the web client is given (`None`: the page's host, this node's port).
+    pub web_socket_url: Option<String>,
     /// Where uploads go (`None`: uploads/ in the data directory).
     pub uploads_url: Option<String>,
     /// Key of signed attachment urls (`None`: derived from the token key).
@@ -199,6 +203,7 @@ impl From<ServeArgs> for Config {
             net: a.net.config(),
             relay: a.relay,
             ice: a.meetings.ice(),
+            web_socket_url: a.web.web_socket_url.filter(|u| !u.is_empty()),
             uploads_url: a.uploads.uploads_url.filter(|u| !u.is_empty()),
             upload_url_secret: a.uploads.upload_url_secret.filter(|s| !s.is_empty()),
             webhooks: a.webhooks.config(),

@@ -58,7 +58,7 @@ fn file(path: &str) -> Response {
 pub async fn config(s: AppS) -> Response {
     axum::Json(json!({
         "socketPort": s.web.socket_port.load(Ordering::Acquire),
-        "socketUrl": null,
+        "socketUrl": s.web.socket_url,
         "tryIt": s.web.try_it.is_some(),
     }))
     .into_response()

@@ -81,6 +81,7 @@ pub fn test_config(dir: PathBuf, database_url: Option<String>) -> Config {
         relay: Default::default(),
         ice: Default::default(),
         uploads_url: None,
+        web_socket_url: None,
         upload_url_secret: None,
         webhooks: Default::default(),
     }

@@ -2,7 +2,8 @@
 // zero-configuration node: a teacher and a student sign in with "try it" in two browser
 // contexts (the student on a phone-sized screen), the teacher creates a group, they chat
 // live with typing shown, and an unread badge counts a message in another room until it
-// is opened. Screenshots go to a temp directory, or to docs/screenshots/ with
+// is opened; then on two nodes behind HAProxy, signed in with pasted tokens, two students
+// on different nodes chat live with their teacher. Screenshots go to a temp directory, or to docs/screenshots/ with
 // CLASSCHAT_UPDATE_SCREENSHOTS=1.
 
 import { after, before, describe, test } from "node:test";
@@ -13,7 +14,9 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
 import { launchBrowser } from "./lib/browser.mjs";
+import { startCluster } from "./lib/cluster.mjs";
 import { startServer } from "./lib/server.mjs";
+import { eventually, uid } from "./lib/util.mjs";
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const SHOTS = process.env.CLASSCHAT_UPDATE_SCREENSHOTS === "1"
@@ -122,6 +125,74 @@ describe("the web client", () => {
       await page.close();
     } finally {
       await configured.stop();
+    }
+  });
+});
+
+describe("the web client on two nodes behind HAProxy", () => {
+  let c;
+  let browser;
+  before(async () => {
+    // The page comes from the load balancer's API port; its Socket.IO from the balancer's
+    // Socket.IO port, which CLASSCHAT_WEB_SOCKET_URL names.
+    c = await startCluster({ nodes: 2, lb: true, env: ({ lbSocketUrl }) => ({ CLASSCHAT_WEB_SOCKET_URL: lbSocketUrl }) });
+    browser = await launchBrowser();
+  });
+  after(async () => {
+    await browser?.close();
+    await c?.stop();
+  });
+
+  async function signIn(user) {
+    const ctx = await browser.newContext();
+    const page = await ctx.newPage();
+    await page.goto(`${c.lb.apiUrl}/app/`);
+    await page.getByLabel("Token (JWT)").fill(user.token);
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await page.getByText("online", { exact: true }).waitFor();
+    return { ctx, page };
+  }
+
+  test("a teacher makes a group and two students on different nodes chat with her live", async () => {
+    const t = c.user(uid("t"), "teacher", "Ms Rivera");
+    const [a, b] = [c.user(uid("ana"), "student", "Ana"), c.user(uid("ben"), "student", "Ben")];
+    const admin = c.user(uid("admin"), "admin");
+    const teacher = await signIn(t);
+    const ana = await signIn(a);
+    const ben = await signIn(b);
+    try {
+      assert.equal(await ana.page.getByRole("button", { name: "Try it" }).count(), 0);
+      await teacher.page.getByRole("button", { name: "New group" }).click();
+      await teacher.page.getByLabel("Group name").fill("Biology");
+      await teacher.page.getByLabel("Member ids, comma-separated").fill(`${a.id}, ${b.id}`);
+      await teacher.page.getByRole("button", { name: "OK" }).click();
+      await teacher.page.getByRole("heading", { name: "Biology" }).waitFor();
+      for (const s of [ana, ben]) {
+        await s.page.getByRole("button", { name: /Biology/ }).click();
+        await s.page.getByRole("heading", { name: "Biology" }).waitFor();
+      }
+      // Three browsers through the balancer: both nodes hold some of them.
+      const stats = await eventually("sockets on both nodes", async () => {
+        const st = await c.nodes[0].ok("GET", "/chat/ws/stats", admin);
+        return st.nodes.length === 2 && st.nodes.every((n) => n.connections >= 1) && st;
+      });
+      assert.equal(stats.connections, 3);
+
+      await ana.page.getByLabel("Message").fill("Is the quiz on cells?");
+      await ana.page.getByLabel("Message").press("Enter");
+      for (const p of [ben.page, teacher.page]) await p.locator(".message .content", { hasText: "Is the quiz on cells?" }).waitFor();
+      await ben.page.getByLabel("Message").pressSequentially("I think so", { delay: 20 });
+      await ana.page.getByText("Ben is typing…").waitFor();
+      await ben.page.getByLabel("Message").press("Enter");
+      await teacher.page.getByLabel("Message").fill("Yes: chapters 2 and 3");
+      await teacher.page.getByLabel("Message").press("Enter");
+      for (const p of [ana.page, ben.page, teacher.page]) {
+        await p.locator(".message .content", { hasText: "Yes: chapters 2 and 3" }).waitFor();
+        const texts = await p.locator(".message .content").allTextContents();
+        assert.deepEqual(texts, ["Is the quiz on cells?", "I think so", "Yes: chapters 2 and 3"], "every message once, in order");
+      }
+    } finally {
+      for (const x of [teacher, ana, ben]) await x.ctx.close();
     }
   });
 });

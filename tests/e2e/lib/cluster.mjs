@@ -87,8 +87,8 @@ function dropDatabase(name) {
 }
 
 /** HAProxy with the repo's config, in front of three nodes (repeated if fewer). */
-async function startHaproxy(nodes) {
-  const [socketPort, apiPort] = [await freePort(), await freePort()];
+async function startHaproxy(nodes, ports) {
+  const [socketPort, apiPort] = ports ?? [await freePort(), await freePort()];
   const pick = (i) => nodes[Math.min(i, nodes.length - 1)];
   const env = {
     ...process.env,
@@ -129,8 +129,14 @@ async function startHaproxy(nodes) {
 /**
  * Starts Redis, a database, `nodes` classchat processes and (with `lb`) HAProxy.
  * Every node shares the JWT secret, so `cluster.user()` tokens work on all of them.
+ * `env` may be a function of `{ lbSocketUrl, lbApiUrl }` (the load balancer's addresses,
+ * chosen before the nodes start) for settings that name them.
  */
 export async function startCluster({ nodes = 3, lb = false, env = {} } = {}) {
+  const lbPorts = lb ? [await freePort(), await freePort()] : null;
+  if (typeof env === "function") {
+    env = env(lb ? { lbSocketUrl: `http://127.0.0.1:${lbPorts[0]}`, lbApiUrl: `http://127.0.0.1:${lbPorts[1]}` } : {});
+  }
   const redis = new Redis(await freePort());
   await redis.start();
   const db = freshDatabase();
@@ -153,7 +159,7 @@ export async function startCluster({ nodes = 3, lb = false, env = {} } = {}) {
     db,
     secret,
     nodes: servers,
-    lb: lb ? await startHaproxy(servers) : null,
+    lb: lb ? await startHaproxy(servers, lbPorts) : null,
     user(id, role = "student", name = id) {
       return { id, role, name, token: mintToken(secret, { sub: id, role, name }) };
     },
