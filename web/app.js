@@ -116,6 +116,7 @@ async function openRoom(id) {
   const room = state.rooms.get(id);
   const { data } = await api("GET", `/chat/rooms/${id}/messages?limit=50`);
   room.messages = data.reverse();
+  await loadReaders(room);
   $("room-title").textContent = roomName(room);
   $("send-form").hidden = false;
   document.body.classList.add("in-room");
@@ -137,6 +138,8 @@ function renderMessages() {
   const room = state.rooms.get(state.current);
   const ol = $("messages");
   ol.replaceChildren();
+  const mine = (room?.messages || []).filter((m) => m.senderId === state.me.sub && m.seq);
+  const lastMine = mine.at(-1);
   for (const m of room?.messages || []) {
     const li = document.createElement("li");
     li.className = "message" + (m.senderId === state.me.sub ? " mine" : "") + (m.pending ? " pending" : "");
@@ -148,9 +151,46 @@ function renderMessages() {
     text.className = "content";
     text.textContent = m.content ?? "(deleted)";
     li.append(who, text);
+    // Who may delete is the server's rule; the button shows where it can say yes.
+    const mayTry = m.senderId === state.me.sub || state.me.role !== "student";
+    if (m.seq && m.content != null && mayTry) {
+      const del = document.createElement("button");
+      del.type = "button";
+      del.className = "delete";
+      del.textContent = "Delete";
+      del.setAttribute("aria-label", `Delete: ${m.content.slice(0, 40)}`);
+      del.addEventListener("click", () => remove(room, m));
+      li.append(del);
+    }
+    if (m === lastMine) {
+      const readers = [...(room.readers || new Map())].filter(([, seq]) => seq >= m.seq).map(([u]) => u);
+      if (readers.length) {
+        const seen = document.createElement("span");
+        seen.className = "seen";
+        seen.textContent = `Seen by ${readers.join(", ")}`;
+        li.append(seen);
+      }
+    }
     ol.append(li);
   }
   ol.scrollTop = ol.scrollHeight;
+}
+
+async function remove(room, m) {
+  try {
+    await api("DELETE", `/chat/rooms/${room.id}/messages/${m.id}`);
+  } catch (err) {
+    $("notice").textContent = `Cannot delete: ${err.message}`;
+  }
+}
+
+/** Read receipts of the room's members, from `seen-by` of my last message, then live. */
+async function loadReaders(room) {
+  room.readers = room.readers || new Map();
+  const lastMine = room.messages.filter((m) => m.senderId === state.me.sub && m.seq).at(-1);
+  if (!lastMine) return;
+  const { data } = await api("GET", `/chat/rooms/${room.id}/messages/${lastMine.id}/seen-by`);
+  for (const r of data) room.readers.set(r.userId, Math.max(room.readers.get(r.userId) || 0, r.lastReadSeq));
 }
 
 // ---- live ----
@@ -166,6 +206,21 @@ function connect() {
   });
   socket.on("disconnect", () => ($("conn").textContent = "reconnecting…"));
   socket.on("new-chat-message", ({ data: m }) => receive(m));
+  socket.on("chat-message-deleted", ({ data }) => {
+    const room = state.rooms.get(data.roomId);
+    const m = room?.messages.find((x) => x.id === data.messageId);
+    if (m) m.content = null;
+    if (room?.lastMessage?.id === data.messageId) room.lastMessage.content = null;
+    if (data.roomId === state.current) renderMessages();
+    renderRooms();
+  });
+  socket.on("messages-seen", ({ data }) => {
+    const room = state.rooms.get(data.roomId);
+    if (!room || data.userId === state.me.sub) return;
+    room.readers = room.readers || new Map();
+    room.readers.set(data.userId, Math.max(room.readers.get(data.userId) || 0, data.upToSeq));
+    if (data.roomId === state.current) renderMessages();
+  });
   socket.on("chat-user-typing", ({ data }) => {
     if (data.roomId !== state.current || data.userId === state.me.sub) return;
     $("typing").textContent = data.isTyping ? `${data.userName || data.userId} is typing…` : "";

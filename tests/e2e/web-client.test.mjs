@@ -1,7 +1,8 @@
 // The web client at /app/ (issue 14, first part) in headless Chromium against a
 // zero-configuration node: a teacher and a student sign in with "try it" in two browser
 // contexts (the student on a phone-sized screen), the teacher creates a group, they chat
-// live with typing shown, and an unread badge counts a message in another room until it
+// live with typing and read receipts shown, the teacher deletes the student's message,
+// and an unread badge counts a message in another room until it
 // is opened; then on two nodes behind HAProxy, signed in with pasted tokens, two students
 // on different nodes chat live with their teacher. Screenshots go to a temp directory, or to docs/screenshots/ with
 // CLASSCHAT_UPDATE_SCREENSHOTS=1.
@@ -77,8 +78,18 @@ describe("the web client", () => {
       await student.getByLabel("Message").press("Enter");
       await teacher.locator(".message .content", { hasText: "On page 80 n" }).waitFor();
       await assert.doesNotReject(teacher.getByText("Sam is typing…").waitFor({ state: "hidden" }));
+      // Read receipts: the student read the teacher's message.
+      await teacher.locator(".message", { hasText: "Chapter 4 for Monday" }).getByText("Seen by sam").waitFor();
       await teacher.screenshot({ path: join(SHOTS, "chat-teacher.png") });
       await student.screenshot({ path: join(SHOTS, "chat-phone.png") });
+      // Delete: a student may delete their own message only; a teacher a student's.
+      assert.equal(await student.locator(".message", { hasText: "Chapter 4 for Monday" }).getByRole("button").count(), 0);
+      assert.equal(await student.locator(".message", { hasText: "On page 80 n" }).getByRole("button", { name: /Delete/ }).count(), 1);
+      await teacher.locator(".message", { hasText: "On page 80 n" }).getByRole("button", { name: /Delete/ }).click();
+      for (const p of [teacher, student]) {
+        await p.locator(".message .content", { hasText: "(deleted)" }).waitFor();
+        assert.equal(await p.locator(".message .content", { hasText: "On page 80 n" }).count(), 0);
+      }
 
       // A second room: its message counts as unread for the student until opened.
       await teacher.getByRole("button", { name: "New group" }).click();
@@ -101,7 +112,8 @@ describe("the web client", () => {
       // What the server stored: every message once.
       const rooms = await node.ok("GET", "/chat/rooms", await teacher.evaluate(() => sessionStorage.getItem("classchat-token")));
       const physics = rooms.find((r) => r.name === "Physics");
-      assert.equal(physics.lastMessage.content, "On page 80 n");
+      assert.equal(physics.lastMessage.content, null, "deleted from the page");
+      assert.equal(physics.lastMessage.deletedBy, "ms-rivera");
       assert.equal(physics.lastMessage.seq, 2);
     } finally {
       await teacherCtx.close();
