@@ -17,9 +17,9 @@ pub(super) struct Body {
 
 impl Chat {
     /// Resolves `attachmentIds` (the caller's own complete uploads) or `forwardFromId` (a
-    /// message the caller can read). The caller's access to `room_id` is checked first:
-    /// files are posted in the room (its members may then download them) only once the
-    /// caller is known to be allowed to send there.
+    /// message the caller can read). The caller's access to `room_id` must be checked
+    /// before (`send_message` does): files are posted in the room, so its members may
+    /// download them, only once the caller is known to be allowed to send there.
     pub(super) async fn message_body(
         &self,
         p: &Principal,
@@ -34,7 +34,6 @@ impl Chat {
                 forwarded_from: None,
             });
         }
-        self.access(p, room_id).await?;
         if let Some(source_id) = &req.forward_from_id {
             return self.forwarded(p, room_id, source_id).await;
         }

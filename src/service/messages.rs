@@ -36,11 +36,16 @@ impl Chat {
     ) -> AppResult<(Message, bool)> {
         req.validate(&self.limits)?;
         self.rate.send(&p.user_id).await?;
-        let body = self.message_body(p, room_id, &mut req).await?;
-        // Access is checked by the insert itself; replies and mentions look first.
-        if req.reply_to_id.is_some() || !req.mentions.is_empty() {
+        // Access is checked by the insert itself; what looks at the room first (a reply,
+        // mentions, files posted in it, a forward) checks it once here.
+        if req.reply_to_id.is_some()
+            || !req.mentions.is_empty()
+            || !req.attachment_ids.is_empty()
+            || req.forward_from_id.is_some()
+        {
             self.access(p, room_id).await?;
         }
+        let body = self.message_body(p, room_id, &mut req).await?;
         if let Some(reply_to) = &req.reply_to_id {
             if self.store.get_message(room_id, reply_to).await?.is_none() {
                 return Err(AppError::bad_request(
@@ -172,12 +177,7 @@ impl Chat {
         req: EditMessage,
     ) -> AppResult<Message> {
         req.validate(&self.limits)?;
-        self.access(p, room_id).await?;
-        let (msg, _) = self
-            .store
-            .get_message(room_id, message_id)
-            .await?
-            .ok_or_else(AppError::message_not_found)?;
+        let msg = self.message_of(p, room_id, message_id).await?;
         if msg.sender_id != p.user_id {
             return Err(AppError::forbidden("only its sender edits a message"));
         }
@@ -274,12 +274,7 @@ impl Chat {
         room_id: &str,
         message_id: &str,
     ) -> AppResult<Vec<SeenBy>> {
-        self.access(p, room_id).await?;
-        let (msg, _) = self
-            .store
-            .get_message(room_id, message_id)
-            .await?
-            .ok_or_else(AppError::message_not_found)?;
+        let msg = self.message_of(p, room_id, message_id).await?;
         let rows = self.store.seen_by(room_id, msg.seq, &msg.sender_id).await?;
         Ok(rows
             .into_iter()

@@ -204,6 +204,34 @@ impl Chat {
             .await;
     }
 
+    /// A message of a room the caller may see (else `room_not_found`), or
+    /// `message_not_found`.
+    pub async fn message_of(
+        &self,
+        p: &Principal,
+        room_id: &str,
+        message_id: &str,
+    ) -> AppResult<crate::domain::Message> {
+        self.access(p, room_id).await?;
+        self.store
+            .get_message(room_id, message_id)
+            .await?
+            .map(|(m, _)| m)
+            .ok_or_else(AppError::message_not_found)
+    }
+
+    /// The members of a room but `user_id`.
+    pub async fn other_members(&self, room_id: &str, user_id: &str) -> AppResult<Vec<String>> {
+        Ok(self
+            .store
+            .members(room_id)
+            .await?
+            .into_iter()
+            .map(|m| m.user_id)
+            .filter(|u| u != user_id)
+            .collect())
+    }
+
     /// The room and the caller's membership, if the caller may see the room
     /// (members; admins anywhere). Otherwise `room_not_found`.
     pub async fn access(

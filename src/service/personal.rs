@@ -169,15 +169,7 @@ impl Chat {
             ));
         }
         self.store.block_room(room_id, &p.user_id, now_ms()).await?;
-        let others: Vec<String> = self
-            .store
-            .members(room_id)
-            .await?
-            .into_iter()
-            .map(|m| m.user_id)
-            .filter(|u| *u != p.user_id)
-            .collect();
-        for other in others {
+        for other in self.other_members(room_id, &p.user_id).await? {
             self.store.remove_member(room_id, &other).await?;
             self.stop_typing_of_removed(room_id, &other).await?;
             self.backplane

@@ -36,12 +36,7 @@ impl Chat {
         action: ReactionAction,
     ) -> AppResult<ChatMessageReaction> {
         check_emoji(emoji)?;
-        self.access(p, room_id).await?;
-        let (msg, _) = self
-            .store
-            .get_message(room_id, message_id)
-            .await?
-            .ok_or_else(AppError::message_not_found)?;
+        let msg = self.message_of(p, room_id, message_id).await?;
         if msg.deleted_at.is_some() {
             return Err(AppError::conflict(
                 "message_deleted",
@@ -85,11 +80,7 @@ impl Chat {
         cursor: Option<&str>,
     ) -> AppResult<(Vec<Reacted>, Option<String>)> {
         check_emoji(emoji)?;
-        self.access(p, room_id).await?;
-        self.store
-            .get_message(room_id, message_id)
-            .await?
-            .ok_or_else(AppError::message_not_found)?;
+        self.message_of(p, room_id, message_id).await?;
         let after = match cursor.filter(|c| !c.is_empty()) {
             Some(c) => Some(parse_cursor(c)?),
             None => None,

@@ -32,11 +32,7 @@ impl Chat {
         limit: i64,
         cursor: Option<&str>,
     ) -> AppResult<(Vec<Message>, Option<String>)> {
-        self.access(p, room_id).await?;
-        self.store
-            .get_message(room_id, message_id)
-            .await?
-            .ok_or_else(AppError::message_not_found)?;
+        self.message_of(p, room_id, message_id).await?;
         let after = match cursor.filter(|c| !c.is_empty()) {
             Some(c) => c.parse::<i64>().map_err(|_| {
                 AppError::bad_request("invalid_cursor", "cursor is not one this server gave")

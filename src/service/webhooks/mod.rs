@@ -86,7 +86,10 @@ impl Chat {
                 return Ok(());
             };
             let (kind, users) = match room.kind {
-                RoomKind::Personal => (WebhookKind::DirectMessage, self.others(&room.id, p).await?),
+                RoomKind::Personal => (
+                    WebhookKind::DirectMessage,
+                    self.other_members(&room.id, &p.user_id).await?,
+                ),
                 RoomKind::Group => (WebhookKind::Mention, message.mentions.clone()),
             };
             let mut data = WebhookData::new(&room, By::of(p));
@@ -142,22 +145,10 @@ impl Chat {
                 message_id: None,
                 data,
             };
-            self.queue_offline(self.others(&room.id, p).await?, draft)
+            self.queue_offline(self.other_members(&room.id, &p.user_id).await?, draft)
                 .await
         };
         self.log_failure(queued.await);
-    }
-
-    /// The room's members but the caller.
-    async fn others(&self, room_id: &str, p: &Principal) -> AppResult<Vec<String>> {
-        Ok(self
-            .store
-            .members(room_id)
-            .await?
-            .into_iter()
-            .map(|m| m.user_id)
-            .filter(|u| *u != p.user_id)
-            .collect())
     }
 
     /// Queues `draft` for each of `users` with no live socket on any node.
