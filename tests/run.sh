@@ -61,6 +61,8 @@ command -v haproxy >/dev/null || { log "installing haproxy"; apt_install haproxy
 # should the package start one, does not matter to them.
 command -v chromium >/dev/null || { log "installing chromium"; apt_install chromium; }
 command -v turnserver >/dev/null || { log "installing coturn"; apt_install coturn; }
+# Emoji (reactions) in the web client's screenshots, as people's own browsers show them.
+[ -f /usr/share/fonts/truetype/noto/NotoColorEmoji.ttf ] || { log "installing fonts-noto-color-emoji"; apt_install fonts-noto-color-emoji; }
 
 # --- An S3-compatible server for the S3 upload test (tests/e2e/uploads-s3.test.mjs):
 # moto's moto_server, from PyPI into a venv kept outside the clone.

@@ -1,0 +1,174 @@
+// The live connection: joins every room with catch-up (lastSeq and lastChangeSeq) on each
+// (re)connect, and applies what the server sends to the rooms and the page.
+
+import { io } from "./vendor/socket.io.esm.min.js";
+import { $, api, state, toast } from "./state.js";
+import { applyReaction, renderMessages } from "./messages.js";
+import { loadRooms, markSeen, openRoom, renderRoomStatus, renderRooms, roomName } from "./rooms.js";
+import { meetingEvents } from "./meeting.js";
+
+/** The highest seq held with nothing missing below it, back to the oldest loaded. */
+function heldSeq(room) {
+  let held = 0;
+  for (const m of room.messages) if (m.seq && (held === 0 || m.seq === held + 1)) held = m.seq;
+  return held;
+}
+
+async function joinAll(socket, rooms = [...state.rooms.keys()]) {
+  const lastSeq = {};
+  const lastChangeSeq = {};
+  for (const r of state.rooms.values()) {
+    if (!r.messages.some((m) => m.seq)) continue;
+    lastSeq[r.id] = heldSeq(r);
+    if (r.lastChangeSeq != null) lastChangeSeq[r.id] = r.lastChangeSeq;
+  }
+  const roomIds = rooms;
+  for (let i = 0; i < roomIds.length; i += 100) {
+    const ids = roomIds.slice(i, i + 100);
+    const pick = (o) => Object.fromEntries(Object.entries(o).filter(([k]) => ids.includes(k)));
+    const ack = await socket.timeout(30_000).emitWithAck("join-chat-rooms", { roomIds: ids, lastSeq: pick(lastSeq), lastChangeSeq: pick(lastChangeSeq) }).catch(() => null);
+    if (!ack?.ok) continue;
+    for (const c of ack.data.changeCatchUp || []) {
+      const room = state.rooms.get(c.roomId);
+      if (room) room.lastChangeSeq = c.lastChangeSeq;
+    }
+    // More missed than one join replays: reload those rooms from history.
+    const incomplete = [...(ack.data.catchUp || []), ...(ack.data.changeCatchUp || [])].filter((c) => c.complete === false).map((c) => c.roomId);
+    for (const id of new Set(incomplete)) {
+      state.rooms.get(id).messages = [];
+      if (id === state.current) await openRoom(id);
+    }
+  }
+}
+
+export function connect() {
+  const url = state.config.socketUrl || `${location.protocol}//${location.hostname}:${state.config.socketPort}`;
+  // auth as a function: every reconnect sends the token in force.
+  const socket = io(url, { auth: (cb) => cb({ token: state.token }), transports: ["websocket"] });
+  state.socket = socket;
+  let connectedOnce = false;
+  socket.on("connect", async () => {
+    $("conn").textContent = "connecting…";
+    // The replay fills in the loaded rooms; unread counts and rooms made meanwhile come
+    // from REST afterwards, so nothing is counted twice.
+    state.replaying = true;
+    const joined = new Set(state.rooms.keys());
+    await joinAll(socket).finally(() => (state.replaying = false));
+    if (connectedOnce) {
+      await loadRooms().catch(() => {});
+      const added = [...state.rooms.keys()].filter((id) => !joined.has(id));
+      if (added.length) socket.emit("join-chat-rooms", { roomIds: added.slice(0, 100) });
+    }
+    connectedOnce = true;
+    $("conn").textContent = "online";
+    if (state.current) {
+      markSeen(state.rooms.get(state.current));
+      renderRoomStatus();
+    }
+    renderRooms();
+  });
+  socket.on("disconnect", () => ($("conn").textContent = "reconnecting…"));
+  socket.on("connect_error", (err) => ($("conn").textContent = `offline (${err.data?.code || err.message})`));
+  socket.on("new-chat-message", ({ data }) => receive(data));
+  socket.on("chat-message-deleted", ({ data }) => change(data, (m) => Object.assign(m, { content: null, deletedAt: data.deletedAt || new Date().toISOString(), deletedBy: data.deletedBy, attachments: [] })));
+  socket.on("chat-message-edited", ({ data }) => change(data, (m) => Object.assign(m, { content: data.content, editedAt: data.editedAt })));
+  socket.on("chat-message-reaction", ({ data }) => {
+    bumpChange(data);
+    applyReaction(data);
+  });
+  socket.on("chat-message-pinned", ({ data }) => {
+    change(data, (m) => (m.pinned = data.pinned));
+    const room = state.rooms.get(data.roomId);
+    if (room && data.roomId === state.current) {
+      api("GET", `/chat/rooms/${room.id}/pins?limit=20`).then(({ data: pins }) => ((room.pins = pins), renderMessages()));
+    }
+  });
+  socket.on("messages-seen", ({ data }) => {
+    const room = state.rooms.get(data.roomId);
+    if (!room || data.userId === state.me.sub) return;
+    room.readers = room.readers || new Map();
+    room.readers.set(data.userId, Math.max(room.readers.get(data.userId) || 0, data.upToSeq));
+    if (data.roomId === state.current) renderMessages();
+  });
+  socket.on("chat-user-typing", ({ data }) => {
+    if (data.roomId !== state.current || data.userId === state.me.sub) return;
+    $("typing").textContent = data.isTyping ? `${data.userName || data.userId} is typing…` : "";
+  });
+  socket.on("chat-user-status-update", ({ data }) => {
+    state.statuses.set(data.userId, data);
+    renderRooms();
+    renderRoomStatus();
+  });
+  socket.on("chat-notification", ({ data }) => notification(socket, data));
+  socket.on("session-expiring", ({ data }) => toast(`Your session ends at ${new Date(data.expiresAt).toLocaleTimeString()}: sign in again to stay connected`));
+  socket.on("session-expired", () => {
+    sessionStorage.removeItem("classchat-token");
+    $("conn").textContent = "signed out: the session ended";
+  });
+  meetingEvents(socket);
+}
+
+async function notification(socket, data) {
+  const by = data.by?.name || data.by?.userId || "Someone";
+  const self = data.by?.userId === state.me.sub;
+  const known = state.rooms.has(data.room?.id);
+  if (data.room && !known) {
+    await loadRooms();
+    socket.emit("join-chat-rooms", { roomIds: [data.room.id] });
+  }
+  const room = state.rooms.get(data.room?.id);
+  const name = room ? roomName(room) : data.room?.name || "a chat";
+  const open = () => openRoom(data.room.id);
+  if (data.type === "new-chat") toast(`${by} started a chat with you`, { onclick: open });
+  else if (data.type === "group-invite") toast(`${by} added you to ${name}`, { onclick: open });
+  else if (data.type === "member-added") toast(`${by} added ${data.userIds.join(", ")} to ${name}`, { onclick: open });
+  else if (data.type === "mention") {
+    if (room && data.room.id !== state.current) room.mentioned = true;
+    toast(`${by} mentioned you in ${name}: ${data.message?.content?.slice(0, 60) || ""}`, { onclick: open });
+    renderRooms();
+  } else if (data.type === "meeting-started" && !self) toast(`${by} started a meeting in ${name}`, { onclick: open });
+}
+
+function bumpChange(d) {
+  const room = state.rooms.get(d.roomId);
+  if (room && d.changeSeq) room.lastChangeSeq = Math.max(room.lastChangeSeq || 0, d.changeSeq);
+}
+
+/** A change to one message (delete, edit, pin) from the room's change log. */
+function change(d, apply) {
+  bumpChange(d);
+  const room = state.rooms.get(d.roomId);
+  if (!room) return;
+  const m = room.messages.find((x) => x.id === d.messageId);
+  if (m) apply(m);
+  if (room.lastMessage?.id === d.messageId) apply(room.lastMessage);
+  for (const p of room.pins || []) if (p.id === d.messageId) apply(p);
+  if (d.roomId === state.current) renderMessages();
+  renderRooms();
+}
+
+/** A message from the live stream, a catch-up replay or a send's ack; each id is kept once. */
+export function receive(m) {
+  const room = state.rooms.get(m.roomId);
+  if (!room) return loadRooms();
+  const i = room.messages.findIndex((x) => x.id === m.id || (x.pending && x.clientMessageId && x.clientMessageId === m.clientMessageId));
+  const fresh = i < 0;
+  if (!fresh) room.messages[i] = m;
+  else {
+    let at = room.messages.length;
+    while (at > 0 && (room.messages[at - 1].pending || room.messages[at - 1].seq > m.seq)) at--;
+    // Older than what is loaded: history has it when the reader scrolls there.
+    if (room.messages.length && at === 0 && room.hasOlder) return;
+    room.messages.splice(at, 0, m);
+    const original = m.replyToId && room.messages.find((x) => x.id === m.replyToId);
+    if (original) original.replyCount = (original.replyCount || 0) + 1;
+  }
+  if (!room.lastMessage || m.seq >= room.lastMessage.seq) room.lastMessage = m;
+  if (m.roomId === state.current) {
+    renderMessages();
+    if (m.senderId !== state.me.sub && document.visibilityState !== "hidden") markSeen(room);
+  } else if (fresh && m.senderId !== state.me.sub && !state.replaying) {
+    room.unreadCount = (room.unreadCount || 0) + 1;
+  }
+  renderRooms();
+}
