@@ -9,7 +9,18 @@ import "./search.js";
 
 state.config = await (await fetch("config.json")).json();
 
+let signingIn = false;
 async function signIn(token) {
+  if (signingIn || state.socket) return;
+  signingIn = true;
+  try {
+    await start(token);
+  } finally {
+    signingIn = false;
+  }
+}
+
+async function start(token) {
   state.token = token;
   state.me = claims(token);
   await api("GET", "/chat/rooms?limit=1");
@@ -39,12 +50,12 @@ $("try-form").addEventListener("submit", async (e) => {
     headers: { "content-type": "application/json" },
     body: JSON.stringify({ name: $("try-name").value, role: $("try-role").value }),
   });
-  const json = await res.json();
+  const json = await res.json().catch(() => ({}));
   if (!res.ok) {
     $("signin-error").textContent = json.error?.message || "try it is not available";
     return;
   }
-  await signIn(json.data.token);
+  await signIn(json.data.token).catch((err) => ($("signin-error").textContent = `Cannot sign in: ${err.message}`));
 });
 
 $("sign-out").addEventListener("click", () => {
@@ -53,7 +64,8 @@ $("sign-out").addEventListener("click", () => {
 });
 
 $("my-status").addEventListener("change", () => {
-  state.socket?.emit("update-chat-status", { status: $("my-status").value });
+  state.status = $("my-status").value; // sent again after a reconnect
+  state.socket?.emit("update-chat-status", { status: state.status });
 });
 
 $("try-form").hidden = !state.config.tryIt;

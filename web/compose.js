@@ -31,7 +31,7 @@ function banner(text) {
   $("compose-banner-text").textContent = text || "";
 }
 
-function cancelCompose() {
+export function cancelCompose() {
   if (state.editing) $("text").value = "";
   state.replyTo = null;
   state.editing = null;
@@ -50,7 +50,7 @@ $("send-form").addEventListener("submit", async (e) => {
   const content = $("text").value;
   const room = state.rooms.get(state.current);
   if (!room || (!content.trim() && !attached.length)) return;
-  if (state.editing) {
+  if (state.editing?.roomId === room.id) {
     const m = state.editing;
     const ack = await state.socket.timeout(10_000).emitWithAck("edit-chat-message", { roomId: room.id, messageId: m.id, content }).catch(() => null);
     if (!ack?.ok) return notice(`Cannot edit: ${ack?.error.message || "no answer, try again"}`);
@@ -60,7 +60,7 @@ $("send-form").addEventListener("submit", async (e) => {
   }
   const clientMessageId = crypto.randomUUID();
   const body = { roomId: room.id, content, clientMessageId };
-  if (state.replyTo) body.replyToId = state.replyTo.id;
+  if (state.replyTo?.roomId === room.id) body.replyToId = state.replyTo.id;
   const mentions = mentionsIn(room, content);
   if (mentions.length) body.mentions = mentions;
   if (attached.length) body.attachmentIds = attached.map((a) => a.id);
@@ -71,38 +71,64 @@ $("send-form").addEventListener("submit", async (e) => {
   cancelCompose();
   renderMessages({ anchor: "bottom" });
   send(body);
+  clearTimeout(state.typingTimer);
+  state.typingSent = 0;
   state.socket.emit("chat-typing", { roomId: room.id, isTyping: false });
 });
 
-/** Sends until acked; a repeated clientMessageId is stored once, however often it is sent. */
+/**
+ * Sends until acked; a repeated clientMessageId is stored once, however often it is sent.
+ * While the socket is down nothing is retried here: the connect handler resends every
+ * pending message (`resendPending`), in the order they were written.
+ */
 export function send(body, attempt = 0) {
+  if (!state.socket.connected) return;
   state.socket.timeout(5000).emit("send-chat-message", body, (err, ack) => {
     if (ack?.ok) return receive(ack.data);
-    if (ack && !ack.ok && ack.error.code !== "rate_limited") return failed(body, ack.error);
-    if (attempt < 8) setTimeout(() => send(body, attempt + 1), Math.min(1000 * (attempt + 1), 5000));
+    if (ack && ack.error.code !== "rate_limited") return failed(body, ack.error);
+    setTimeout(() => send(body, attempt + 1), Math.min(1000 * 2 ** attempt, 30_000));
   });
 }
 
+export function resendPending() {
+  for (const room of state.rooms.values()) {
+    for (const m of room.messages.filter((x) => x.pending)) {
+      const { roomId, content, clientMessageId, replyToId, mentions, attachmentIds } = m;
+      send({ roomId, content, clientMessageId, replyToId, mentions, attachmentIds });
+    }
+  }
+}
+
+/** Refused: the message leaves the list and its text comes back to the box. */
 function failed(body, error) {
   const room = state.rooms.get(body.roomId);
   room.messages = room.messages.filter((m) => m.clientMessageId !== body.clientMessageId || !m.pending);
   notice(`Not sent: ${error.message}`);
-  if (room.id === state.current) renderMessages();
+  if (room.id === state.current) {
+    if (!$("text").value) $("text").value = body.content || "";
+    renderMessages();
+  }
 }
 
 $("text").addEventListener("keydown", (e) => {
-  if (e.key === "Enter" && !e.shiftKey) {
+  if (e.key === "Enter" && !e.shiftKey && !e.isComposing) {
     e.preventDefault();
     $("send-form").requestSubmit();
     return;
   }
   if (e.key === "Escape" && (state.replyTo || state.editing)) return cancelCompose();
   if (!state.current || !state.socket || state.editing) return;
-  if (!state.typingTimer) state.socket.emit("chat-typing", { roomId: state.current, isTyping: true });
+  // "typing" again every 2 s while keys come (the server stops it after 3 s), "stopped" 2 s after the last.
+  const now = Date.now();
+  if (now - (state.typingSent || 0) > 2000) {
+    state.typingSent = now;
+    state.socket.emit("chat-typing", { roomId: state.current, isTyping: true });
+  }
   clearTimeout(state.typingTimer);
+  const roomId = state.current;
   state.typingTimer = setTimeout(() => {
-    state.typingTimer = null;
-    state.socket.emit("chat-typing", { roomId: state.current, isTyping: false });
+    state.typingSent = 0;
+    state.socket.emit("chat-typing", { roomId, isTyping: false });
   }, 2000);
 });
 

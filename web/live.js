@@ -6,6 +6,7 @@ import { $, api, state, toast } from "./state.js";
 import { applyReaction, renderMessages } from "./messages.js";
 import { loadRooms, markSeen, openRoom, renderRoomStatus, renderRooms, roomName } from "./rooms.js";
 import { meetingEvents } from "./meeting.js";
+import { resendPending } from "./compose.js";
 
 /** The highest seq held with nothing missing below it, back to the oldest loaded. */
 function heldSeq(room) {
@@ -14,12 +15,20 @@ function heldSeq(room) {
   return held;
 }
 
+/** Joins rooms made or found after the connect (a new group, an invite) with a catch-up baseline. */
+export const joinRooms = (ids) => joinAll(state.socket, ids);
+
 async function joinAll(socket, rooms = [...state.rooms.keys()]) {
   const lastSeq = {};
   const lastChangeSeq = {};
-  for (const r of state.rooms.values()) {
-    if (!r.messages.some((m) => m.seq)) continue;
-    lastSeq[r.id] = heldSeq(r);
+  for (const r of rooms.map((id) => state.rooms.get(id)).filter(Boolean)) {
+    // Every join asks for a catch-up, so every room gets a baseline for its changes. A room
+    // with messages shown but no baseline (its first join failed) is reloaded instead.
+    if (r.lastChangeSeq == null && r.messages.some((m) => m.seq)) {
+      r.messages = r.messages.filter((m) => m.pending);
+      r.stale = true;
+    }
+    lastSeq[r.id] = r.messages.some((m) => m.seq) ? heldSeq(r) : r.lastMessage?.seq ?? r.lastSeq ?? 0;
     if (r.lastChangeSeq != null) lastChangeSeq[r.id] = r.lastChangeSeq;
   }
   const roomIds = rooms;
@@ -35,8 +44,9 @@ async function joinAll(socket, rooms = [...state.rooms.keys()]) {
     // More missed than one join replays: reload those rooms from history.
     const incomplete = [...(ack.data.catchUp || []), ...(ack.data.changeCatchUp || [])].filter((c) => c.complete === false).map((c) => c.roomId);
     for (const id of new Set(incomplete)) {
-      state.rooms.get(id).messages = [];
-      if (id === state.current) await openRoom(id);
+      const room = state.rooms.get(id);
+      room.messages = room.messages.filter((m) => m.pending);
+      room.stale = true;
     }
   }
 }
@@ -46,26 +56,37 @@ export function connect() {
   // auth as a function: every reconnect sends the token in force.
   const socket = io(url, { auth: (cb) => cb({ token: state.token }), transports: ["websocket"] });
   state.socket = socket;
-  let connectedOnce = false;
+  let connection = 0;
   socket.on("connect", async () => {
+    const mine = ++connection; // a quicker reconnect supersedes this one
     $("conn").textContent = "connecting…";
-    // The replay fills in the loaded rooms; unread counts and rooms made meanwhile come
-    // from REST afterwards, so nothing is counted twice.
+    // The replay fills in the rooms; unread counts and rooms made meanwhile come from
+    // REST afterwards, so nothing is counted twice. Then what was written offline goes out.
     state.replaying = true;
-    const joined = new Set(state.rooms.keys());
-    await joinAll(socket).finally(() => (state.replaying = false));
-    if (connectedOnce) {
+    try {
+      const joined = new Set(state.rooms.keys());
+      await joinAll(socket);
+      if (mine !== connection) return;
+      state.replaying = false;
       await loadRooms().catch(() => {});
       const added = [...state.rooms.keys()].filter((id) => !joined.has(id));
-      if (added.length) socket.emit("join-chat-rooms", { roomIds: added.slice(0, 100) });
+      if (added.length) await joinAll(socket, added);
+      resendPending();
+      if (state.status && state.status !== "online") socket.emit("update-chat-status", { status: state.status });
+      $("conn").textContent = "online";
+      const open = state.rooms.get(state.current);
+      if (open) {
+        if (open.stale || !open.messages.some((m) => m.seq)) await openRoom(open.id);
+        markSeen(open);
+        renderMessages();
+        renderRoomStatus();
+      }
+      renderRooms();
+    } catch (err) {
+      $("conn").textContent = `online (${err.message})`;
+    } finally {
+      if (mine === connection) state.replaying = false;
     }
-    connectedOnce = true;
-    $("conn").textContent = "online";
-    if (state.current) {
-      markSeen(state.rooms.get(state.current));
-      renderRoomStatus();
-    }
-    renderRooms();
   });
   socket.on("disconnect", () => ($("conn").textContent = "reconnecting…"));
   socket.on("connect_error", (err) => ($("conn").textContent = `offline (${err.data?.code || err.message})`));
@@ -80,12 +101,19 @@ export function connect() {
     change(data, (m) => (m.pinned = data.pinned));
     const room = state.rooms.get(data.roomId);
     if (room && data.roomId === state.current) {
-      api("GET", `/chat/rooms/${room.id}/pins?limit=20`).then(({ data: pins }) => ((room.pins = pins), renderMessages()));
+      api("GET", `/chat/rooms/${room.id}/pins?limit=20`)
+        .then(({ data: pins }) => data.roomId === state.current && ((room.pins = pins), renderMessages()))
+        .catch(() => {});
     }
   });
   socket.on("messages-seen", ({ data }) => {
     const room = state.rooms.get(data.roomId);
-    if (!room || data.userId === state.me.sub) return;
+    if (!room) return;
+    if (data.userId === state.me.sub) {
+      // Read on another tab or device of mine.
+      if (data.upToSeq >= (room.lastMessage?.seq ?? 0)) room.unreadCount = 0;
+      return renderRooms();
+    }
     room.readers = room.readers || new Map();
     room.readers.set(data.userId, Math.max(room.readers.get(data.userId) || 0, data.upToSeq));
     if (data.roomId === state.current) renderMessages();
@@ -99,7 +127,7 @@ export function connect() {
     renderRooms();
     renderRoomStatus();
   });
-  socket.on("chat-notification", ({ data }) => notification(socket, data));
+  socket.on("chat-notification", ({ data }) => notification(socket, data).catch(() => {}));
   socket.on("session-expiring", ({ data }) => toast(`Your session ends at ${new Date(data.expiresAt).toLocaleTimeString()}: sign in again to stay connected`));
   socket.on("session-expired", () => {
     sessionStorage.removeItem("classchat-token");
@@ -114,19 +142,20 @@ async function notification(socket, data) {
   const known = state.rooms.has(data.room?.id);
   if (data.room && !known) {
     await loadRooms();
-    socket.emit("join-chat-rooms", { roomIds: [data.room.id] });
+    await joinAll(socket, [data.room.id]);
   }
   const room = state.rooms.get(data.room?.id);
   const name = room ? roomName(room) : data.room?.name || "a chat";
   const open = () => openRoom(data.room.id);
-  if (data.type === "new-chat") toast(`${by} started a chat with you`, { onclick: open });
-  else if (data.type === "group-invite") toast(`${by} added you to ${name}`, { onclick: open });
-  else if (data.type === "member-added") toast(`${by} added ${data.userIds.join(", ")} to ${name}`, { onclick: open });
+  const roomId = data.room?.id;
+  if (data.type === "new-chat") toast(`${by} started a chat with you`, { onclick: open, roomId });
+  else if (data.type === "group-invite") toast(`${by} added you to ${name}`, { onclick: open, roomId });
+  else if (data.type === "member-added") toast(`${by} added ${data.userIds.join(", ")} to ${name}`, { onclick: open, roomId });
   else if (data.type === "mention") {
     if (room && data.room.id !== state.current) room.mentioned = true;
-    toast(`${by} mentioned you in ${name}: ${data.message?.content?.slice(0, 60) || ""}`, { onclick: open });
+    toast(`${by} mentioned you in ${name}: ${data.message?.content?.slice(0, 60) || ""}`, { onclick: open, roomId });
     renderRooms();
-  } else if (data.type === "meeting-started" && !self) toast(`${by} started a meeting in ${name}`, { onclick: open });
+  } else if (data.type === "meeting-started" && !self) toast(`${by} started a meeting in ${name}`, { onclick: open, roomId });
 }
 
 function bumpChange(d) {
@@ -147,28 +176,36 @@ function change(d, apply) {
   renderRooms();
 }
 
-/** A message from the live stream, a catch-up replay or a send's ack; each id is kept once. */
+/** A message from the live stream, a catch-up replay or a send's ack; each id is kept once, in seq order. */
 export function receive(m) {
   const room = state.rooms.get(m.roomId);
-  if (!room) return loadRooms();
+  if (!room) return loadRooms().catch(() => {});
   const i = room.messages.findIndex((x) => x.id === m.id || (x.pending && x.clientMessageId && x.clientMessageId === m.clientMessageId));
-  const fresh = i < 0;
-  if (!fresh) room.messages[i] = m;
-  else {
-    let at = room.messages.length;
-    while (at > 0 && (room.messages[at - 1].pending || room.messages[at - 1].seq > m.seq)) at--;
-    // Older than what is loaded: history has it when the reader scrolls there.
-    if (room.messages.length && at === 0 && room.hasOlder) return;
-    room.messages.splice(at, 0, m);
+  const fresh = i < 0 || room.messages[i].pending;
+  if (i >= 0) room.messages.splice(i, 1);
+  let at = room.messages.length;
+  while (at > 0 && (room.messages[at - 1].pending || room.messages[at - 1].seq > m.seq)) at--;
+  // Older than what is loaded: history has it when the reader scrolls there.
+  if (i < 0 && room.messages.length && at === 0 && room.hasOlder) return;
+  room.messages.splice(at, 0, m);
+  if (fresh) {
     const original = m.replyToId && room.messages.find((x) => x.id === m.replyToId);
     if (original) original.replyCount = (original.replyCount || 0) + 1;
   }
   if (!room.lastMessage || m.seq >= room.lastMessage.seq) room.lastMessage = m;
+  const fromOther = m.senderId !== state.me.sub;
   if (m.roomId === state.current) {
     renderMessages();
-    if (m.senderId !== state.me.sub && document.visibilityState !== "hidden") markSeen(room);
-  } else if (fresh && m.senderId !== state.me.sub && !state.replaying) {
+    if (fromOther && i < 0) $("announce").textContent = `New message from ${m.senderName}`;
+    if (fromOther && !document.hidden) markSeen(room);
+  } else if (i < 0 && fromOther && !state.replaying) {
     room.unreadCount = (room.unreadCount || 0) + 1;
   }
   renderRooms();
 }
+
+// Back to a hidden tab: what arrived meanwhile is read now.
+document.addEventListener("visibilitychange", () => {
+  const room = state.rooms.get(state.current);
+  if (!document.hidden && room) markSeen(room);
+});

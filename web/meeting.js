@@ -1,20 +1,20 @@
 // Meetings in the page: start or join the room's meeting, camera and microphone tiles
 // (a full mesh of RTCPeerConnections signalled through classchat), mute, camera, leave.
 
-import { $, api, el, state, toast } from "./state.js";
+import { $, api, el, notice, state } from "./state.js";
 
 const call = { roomId: null, peerId: null, ice: [], local: null, pcs: new Map(), running: new Map() };
 window.classchatMeeting = call; // for tests and the curious
 
 /** The header button of the open room: start, or join the running meeting. */
 export async function showMeetingButton(room) {
-  const btn = $("meeting-btn");
-  btn.hidden = false;
-  if (!call.running.has(room.id)) {
-    const res = await api("GET", `/chat/rooms/${room.id}/meeting`).catch(() => null);
-    if (res) call.running.set(room.id, res.data);
-  }
+  $("meeting-btn").hidden = false;
   label();
+  // Always asked afresh: a start or end may have been missed while disconnected.
+  const res = await api("GET", `/chat/rooms/${room.id}/meeting`).catch(() => null);
+  if (res) call.running.set(room.id, res.data);
+  else call.running.delete(room.id);
+  if (state.current === room.id) label();
 }
 
 function label() {
@@ -26,11 +26,15 @@ function label() {
 
 $("meeting-btn").addEventListener("click", async () => {
   const roomId = state.current;
+  $("meeting-btn").disabled = true;
   try {
+    if (call.roomId && call.roomId !== roomId) await leave(); // one meeting at a time
     if (!call.running.has(roomId)) call.running.set(roomId, (await api("POST", `/chat/rooms/${roomId}/meeting`, {})).data);
     await join(roomId);
   } catch (err) {
-    status(`Cannot start the meeting: ${err.message}`);
+    notice(`Cannot start or join the meeting: ${err.message}`);
+  } finally {
+    label();
   }
 });
 
@@ -55,6 +59,7 @@ function peer(peerId, name) {
   if (p) return p;
   const pc = new RTCPeerConnection({ iceServers: call.ice });
   p = { pc, pending: [], name };
+  pc.onconnectionstatechange = () => pc.connectionState === "failed" && drop(peerId);
   call.pcs.set(peerId, p);
   for (const track of call.local.getTracks()) pc.addTrack(track, call.local);
   pc.onicecandidate = (e) => e.candidate && signal(peerId, { type: "ice-candidate", candidate: e.candidate.toJSON() });
@@ -71,8 +76,14 @@ function drop(peerId) {
 
 async function join(roomId) {
   call.local ??= await navigator.mediaDevices.getUserMedia({ audio: true, video: true });
-  const ack = await state.socket.timeout(10_000).emitWithAck("meeting-join", { roomId, audio: true, video: true });
-  if (!ack.ok) return status(`Cannot join: ${ack.error.message}`);
+  const ack = await state.socket.timeout(10_000).emitWithAck("meeting-join", { roomId, audio: true, video: true }).catch(() => null);
+  if (!ack?.ok) {
+    // Refused or no answer: camera off, and no half-joined peer left behind on the server.
+    if (!ack) state.socket.emit("meeting-leave", { roomId });
+    call.local.getTracks().forEach((t) => t.stop());
+    call.local = null;
+    return notice(`Cannot join the meeting: ${ack?.error.message || "no answer"}`);
+  }
   Object.assign(call, { roomId, peerId: ack.data.peerId, ice: ack.data.iceServers });
   $("meeting").hidden = false;
   tile("me", `${state.me.name || state.me.sub} (you)`, call.local, true);
@@ -96,7 +107,8 @@ function end(why) {
   $("meeting").hidden = true;
   $("mic").textContent = "Mute";
   $("cam").textContent = "Camera off";
-  if (why) toast(why);
+  for (const b of ["mic", "cam"]) $(b).setAttribute("aria-pressed", "false");
+  if (why) notice(why);
   if (state.current) label();
 }
 
@@ -111,13 +123,19 @@ function toggle(kind, on) {
 
 $("mic").addEventListener("click", () => toggle("mic"));
 $("cam").addEventListener("click", () => toggle("cam"));
-$("leave-meeting").addEventListener("click", async () => {
+async function leave() {
   await state.socket.timeout(5000).emitWithAck("meeting-leave", { roomId: call.roomId }).catch(() => null);
   end("You left the meeting");
-});
+}
+$("leave-meeting").addEventListener("click", leave);
 
 /** The meeting events of the page's socket. */
 export function meetingEvents(socket) {
+  socket.on("connect", () => {
+    call.running.clear();
+    const room = state.rooms.get(state.current);
+    if (room) showMeetingButton(room);
+  });
   socket.on("meeting-started", ({ data }) => {
     call.running.set(data.roomId, data.meeting);
     if (data.roomId === state.current) label();
@@ -150,12 +168,19 @@ export function meetingEvents(socket) {
 
 async function onSignal({ roomId, from, fromUserId, signal: sig }) {
   if (roomId !== call.roomId) return;
+  // Only an offer starts a connection: a late candidate of a peer that left makes no ghost tile.
+  if (!call.pcs.has(from) && sig.type !== "offer") return;
   const name = call.running.get(roomId)?.participants?.find((p) => p.peerId === from)?.name || fromUserId;
   const p = peer(from, name);
   if (sig.type === "ice-candidate") {
     if (p.pc.remoteDescription) await p.pc.addIceCandidate(sig.candidate);
     else p.pending.push(sig.candidate);
     return;
+  }
+  // Glare (both sides offered): the peer with the smaller id yields and takes the other's offer.
+  if (sig.type === "offer" && p.pc.signalingState === "have-local-offer") {
+    if (call.peerId > from) return;
+    await p.pc.setLocalDescription({ type: "rollback" });
   }
   await p.pc.setRemoteDescription({ type: sig.type, sdp: sig.sdp });
   for (const c of p.pending.splice(0)) await p.pc.addIceCandidate(c);

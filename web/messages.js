@@ -15,14 +15,23 @@ export function renderMessages({ anchor } = {}) {
   const ol = $("messages");
   const atBottom = ol.scrollHeight - ol.scrollTop - ol.clientHeight < 80;
   const [oldHeight, oldTop] = [ol.scrollHeight, ol.scrollTop];
+  // Redrawn on every event: keep a keyboard user's place (the same control of the same message).
+  const active = document.activeElement;
+  const focusId = active?.closest?.("#messages .message")?.dataset.id;
+  const focusLabel = active?.getAttribute?.("aria-label") || active?.textContent;
   const items = [];
   if (room?.hasOlder) items.push(el("li", { class: "older" }, el("button", { type: "button", id: "load-older", text: "Load earlier messages", onclick: () => loadOlder() })));
   const lastMine = (room?.messages || []).filter((m) => m.senderId === state.me.sub && m.seq).at(-1);
   for (const m of room?.messages || []) items.push(messageItem(room, m, m === lastMine));
   ol.replaceChildren(...items);
   renderPins(room);
+  if (focusId) {
+    const item = ol.querySelector(`.message[data-id="${CSS.escape(focusId)}"]`);
+    const same = [...(item?.querySelectorAll("button") || [])].find((b) => (b.getAttribute("aria-label") || b.textContent) === focusLabel);
+    (same || item?.querySelector(".more"))?.focus({ preventScroll: true });
+  }
   if (anchor === "older") ol.scrollTop = ol.scrollHeight - oldHeight + oldTop;
-  else if (anchor && anchor !== "bottom") document.querySelector(`.message[data-id="${anchor}"]`)?.scrollIntoView({ block: "center" });
+  else if (anchor && anchor !== "bottom") ol.querySelector(`.message[data-id="${CSS.escape(anchor)}"]`)?.scrollIntoView({ block: "center" });
   else if (anchor === "bottom" || atBottom) ol.scrollTop = ol.scrollHeight;
   else ol.scrollTop = oldTop;
 }
@@ -61,7 +70,11 @@ function messageItem(room, m, isLastMine) {
   return li;
 }
 
+/** Only the server's own paths (or http(s)) become links and sources. */
+const safeUrl = (u) => (typeof u === "string" && (u.startsWith("/") || /^https?:\/\//.test(u)) ? u : "#");
+
 function attachmentView(a) {
+  a = { ...a, url: safeUrl(a.url) };
   const label = `${a.name}${a.durationMs ? ` (${Math.round(a.durationMs / 1000)} s)` : ""}`;
   if (a.kind === "image") return el("a", { href: a.url, target: "_blank", rel: "noopener" }, el("img", { src: a.url, alt: a.name, loading: "lazy" }));
   if (a.kind === "audio") return el("figure", {}, el("audio", { src: a.url, controls: true, preload: "metadata", "aria-label": label }), el("figcaption", { text: `🎤 ${label}` }));
@@ -93,7 +106,7 @@ function actions(room, m) {
 function toggleMenu(id) {
   state.menuFor = state.menuFor === id ? null : id;
   renderMessages();
-  document.querySelector(`.message[data-id="${id}"] .more`)?.focus();
+  document.querySelector(`.message[data-id="${CSS.escape(id)}"] .more`)?.focus();
 }
 
 async function react(room, m, emoji) {
@@ -148,21 +161,20 @@ function renderPins(room) {
   $("pins").replaceChildren(...pins.map((m) => el("li", {}, el("button", { type: "button", text: `📌 ${m.senderName}: ${preview(m).slice(0, 60)}`, onclick: () => showMessage(room.id, m) }))));
 }
 
-/** Older history when the reader reaches the top (infinite scroll by `seq`). */
-export async function loadOlder() {
+/** Older history when the reader reaches the top (infinite scroll by `seq`); one load at a time, shared. */
+export function loadOlder() {
   const room = state.rooms.get(state.current);
   const oldest = room?.messages.find((m) => m.seq)?.seq;
-  if (!room?.hasOlder || room.loadingOlder || !oldest) return;
-  room.loadingOlder = true;
-  try {
+  if (room?.loadingOlder) return room.loadingOlder;
+  if (!room?.hasOlder || !oldest) return Promise.resolve();
+  room.loadingOlder = (async () => {
     const res = await api("GET", `/chat/rooms/${room.id}/messages?before=${oldest}&limit=50`);
     const known = new Set(room.messages.map((m) => m.id));
     room.messages.unshift(...res.data.reverse().filter((m) => !known.has(m.id)));
     room.hasOlder = res.nextCursor != null && res.data.length > 0;
-  } finally {
-    room.loadingOlder = false;
-  }
-  if (room.id === state.current) renderMessages({ anchor: "older" });
+    if (room.id === state.current) renderMessages({ anchor: "older" });
+  })().finally(() => (room.loadingOlder = null));
+  return room.loadingOlder;
 }
 
 /** Opens a room at a message (from search or a pin), loading history back to it. */
@@ -170,9 +182,9 @@ export async function showMessage(roomId, m) {
   const { openRoom } = await import("./rooms.js");
   if (state.current !== roomId) await openRoom(roomId);
   const room = state.rooms.get(roomId);
-  while (!room.messages.some((x) => x.id === m.id) && room.hasOlder) await loadOlder();
+  while (state.current === roomId && !room.messages.some((x) => x.id === m.id) && room.hasOlder) await loadOlder();
   renderMessages({ anchor: m.id });
-  const item = document.querySelector(`.message[data-id="${m.id}"]`);
+  const item = document.querySelector(`.message[data-id="${CSS.escape(m.id)}"]`);
   item?.classList.add("found");
   item?.setAttribute("tabindex", "-1");
   item?.focus();

@@ -1,8 +1,10 @@
 // The room list (unread badges, last message, presence dots), opening a room, and
 // making rooms: new group, new 1:1 chat, adding people.
 
-import { $, api, el, notice, state, toast } from "./state.js";
+import { $, api, clearToasts, el, notice, state, toast } from "./state.js";
 import { loadOlder, renderMessages } from "./messages.js";
+import { cancelCompose } from "./compose.js";
+import { joinRooms } from "./live.js";
 import { showMeetingButton } from "./meeting.js";
 
 const otherMember = (room) => (room.members || []).find((m) => m.userId !== state.me.sub);
@@ -19,15 +21,21 @@ function lastLine(m) {
   return `${m.senderName}: ${text}`;
 }
 
-/** Loads the caller's rooms (with members, for names and presence) and draws the list. */
+/** Loads every page of the caller's rooms (with members of 1:1 rooms, for names) and draws the list. */
 export async function loadRooms() {
-  const { data } = await api("GET", "/chat/rooms?limit=100");
-  await Promise.all(data.map(async (r) => {
+  const data = [];
+  for (let cursor = null; ;) {
+    const res = await api("GET", `/chat/rooms?limit=100${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`);
+    data.push(...res.data);
+    if (!(cursor = res.nextCursor)) break;
+  }
+  await Promise.allSettled(data.map(async (r) => {
     const old = state.rooms.get(r.id);
     // A 1:1 room is named after the other member; a group's members load when it opens.
-    const members = old?.members || (r.type === "personal" ? (await api("GET", `/chat/rooms/${r.id}`)).data.members : []);
+    const members = old?.members?.length ? old.members : r.type === "personal" ? (await api("GET", `/chat/rooms/${r.id}`)).data.members : [];
     state.rooms.set(r.id, { messages: [], ...old, ...r, members });
   }));
+  for (const r of data) if (!state.rooms.has(r.id)) state.rooms.set(r.id, { messages: [], members: [], ...r });
   await loadStatuses();
   renderRooms();
 }
@@ -52,6 +60,7 @@ export function presenceText(userId) {
 export function renderRooms() {
   const recent = (r) => Date.parse(r.lastMessage?.createdAt || r.lastActivityAt || 0);
   const rooms = [...state.rooms.values()].sort((a, b) => recent(b) - recent(a));
+  const focused = document.activeElement?.closest?.("#room-list .room-item")?.dataset.roomId;
   $("room-list").replaceChildren(...rooms.map((room) => {
     const other = room.type === "personal" ? otherMember(room) : null;
     const status = other ? state.statuses.get(other.userId)?.status || "offline" : null;
@@ -63,24 +72,47 @@ export function renderRooms() {
       room.mentioned && unread ? el("span", { class: "mention-mark", text: "@", "aria-label": "you were mentioned" }) : null);
     return el("li", {}, btn);
   }));
+  // Redrawn on every event: keep a keyboard user's place.
+  if (focused) $("room-list").querySelector(`[data-room-id="${CSS.escape(focused)}"]`)?.focus();
 }
 
 /** Opens a room: the last 50 messages, receipts, pins, who is online, its meeting. */
+let opening = 0;
 export async function openRoom(id) {
+  const gen = ++opening;
+  const previous = state.current;
   state.current = id;
   state.menuFor = null;
+  let history, pins, detail;
+  try {
+    [history, pins, detail] = await Promise.all([
+      api("GET", `/chat/rooms/${id}/messages?limit=50`),
+      api("GET", `/chat/rooms/${id}/pins?limit=20`),
+      api("GET", `/chat/rooms/${id}`),
+    ]);
+  } catch (err) {
+    if (gen === opening) {
+      state.current = previous;
+      notice(`Cannot open the room: ${err.message}`);
+    }
+    return;
+  }
+  if (gen !== opening) return; // another room was opened meanwhile
+  delete state.rooms.get(id)?.stale;
+  if (!state.rooms.has(id)) state.rooms.set(id, { messages: [], ...detail.data });
   const room = state.rooms.get(id);
-  const [history, pins, detail] = await Promise.all([
-    api("GET", `/chat/rooms/${id}/messages?limit=50`),
-    api("GET", `/chat/rooms/${id}/pins?limit=20`),
-    api("GET", `/chat/rooms/${id}`),
-  ]);
-  room.messages = history.data.reverse();
+  // History, plus what arrived while it loaded and what is still being sent.
+  const loaded = history.data.reverse();
+  const top = loaded.at(-1)?.seq ?? 0;
+  const ids = new Set(loaded.map((m) => m.id));
+  room.messages = [...loaded, ...room.messages.filter((m) => !ids.has(m.id) && (m.pending || m.seq > top))];
   room.hasOlder = history.nextCursor != null;
   room.pins = pins.data;
   room.members = detail.data.members;
   room.readers = new Map(detail.data.members.filter((m) => m.userId !== state.me.sub).map((m) => [m.userId, m.lastReadSeq]));
+  if (previous !== id) cancelCompose();
   $("room-title").textContent = roomName(room);
+  $("room-status").textContent = "";
   $("send-form").hidden = false;
   $("invite").hidden = !(room.type === "group" && (state.me.role === "admin" || ["owner", "admin"].includes(room.members.find((m) => m.userId === state.me.sub)?.roomRole)));
   document.body.classList.add("in-room");
@@ -88,6 +120,7 @@ export async function openRoom(id) {
   renderMessages({ anchor: "bottom" });
   markSeen(room);
   room.mentioned = false;
+  clearToasts(id);
   renderRooms();
   renderRoomStatus();
   showMeetingButton(room);
@@ -113,12 +146,14 @@ export function markSeen(room) {
 }
 
 $("messages").addEventListener("scroll", () => {
-  if ($("messages").scrollTop < 40) loadOlder();
+  if ($("messages").scrollTop < 40) loadOlder().catch((err) => notice(`Cannot load older messages: ${err.message}`));
 });
 $("back").addEventListener("click", () => {
+  const was = state.current;
   document.body.classList.remove("in-room");
   state.current = null;
   renderRooms();
+  $("room-list").querySelector(`[data-room-id="${CSS.escape(was || "")}"]`)?.focus();
 });
 
 /** A small form in the shared dialog; resolves to the answers, or null when cancelled. */
@@ -132,11 +167,14 @@ export function ask(title, fields) {
     return [el("label", { for: id, text: f.label }), input];
   });
   $("dialog-fields").replaceChildren(...inputs.flat());
+  $("dialog").returnValue = ""; // Escape closes without changing it: never an earlier "ok"
   $("dialog").showModal();
   return new Promise((resolve) => {
     $("dialog").addEventListener("close", () => resolve($("dialog").returnValue === "ok" ? inputs.map(([, i]) => i.value) : null), { once: true });
   });
 }
+
+$("dialog-cancel").addEventListener("click", () => $("dialog").close("cancel"));
 
 export async function pickRoom(title) {
   const options = [...state.rooms.values()].map((r) => [r.id, roomName(r)]);
@@ -145,7 +183,7 @@ export async function pickRoom(title) {
 
 async function created(data) {
   await loadRooms();
-  state.socket.emit("join-chat-rooms", { roomIds: [data.id] });
+  await joinRooms([data.id]);
   await openRoom(data.id);
 }
 

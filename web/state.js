@@ -77,11 +77,27 @@ export function upload(file, { name = file.name, type = file.type, durationMs, o
   });
 }
 
-/** A short message in the corner (notifications, refusals); read out by screen readers. */
-export function toast(text, { onclick } = {}) {
-  const item = el("li", {}, onclick ? el("button", { type: "button", text, onclick }) : el("span", { text }));
+/**
+ * A notification above the room list (read out by screen readers), never over the
+ * conversation. One with an action stays until used, dismissed or its room is opened;
+ * the others go after 8 s; at most 5 show.
+ */
+export function toast(text, { onclick, roomId } = {}) {
+  const item = el("li", { "data-room-id": roomId });
+  if (onclick) {
+    item.append(el("button", { type: "button", class: "go", text, onclick: () => (item.remove(), onclick()) }),
+      el("button", { type: "button", class: "dismiss", text: "×", "aria-label": `Dismiss: ${text}`, onclick: () => item.remove() }));
+  } else {
+    item.append(el("span", { text }));
+    setTimeout(() => item.remove(), 8000);
+  }
   $("toasts").append(item);
-  setTimeout(() => item.remove(), 8000);
+  while ($("toasts").children.length > 5) $("toasts").firstElementChild.remove();
+}
+
+/** Notifications about a room go once it is opened. */
+export function clearToasts(roomId) {
+  for (const li of $("toasts").querySelectorAll(`li[data-room-id="${CSS.escape(roomId)}"]`)) li.remove();
 }
 
 /** Shows an error in the conversation's alert line. */

@@ -76,7 +76,11 @@ describe("the web client on two nodes behind HAProxy", () => {
       for (const p of [ben.page, ana.page, teacher.page]) {
         await shows(p, "Sorry, my wifi");
         await p.locator(".message.pending").waitFor({ state: "detached" });
-        await eventually("the view filled in", async () => JSON.stringify(await texts(p)) === JSON.stringify(want));
+        await eventually("the view filled in", async () => {
+          const got = await texts(p);
+          assert.deepEqual(got, want);
+          return true;
+        });
       }
       await ben.page.locator("#conn", { hasText: /^online$/ }).waitFor();
       await shot(ben.page, "reconnected.png");

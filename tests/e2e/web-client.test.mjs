@@ -84,8 +84,8 @@ describe("the web client", () => {
       await newGroup(teacher, "Chemistry", ["sam"]);
       await send(teacher, "Lab coats tomorrow");
       await send(teacher, "@sam can you bring goggles?");
-      await student.getByText("Ms Rivera mentioned you in Chemistry: @sam can you bring goggles?").waitFor();
       await student.getByRole("button", { name: "Back to rooms" }).click();
+      await student.getByText("Ms Rivera mentioned you in Chemistry: @sam can you bring goggles?").waitFor();
       const chem = roomButton(student, "Chemistry");
       await eventually("two unread", async () => (await chem.locator(".badge").textContent()) === "2");
       assert.equal(await chem.getByLabel("you were mentioned").count(), 1);
