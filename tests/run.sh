@@ -104,3 +104,6 @@ log "end-to-end: socket.io-client against spawned classchat nodes"
 (cd examples && npm ci --no-audit --no-fund --loglevel=error)  # examples/chat.js, run by examples.test.mjs
 ulimit -n 20000 2>/dev/null || true
 node --test --test-concurrency=2 tests/e2e/
+
+log "containers: the image built and run, the compose cluster up, a smoke test through HAProxy (docs/CONTAINERS.md)"
+$SUDO bash deploy/containers/ci.sh
