@@ -43,13 +43,7 @@ fi
 new_database "classchat_k6_$$"
 
 export CLASSCHAT_JWT_SECRET="$SECRET" DATABASE_URL="$PG_SERVER/$DB" RUST_LOG=warn
-for v in SEND TYPING CONNECT; do
-  export "CLASSCHAT_RATE_${v}_PER_SEC=1000000" "CLASSCHAT_RATE_${v}_BURST=1000000"
-  export "CLASSCHAT_RATE_${v}_PER_SEC_PER_IP=1000000" "CLASSCHAT_RATE_${v}_BURST_PER_IP=1000000"
-done
-for v in STATUS ROOM_CREATE MEMBER_ADD ONLINE_USERS; do
-  export "CLASSCHAT_RATE_${v}_PER_SEC=1000000" "CLASSCHAT_RATE_${v}_BURST=1000000"
-done
+lift_rates
 # k6 is one client address, thousands of handshakes at once; HAProxy forwards it, as in
 # deploy/ (the nodes believe X-Forwarded-For from 127.0.0.1 only).
 export CLASSCHAT_MAX_PENDING_HANDSHAKES_PER_IP=1000000 CLASSCHAT_TRUSTED_PROXIES=127.0.0.1/32
