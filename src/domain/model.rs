@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use super::time::{ser_ms, ser_opt_ms};
 
 /// Platform role, from the token's `role` claim.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Hash, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     Student,
@@ -32,7 +32,7 @@ impl Role {
 }
 
 /// A member's role inside one room.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum RoomRole {
     Owner,
@@ -57,7 +57,7 @@ impl RoomRole {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum RoomKind {
     Personal,
@@ -81,7 +81,7 @@ impl RoomKind {
 }
 
 /// Presence status.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Hash, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
     Online,
@@ -128,7 +128,7 @@ impl Principal {
     }
 }
 
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, PartialEq, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Message {
     pub id: String,
@@ -142,10 +142,13 @@ pub struct Message {
     pub reply_to_id: Option<String>,
     pub mentions: Vec<String>,
     #[serde(serialize_with = "ser_ms")]
+    #[schema(value_type = String, format = DateTime)]
     pub created_at: i64,
     #[serde(serialize_with = "ser_opt_ms")]
+    #[schema(value_type = Option<String>, format = DateTime)]
     pub edited_at: Option<i64>,
     #[serde(serialize_with = "ser_opt_ms")]
+    #[schema(value_type = Option<String>, format = DateTime)]
     pub deleted_at: Option<i64>,
     pub deleted_by: Option<String>,
     /// Reactions by emoji, most first (filled where messages are listed).
@@ -160,14 +163,14 @@ pub struct Message {
 }
 
 /// How many users reacted to a message with one emoji.
-#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct ReactionCount {
     pub emoji: String,
     pub count: i64,
 }
 
 /// A room as listed: enough to draw a room list.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RoomSummary {
     pub id: String,
@@ -176,17 +179,22 @@ pub struct RoomSummary {
     pub name: Option<String>,
     pub created_by: String,
     #[serde(serialize_with = "ser_ms")]
+    #[schema(value_type = String, format = DateTime)]
     pub created_at: i64,
     #[serde(serialize_with = "ser_ms")]
+    #[schema(value_type = String, format = DateTime)]
     pub last_activity_at: i64,
     pub last_seq: i64,
+    /// In the room list: the message with the highest `seq` (`null` in a room without
+    /// messages); absent from a room detail.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Message>)]
     pub last_message: Option<Option<Message>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub unread_count: Option<i64>,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Member {
     pub user_id: String,
@@ -195,11 +203,12 @@ pub struct Member {
     pub room_role: RoomRole,
     pub last_read_seq: i64,
     #[serde(serialize_with = "ser_ms")]
+    #[schema(value_type = String, format = DateTime)]
     pub joined_at: i64,
 }
 
 /// A room with its members.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RoomDetail {
     #[serde(flatten)]
@@ -222,11 +231,12 @@ pub struct UserRecord {
     pub last_seen: Option<i64>,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct UserStatus {
     pub user_id: String,
     pub status: Status,
     #[serde(serialize_with = "ser_opt_ms")]
+    #[schema(value_type = Option<String>, format = DateTime)]
     pub last_seen: Option<i64>,
 }
