@@ -13,6 +13,7 @@ use super::time::{ser_ms, ser_opt_ms};
 pub struct Participant {
     pub peer_id: String,
     pub user_id: String,
+    #[schema(required = true)]
     pub name: Option<String>,
     #[serde(serialize_with = "ser_ms")]
     #[schema(value_type = String, format = DateTime)]
@@ -29,6 +30,7 @@ pub struct Participant {
 pub struct Meeting {
     pub id: String,
     pub room_id: String,
+    #[schema(required = true)]
     pub title: Option<String>,
     pub started_by: String,
     #[serde(serialize_with = "ser_ms")]
@@ -109,12 +111,13 @@ pub struct Stint {
 #[serde(rename_all = "camelCase")]
 pub struct Attendance {
     pub user_id: String,
+    #[schema(required = true)]
     pub name: Option<String>,
     #[serde(serialize_with = "ser_ms")]
     #[schema(value_type = String, format = DateTime)]
     pub joined_at: i64,
     #[serde(serialize_with = "ser_opt_ms")]
-    #[schema(value_type = Option<String>, format = DateTime)]
+    #[schema(required = true, value_type = Option<String>, format = DateTime)]
     pub left_at: Option<i64>,
     pub seconds: i64,
 }
@@ -125,15 +128,18 @@ pub struct Attendance {
 pub struct PastMeeting {
     pub id: String,
     pub room_id: String,
+    #[schema(required = true)]
     pub title: Option<String>,
     pub started_by: String,
     #[serde(serialize_with = "ser_ms")]
     #[schema(value_type = String, format = DateTime)]
     pub started_at: i64,
     #[serde(serialize_with = "ser_opt_ms")]
-    #[schema(value_type = Option<String>, format = DateTime)]
+    #[schema(required = true, value_type = Option<String>, format = DateTime)]
     pub ended_at: Option<i64>,
+    #[schema(required = true)]
     pub ended_by: Option<String>,
+    #[schema(required = true)]
     pub end_reason: Option<String>,
     pub attendance: Vec<Attendance>,
 }

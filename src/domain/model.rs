@@ -136,20 +136,24 @@ pub struct Message {
     pub seq: i64,
     pub sender_id: String,
     pub sender_name: String,
-    /// `None` once the message is deleted.
+    /// `null` once the message is deleted.
+    #[schema(required = true)]
     pub content: Option<String>,
+    #[schema(required = true)]
     pub client_message_id: Option<String>,
+    #[schema(required = true)]
     pub reply_to_id: Option<String>,
     pub mentions: Vec<String>,
     #[serde(serialize_with = "ser_ms")]
     #[schema(value_type = String, format = DateTime)]
     pub created_at: i64,
     #[serde(serialize_with = "ser_opt_ms")]
-    #[schema(value_type = Option<String>, format = DateTime)]
+    #[schema(required = true, value_type = Option<String>, format = DateTime)]
     pub edited_at: Option<i64>,
     #[serde(serialize_with = "ser_opt_ms")]
-    #[schema(value_type = Option<String>, format = DateTime)]
+    #[schema(required = true, value_type = Option<String>, format = DateTime)]
     pub deleted_at: Option<i64>,
+    #[schema(required = true)]
     pub deleted_by: Option<String>,
     /// Reactions by emoji, most first (filled where messages are listed).
     pub reactions: Vec<ReactionCount>,
@@ -157,6 +161,7 @@ pub struct Message {
     pub reply_count: i64,
     pub pinned: bool,
     /// The message this one forwards (the first of a chain of forwards).
+    #[schema(required = true)]
     pub forwarded_from: Option<super::attachment::ForwardedFrom>,
     /// Uploaded files, with signed `url`s where messages reach clients.
     pub attachments: Vec<super::attachment::Attachment>,
@@ -176,6 +181,7 @@ pub struct RoomSummary {
     pub id: String,
     #[serde(rename = "type")]
     pub kind: RoomKind,
+    #[schema(required = true)]
     pub name: Option<String>,
     pub created_by: String,
     #[serde(serialize_with = "ser_ms")]
@@ -198,7 +204,9 @@ pub struct RoomSummary {
 #[serde(rename_all = "camelCase")]
 pub struct Member {
     pub user_id: String,
+    #[schema(required = true)]
     pub name: Option<String>,
+    #[schema(required = true)]
     pub role: Option<Role>,
     pub room_role: RoomRole,
     pub last_read_seq: i64,
@@ -219,6 +227,7 @@ pub struct RoomDetail {
     pub member_count: i64,
     /// Extension: the cursor of `GET /chat/rooms/{id}/members` for the members not
     /// listed, `null` when `members` holds them all.
+    #[schema(required = true)]
     pub members_next_cursor: Option<String>,
 }
 
@@ -237,6 +246,6 @@ pub struct UserStatus {
     pub user_id: String,
     pub status: Status,
     #[serde(serialize_with = "ser_opt_ms")]
-    #[schema(value_type = Option<String>, format = DateTime)]
+    #[schema(required = true, value_type = Option<String>, format = DateTime)]
     pub last_seen: Option<i64>,
 }

@@ -15,7 +15,8 @@ use crate::domain::requests::{parse, StartMeeting};
 
 /// Starts the room's meeting, or answers the running one. The body may be left out.
 #[utoipa::path(post, path = "/chat/rooms/{roomId}/meeting", tag = "meetings",
-    security(("bearer" = [])), params(RoomPath), request_body(content = Option<StartMeeting>),
+    security(("bearer" = [])), params(RoomPath),
+    request_body(content = StartMeeting, description = "May be left out (no title)"),
     responses(
         (status = 201, description = "Started now", body = Data<Meeting>),
         (status = 200, description = "The meeting already running", body = Data<Meeting>),

@@ -19,10 +19,11 @@ use crate::storage::{HistoryPage, InsertOutcome, NewMessage};
 #[serde(rename_all = "camelCase")]
 pub struct SeenBy {
     pub user_id: String,
+    #[schema(required = true)]
     pub name: Option<String>,
     pub last_read_seq: i64,
     #[serde(serialize_with = "ser_opt_ms")]
-    #[schema(value_type = Option<String>, format = DateTime)]
+    #[schema(required = true, value_type = Option<String>, format = DateTime)]
     pub seen_at: Option<i64>,
 }
 

@@ -18,6 +18,7 @@ use crate::domain::Principal;
 #[serde(rename_all = "camelCase")]
 pub struct Reacted {
     pub user_id: String,
+    #[schema(required = true)]
     pub name: Option<String>,
     #[serde(serialize_with = "ser_ms")]
     #[schema(value_type = String, format = DateTime)]

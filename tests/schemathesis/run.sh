@@ -7,13 +7,13 @@
 # PostgreSQL database when CLASSCHAT_TEST_PG_URL answers. Fails on any failure.
 #   CLASSCHAT_SCHEMATHESIS  the schemathesis executable (tests/run.sh installs it)
 #   CLASSCHAT_BIN           the server binary (default target/debug/classchat)
-#   SCHEMATHESIS_EXAMPLES   examples per operation and database (default 100)
+#   SCHEMATHESIS_EXAMPLES   examples per operation and database (default 60)
 #   SCHEMATHESIS_SEED       the seed (default random; printed, to replay a failure)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 BIN="${CLASSCHAT_BIN:-$PWD/target/debug/classchat}"
 ST="${CLASSCHAT_SCHEMATHESIS:-/var/tmp/classchat-tools/schemathesis/bin/schemathesis}"
-EXAMPLES="${SCHEMATHESIS_EXAMPLES:-100}"
+EXAMPLES="${SCHEMATHESIS_EXAMPLES:-60}"
 SEED="${SCHEMATHESIS_SEED:-$RANDOM}"
 [ -x "$BIN" ] || { echo "no server binary at $BIN (cargo build)"; exit 1; }
 [ -x "$ST" ] || { echo "no schemathesis at $ST (tests/run.sh installs it)"; exit 1; }
@@ -111,10 +111,11 @@ TOML
   echo "== $label: node at $base; schemathesis $("$ST" --version | awk '{print $NF}'), $EXAMPLES examples per operation, seed $SEED"
   local rc=0
   # One worker: hypothesis's lambda descriptions are not thread-safe on every Python.
-  "$ST" --config-file "$dir/schemathesis.toml" run "$base/openapi.json" \
+  # Run in the temp dir: schemathesis keeps its cache in the current directory.
+  (cd "$dir" && "$ST" --config-file "$dir/schemathesis.toml" run "$base/openapi.json" \
     --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance \
     --max-examples "$EXAMPLES" --seed "$SEED" --workers 1 --max-redirects 0 --request-timeout 10 \
-    --generation-database none --no-color 2>&1 | tee "$dir/out.txt" || rc=$?
+    --generation-database none --no-color) 2>&1 | tee "$dir/out.txt" || rc=${PIPESTATUS[0]}
   # What the node answered, by status (its own request counter).
   curl -sf "http://$metrics/metrics" | python3 -c '
 import re, sys, collections

@@ -158,6 +158,7 @@ pub struct MeetingHostActionTaken {
 pub struct MeetingEnded {
     pub room_id: String,
     pub meeting_id: String,
+    #[schema(required = true)]
     pub ended_by: Option<String>,
     pub reason: EndReason,
 }

@@ -37,8 +37,14 @@ fn every_route_is_documented_and_nothing_else() {
         .collect();
     let undocumented: Vec<_> = routes.difference(&documented).collect();
     let unrouted: Vec<_> = documented.difference(&routes).collect();
-    assert!(undocumented.is_empty(), "routes without documentation: {undocumented:?}");
-    assert!(unrouted.is_empty(), "documented but not routed: {unrouted:?}");
+    assert!(
+        undocumented.is_empty(),
+        "routes without documentation: {undocumented:?}"
+    );
+    assert!(
+        unrouted.is_empty(),
+        "documented but not routed: {unrouted:?}"
+    );
 }
 
 #[test]
@@ -49,7 +55,10 @@ fn the_document_is_openapi_3_1_with_unique_operation_ids() {
     for (path, item) in doc["paths"].as_object().unwrap() {
         for (method, op) in item.as_object().unwrap() {
             let id = op["operationId"].as_str().unwrap_or_default();
-            assert!(ids.insert(id.to_string()), "{method} {path}: operationId {id} twice");
+            assert!(
+                ids.insert(id.to_string()),
+                "{method} {path}: operationId {id} twice"
+            );
         }
     }
 }
@@ -69,7 +78,8 @@ fn every_error_response_has_the_error_body_and_its_codes() {
                     continue;
                 }
                 let schema = &resp["content"]["application/json"]["schema"];
-                let codes = &schema["allOf"][1]["properties"]["error"]["properties"]["code"]["enum"];
+                let codes =
+                    &schema["allOf"][1]["properties"]["error"]["properties"]["code"]["enum"];
                 let n = codes.as_array().map_or(0, Vec::len);
                 assert!(n > 0, "{method} {path} {status}: no error codes named");
             }
@@ -82,14 +92,26 @@ fn codes_are_read_from_descriptions() {
     let d = "`room_not_found`: no such room; `too_many_mentions`, `too_many_attachments`: over `CLASSCHAT_X` or `limit`";
     assert_eq!(
         super::errors::codes(d),
-        ["room_not_found", "too_many_mentions", "too_many_attachments"]
+        [
+            "room_not_found",
+            "too_many_mentions",
+            "too_many_attachments"
+        ]
     );
 }
 
-#[test]
-fn the_error_body_is_what_an_error_answers() {
+/// The `ErrorBody` schema is the type an error is answered with.
+#[tokio::test]
+async fn an_error_answers_the_error_body() {
     use axum::response::IntoResponse;
     let resp = crate::domain::error::AppError::rate_limited(3).into_response();
     assert_eq!(resp.status(), 429);
     assert_eq!(resp.headers()["retry-after"], "3");
+    let body = axum::body::to_bytes(resp.into_body(), 1 << 16)
+        .await
+        .unwrap();
+    let body: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(body["error"]["code"], "rate_limited");
+    let schema = &doc()["components"]["schemas"]["ErrorBody"];
+    assert_eq!(schema["required"], serde_json::json!(["error"]));
 }

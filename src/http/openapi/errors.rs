@@ -48,20 +48,37 @@ pub fn operations(item: &mut PathItem) -> impl Iterator<Item = &mut Operation> {
 }
 
 fn shared_errors(op: &mut Operation) {
-    let secured = op.security.iter().flatten().any(|r| {
-        serde_json::to_value(r).is_ok_and(|v| v.get("bearer").is_some())
-    });
+    let secured = op
+        .security
+        .iter()
+        .flatten()
+        .any(|r| serde_json::to_value(r).is_ok_and(|v| v.get("bearer").is_some()));
     if secured {
-        add(op, "401", "`unauthorized`: a missing, malformed, expired or wrongly signed token");
+        add(
+            op,
+            "401",
+            "`unauthorized`: a missing, malformed, expired or wrongly signed token",
+        );
         add(op, "503", "`database_unavailable`: the database does not answer; `shutting_down`: the node is stopping (retry later)");
     }
-    let body = op.request_body.as_ref().map(|b| b.content.keys().cloned().collect::<Vec<_>>());
+    let body = op
+        .request_body
+        .as_ref()
+        .map(|b| b.content.keys().cloned().collect::<Vec<_>>());
     if let Some(types) = body {
         if types.iter().any(|t| t == "application/json") {
             add(op, "400", "`invalid_json`: an empty or malformed body; `invalid_payload`: not an object, a missing or mistyped field, an id not 1–128 characters, a NUL character");
-            add(op, "413", "`payload_too_large`: a body over `CLASSCHAT_MAX_BODY_BYTES`");
+            add(
+                op,
+                "413",
+                "`payload_too_large`: a body over `CLASSCHAT_MAX_BODY_BYTES`",
+            );
         }
-        add(op, "408", "`request_timeout`: the body did not arrive in time");
+        add(
+            op,
+            "408",
+            "`request_timeout`: the body did not arrive in time",
+        );
     }
     let params = op.parameters.iter().flatten();
     let (mut query, mut path) = (false, false);
@@ -70,7 +87,11 @@ fn shared_errors(op: &mut Operation) {
         path |= p.parameter_in == ParameterIn::Path;
     }
     if query {
-        add(op, "400", "`invalid_query`: a bad `limit`, `before` or `after`, or a malformed query string");
+        add(
+            op,
+            "400",
+            "`invalid_query`: a bad `limit`, `before` or `after`, or a malformed query string",
+        );
     }
     if path {
         add(op, "404", "`not_found`: a path segment that is no text");
@@ -100,11 +121,10 @@ pub fn codes(description: &str) -> Vec<String> {
     for entry in description.split("; ") {
         let head = entry.split(':').next().unwrap_or("");
         for (i, word) in head.split('`').enumerate() {
-            let code = i % 2 == 1 && !word.is_empty();
-            if code && word.chars().all(|c| c.is_ascii_lowercase() || c == '_') {
-                if !out.iter().any(|c| c == word) {
-                    out.push(word.to_string());
-                }
+            let quoted = i % 2 == 1 && !word.is_empty();
+            let is_code = quoted && word.chars().all(|c| c.is_ascii_lowercase() || c == '_');
+            if is_code && !out.iter().any(|c| c == word) {
+                out.push(word.to_string());
             }
         }
     }
@@ -117,12 +137,15 @@ fn error_body(status: &str, resp: &mut Response) {
     let code = ObjectBuilder::new()
         .schema_type(Type::String)
         .enum_values(Some(codes));
-    let narrowed = ObjectBuilder::new().property("error", ObjectBuilder::new().property("code", code));
+    let narrowed =
+        ObjectBuilder::new().property("error", ObjectBuilder::new().property("code", code));
     let schema = AllOfBuilder::new()
         .item(Ref::from_schema_name("ErrorBody"))
         .item(narrowed)
         .build();
-    let content = ContentBuilder::new().schema(Some(Schema::AllOf(schema))).build();
+    let content = ContentBuilder::new()
+        .schema(Some(Schema::AllOf(schema)))
+        .build();
     resp.content.clear();
     resp.content.insert("application/json".into(), content);
     if status == "429" {

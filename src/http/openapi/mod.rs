@@ -81,7 +81,11 @@ impl utoipa::Modify for Bearer {
 /// The document as JSON, made once.
 pub fn document() -> &'static str {
     static DOC: OnceLock<String> = OnceLock::new();
-    DOC.get_or_init(|| ApiDoc::openapi().to_json().expect("the document serialises"))
+    DOC.get_or_init(|| {
+        ApiDoc::openapi()
+            .to_json()
+            .expect("the document serialises")
+    })
 }
 
 /// This document (OpenAPI 3.1).

@@ -22,6 +22,7 @@ pub struct WebhookDelivery {
     pub kind: String,
     pub user_id: String,
     pub room_id: String,
+    #[schema(required = true)]
     pub message_id: Option<String>,
     pub status: String,
     pub attempts: i32,
@@ -30,15 +31,16 @@ pub struct WebhookDelivery {
     pub created_at: i64,
     /// When a pending row is tried next.
     #[serde(serialize_with = "ser_opt_ms")]
-    #[schema(value_type = Option<String>, format = DateTime)]
+    #[schema(required = true, value_type = Option<String>, format = DateTime)]
     pub next_attempt_at: Option<i64>,
     #[serde(serialize_with = "ser_opt_ms")]
-    #[schema(value_type = Option<String>, format = DateTime)]
+    #[schema(required = true, value_type = Option<String>, format = DateTime)]
     pub last_attempt_at: Option<i64>,
+    #[schema(required = true)]
     pub last_error: Option<String>,
     /// When it was delivered or given up.
     #[serde(serialize_with = "ser_opt_ms")]
-    #[schema(value_type = Option<String>, format = DateTime)]
+    #[schema(required = true, value_type = Option<String>, format = DateTime)]
     pub done_at: Option<i64>,
     /// The body POSTed (the signed JSON).
     #[schema(value_type = Object)]
