@@ -481,8 +481,14 @@ async fn a_bad_download_path_or_query_answers_the_error_body() {
     let r = app.get("/chat/uploads/%FF%FE", &t).await;
     assert_eq!((r.status, r.code()), (StatusCode::NOT_FOUND, "not_found"));
     let r = app.get("/chat/uploads/x?exp=1&sig=%00", &t).await;
-    assert_eq!((r.status, r.code()), (StatusCode::BAD_REQUEST, "invalid_query"));
+    assert_eq!(
+        (r.status, r.code()),
+        (StatusCode::BAD_REQUEST, "invalid_query")
+    );
     let r = app.get("/chat/uploads/x?exp=1&exp=2&sig=ab", &t).await;
-    assert_eq!((r.status, r.code()), (StatusCode::NOT_FOUND, "upload_not_found"));
+    assert_eq!(
+        (r.status, r.code()),
+        (StatusCode::NOT_FOUND, "upload_not_found")
+    );
     app.stop().await;
 }
