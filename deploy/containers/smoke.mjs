@@ -3,7 +3,7 @@
 // minted with CLASSCHAT_JWT_SECRET. A teacher makes a group with two students; each of
 // the three connects (the balancer spreads them); a message reaches both students with
 // `seq` 1, typing and a read receipt reach the teacher, the cluster stats name three
-// nodes, and the web client's config is served.
+// nodes, a posted file downloads through every node, and the web client's config is served.
 //   node deploy/containers/smoke.mjs <api url> <socket url>
 
 import assert from "node:assert/strict";
@@ -72,9 +72,16 @@ try {
   assert.equal(stats.connections, 3);
   const history = await rest("GET", `/chat/rooms/${room.id}/messages?limit=10`, ana);
   assert.deepEqual(history.map((m) => m.content), ["Hello through the balancer"]);
+  // One upload store for the replicas: a file posted through one node reads through each.
+  const body = `notes ${run}\n`;
+  const up = await fetch(`${api}/chat/uploads`, { method: "POST", body, headers: { authorization: `Bearer ${ana.token}`, "content-type": "text/plain", "x-filename": "notes.txt" } });
+  assert.equal(up.status, 201, await up.clone().text());
+  const file = (await up.json()).data;
+  await rest("POST", `/chat/rooms/${room.id}/messages`, ana, { content: "my notes", attachmentIds: [file.id] });
+  for (let i = 0; i < 6; i++) assert.equal(await (await fetch(api + file.url)).text(), body, `download ${i + 1} (round robin)`);
   const config = await (await fetch(`${api}/app/config.json`)).json();
   assert.equal(config.tryIt, false);
-  console.log(`ok   smoke test: 3 sockets on nodes ${stats.nodes.map((n) => `${n.nodeId}=${n.connections}`).join(" ")}; message, typing, receipt, history, /app/`);
+  console.log(`ok   smoke test: 3 sockets on nodes ${stats.nodes.map((n) => `${n.nodeId}=${n.connections}`).join(" ")}; message, typing, receipt, history, a shared upload, /app/`);
 } finally {
   for (const s of sockets) s.close();
 }
