@@ -67,7 +67,13 @@ try {
   const seen = next(t, "messages-seen", (d) => d.userId === ben.id);
   b.emit("mark-messages-seen", { roomId: room.id, upToSeq: 1 });
   assert.equal((await seen).upToSeq, 1);
-  const stats = await rest("GET", "/chat/ws/stats", admin);
+  // Each node reports into the cluster's stats on a timer: give fresh nodes a few rounds.
+  let stats;
+  for (let i = 0; i < 30; i++) {
+    stats = await rest("GET", "/chat/ws/stats", admin);
+    if (stats.nodes.length === 3 && stats.connections === 3) break;
+    await new Promise((r) => setTimeout(r, 1000));
+  }
   assert.equal(stats.nodes.length, 3, `three nodes in ${JSON.stringify(stats.nodes)}`);
   assert.equal(stats.connections, 3);
   const history = await rest("GET", `/chat/rooms/${room.id}/messages?limit=10`, ana);
