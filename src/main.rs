@@ -167,6 +167,8 @@ fn main() {
             wait_for_signal().await;
             tracing::info!("shutting down");
             running.shutdown().await;
+            // Off the workers: the last spans are posted from them while this waits.
+            let _ = tokio::task::spawn_blocking(classchat::telemetry::flush).await;
         }),
     }
 }
