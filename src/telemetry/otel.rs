@@ -71,6 +71,12 @@ where
     if endpoint.is_none() || disabled {
         return Ok(None);
     }
+    let protocol = set("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL").or(set("OTEL_EXPORTER_OTLP_PROTOCOL"));
+    if let Some(p) = protocol.filter(|p| p != "http/protobuf") {
+        return Err(format!(
+            "OTEL_EXPORTER_OTLP_PROTOCOL={p}: this build sends http/protobuf only"
+        ));
+    }
     let runtime = tokio::runtime::Handle::try_current()
         .map_err(|_| "no tokio runtime to send spans from".to_string())?;
     let http = reqwest::Client::builder()
@@ -101,11 +107,12 @@ where
     ))
 }
 
-/// Exports what is still queued and stops the exporter.
+/// Exports what is still queued and stops the exporter, within 3 s (after the drain's
+/// `CLASSCHAT_SHUTDOWN_GRACE_SECS`, 25 s by default, so under Kubernetes' 30 s).
 pub(super) fn shutdown() {
     let provider = PROVIDER.lock().unwrap_or_else(|e| e.into_inner()).take();
     if let Some(provider) = provider {
-        if let Err(e) = provider.shutdown() {
+        if let Err(e) = provider.shutdown_with_timeout(std::time::Duration::from_secs(3)) {
             eprintln!("classchat: OpenTelemetry shutdown: {e}");
         }
     }
