@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Checks the deployment files: deploy/Dockerfile, docker-compose.yml, k8s/ (kustomize base
 # and dev overlay), deploy/prometheus/, deploy/grafana/ and deploy/coturn/. Works without a
-# container engine: everything but the image build is checked statically
-# (deploy/check/deploy_check.py lists each check), the image build runs only where
-# `docker info` answers, and coturn is started and probed only where `turnserver` is
-# installed (the check prints SKIP otherwise).
+# container engine: everything is checked statically (deploy/check/deploy_check.py lists
+# each check), and coturn is started and probed only where `turnserver` is installed (the
+# check prints SKIP otherwise). The image build and the compose cluster, run for real:
+# deploy/containers/ci.sh.
 #
-#   bash deploy/check.sh              # static checks (+ the image build if an engine runs)
+#   bash deploy/check.sh              # static checks
 #   bash deploy/check.sh --metrics    # also the running-node metric-name tests
 #                                     # (tests/e2e/metrics-names.test.mjs and
 #                                     # metrics-from-start.test.mjs; needs a built
@@ -98,27 +98,8 @@ CLASSCHAT_JWT_SECRET="${CLASSCHAT_JWT_SECRET:-$(od -An -N32 -tx1 /dev/urandom | 
   "$VENV/bin/python" deploy/check/deploy_check.py || status=1
 [ -z "$made_dev_secret" ] || rm -f "$dev_secret"
 
-# --- The image build: only with a container engine.
-log "container image (deploy/Dockerfile)"
-if command -v docker >/dev/null && docker info >/dev/null 2>&1; then
-  tag="classchat:deploy-check"
-  if DOCKER_BUILDKIT=1 docker build -f deploy/Dockerfile -t "$tag" .; then
-    echo "ok   docker build -f deploy/Dockerfile"
-    user=$(docker image inspect -f '{{.Config.User}}' "$tag")
-    entry=$(docker image inspect -f '{{json .Config.Entrypoint}}' "$tag")
-    if [ "$user" = "10001:10001" ] && [ "$entry" = '["classchat"]' ]; then
-      echo "ok   image user $user, entrypoint $entry"
-    else
-      echo "FAIL image user $user, entrypoint $entry"; status=1
-    fi
-    if docker run --rm "$tag" --version; then echo "ok   the image runs classchat"; else echo "FAIL the image does not run"; status=1; fi
-  else
-    echo "FAIL docker build -f deploy/Dockerfile"; status=1
-  fi
-else
-  echo "SKIP image build: no container engine on this machine (docker info does not answer)."
-  echo "     Everything else above was checked; deploy/Dockerfile only by hadolint and the Dockerfile checks."
-fi
+# --- The image is built and run, and the compose cluster brought up, by
+# deploy/containers/ci.sh (tests/run.sh runs it after this script).
 
 if [ -n "$metrics" ]; then
   log "metric names of the dashboard and alerts against a running node"

@@ -33,15 +33,7 @@ SERVER_BIN="${CLASSCHAT_SERVER_BIN:-$TARGET/classchat}"
 new_database "classchat_load_$$"
 
 export CLASSCHAT_JWT_SECRET="$SECRET" DATABASE_URL="$PG_SERVER/$DB" RUST_LOG=warn
-for v in SEND TYPING CONNECT; do
-  export "CLASSCHAT_RATE_${v}_PER_SEC=1000000" "CLASSCHAT_RATE_${v}_BURST=1000000"
-  export "CLASSCHAT_RATE_${v}_PER_SEC_PER_IP=1000000" "CLASSCHAT_RATE_${v}_BURST_PER_IP=1000000"
-done
-# Per-user limits of issue 11 (set-up makes rooms and members in bulk; churn flips status)
-# and of meetings (signals; joins, media state and host actions).
-for v in STATUS ROOM_CREATE MEMBER_ADD ONLINE_USERS SIGNAL MEETING UPLOAD SEARCH; do
-  export "CLASSCHAT_RATE_${v}_PER_SEC=1000000" "CLASSCHAT_RATE_${v}_BURST=1000000"
-done
+lift_rates
 export CLASSCHAT_MEETING_MAX_PARTICIPANTS="${MEETING_MAX:-1000}"
 # Every simulated user connects from 127.0.0.1, thousands at once: no per-address bound on
 # handshakes waiting for their Socket.IO connect.

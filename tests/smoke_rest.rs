@@ -37,3 +37,20 @@ both_dbs!(
         assert_eq!(dup.data()["id"], again.data()["id"]);
     }
 );
+
+/// `GET /openapi.json` answers the OpenAPI 3.1 document without a token; every REST
+/// route is in it (`src/http/openapi/check.rs` holds it to the router).
+#[tokio::test]
+async fn the_openapi_document_is_served_without_a_token() {
+    let app = spawn_app().await;
+    let r = app.http.get(app.url("/openapi.json")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.headers()["content-type"], "application/json");
+    let doc: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(doc["openapi"], "3.1.0");
+    let send = &doc["paths"]["/chat/rooms/{roomId}/messages"]["post"];
+    assert_eq!(send["security"][0]["bearer"], json!([]));
+    assert!(send["responses"]["429"]["headers"]["Retry-After"].is_object());
+    assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
+    app.stop().await;
+}

@@ -7,7 +7,8 @@
 // in and deliveries settle, every acknowledged seq a member never saw counts as lost.
 //
 // Env: ROOMS (10), MEMBERS (100), RATE (100, all rooms together), DURATION (30 s),
-// SETTLE (5 s, how long to wait for late deliveries), plus lib/setup.js's CLASSCHAT_*.
+// SETTLE (5 s, how long to wait for late deliveries), DELIVERY_P99_MS (50, the latency
+// threshold), plus lib/setup.js's CLASSCHAT_*.
 
 import { check } from 'k6';
 import { Counter, Rate, Trend } from 'k6/metrics';
@@ -22,6 +23,8 @@ const MEMBERS = num('MEMBERS', 100);
 const RATE = num('RATE', 100);
 const DURATION = num('DURATION', 30);
 const SETTLE = num('SETTLE', 5);
+// The latency threshold: p(99) under this many ms (a loaded CI machine needs more).
+const P99_MS = num('DELIVERY_P99_MS', 50);
 
 const latency = new Trend('fanout_delivery_ms', true);
 const deliveries = new Counter('fanout_deliveries');
@@ -37,7 +40,7 @@ export const options = {
     fanout: { executor: 'per-vu-iterations', vus: ROOMS, iterations: 1, maxDuration: DURATION + SETTLE + 120 + 's' },
   },
   thresholds: {
-    fanout_delivery_ms: ['p(99)<50'],
+    fanout_delivery_ms: ['p(99)<' + P99_MS],
     fanout_deliveries: ['count>0'],
     fanout_lost: ['count==0'],
     fanout_duplicates: ['count==0'],

@@ -6,8 +6,9 @@
 // `isTyping: false` after its 3 s auto-stop is counted too, then the sockets close.
 //
 // Env: ROOMS (10), MEMBERS (20), RATE (50), DURATION (30 s), SETTLE (4 s: the auto-stop
-// and late arrivals), plus lib/setup.js's CLASSCHAT_*. Server limits: 5 typing events/s per
-// user, 200/s per client address (CLASSCHAT_RATE_TYPING_*).
+// and late arrivals), DELIVERY_P99_MS (50, the latency threshold), plus lib/setup.js's
+// CLASSCHAT_*. Server limits: 5 typing events/s per user, 200/s per client address
+// (CLASSCHAT_RATE_TYPING_*).
 
 import { check } from 'k6';
 import { Counter, Rate, Trend } from 'k6/metrics';
@@ -22,6 +23,8 @@ const MEMBERS = num('MEMBERS', 20);
 const RATE = num('RATE', 50);
 const DURATION = num('DURATION', 30);
 const SETTLE = num('SETTLE', 4);
+// The latency threshold: p(99) under this many ms (a loaded CI machine needs more).
+const P99_MS = num('DELIVERY_P99_MS', 50);
 
 const sent = new Counter('typing_sent');
 const refused = new Rate('typing_refused');
@@ -39,7 +42,7 @@ export const options = {
     typing_refused: ['rate==0'],
     typing_missing: ['count==0'],
     typing_starts_received: ['count>0'],
-    typing_delivery_ms: ['p(99)<50'],
+    typing_delivery_ms: ['p(99)<' + P99_MS],
     sio_connect_errors: ['rate==0'],
     room_join_errors: ['rate==0'],
     checks: ['rate==1'],

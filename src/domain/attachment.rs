@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use super::error::{AppError, AppResult};
 
 /// What a client draws an attachment as.
-#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum AttachmentKind {
     File,
@@ -42,7 +42,7 @@ impl AttachmentKind {
 
 /// An uploaded file as a message carries it. `url` is filled when the message is sent to
 /// a client (a signed, time-limited path); it is not stored.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Attachment {
     pub id: String,
@@ -57,7 +57,7 @@ pub struct Attachment {
 }
 
 /// Where a forwarded message came from: the first message of a chain of forwards.
-#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ForwardedFrom {
     pub message_id: String,
@@ -65,6 +65,7 @@ pub struct ForwardedFrom {
     pub sender_id: String,
     pub sender_name: String,
     #[serde(serialize_with = "super::time::ser_ms")]
+    #[schema(value_type = String, format = DateTime)]
     pub created_at: i64,
 }
 

@@ -69,11 +69,6 @@ impl AppError {
         }
         json!({ "ok": false, "error": error })
     }
-
-    /// The REST body shape: `{ error: { code, message } }`.
-    pub fn to_body(&self) -> serde_json::Value {
-        json!({ "error": { "code": self.code, "message": self.message } })
-    }
 }
 
 impl std::fmt::Display for AppError {

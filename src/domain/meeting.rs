@@ -8,13 +8,15 @@ use serde::{Deserialize, Serialize};
 use super::time::{ser_ms, ser_opt_ms};
 
 /// One joined socket of a meeting, with its media state.
-#[derive(Serialize, Debug, Clone, PartialEq, Eq)]
+#[derive(Serialize, Debug, Clone, PartialEq, Eq, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Participant {
     pub peer_id: String,
     pub user_id: String,
+    #[schema(required = true)]
     pub name: Option<String>,
     #[serde(serialize_with = "ser_ms")]
+    #[schema(value_type = String, format = DateTime)]
     pub joined_at: i64,
     pub audio: bool,
     pub video: bool,
@@ -23,14 +25,16 @@ pub struct Participant {
 }
 
 /// The running meeting of a room (`GET …/meeting`, `meeting-started`).
-#[derive(Serialize, Debug, Clone)]
+#[derive(Serialize, Debug, Clone, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Meeting {
     pub id: String,
     pub room_id: String,
+    #[schema(required = true)]
     pub title: Option<String>,
     pub started_by: String,
     #[serde(serialize_with = "ser_ms")]
+    #[schema(value_type = String, format = DateTime)]
     pub started_at: i64,
     pub locked: bool,
     pub participants: Vec<Participant>,
@@ -56,7 +60,7 @@ pub enum LeftReason {
 }
 
 /// Why a meeting ended.
-#[derive(Serialize, Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Serialize, Debug, Clone, Copy, PartialEq, Eq, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum EndReason {
     Ended,
@@ -103,31 +107,39 @@ pub struct Stint {
 }
 
 /// One user's line of a meeting's attendance report.
-#[derive(Serialize, Debug, Clone, PartialEq, Eq)]
+#[derive(Serialize, Debug, Clone, PartialEq, Eq, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Attendance {
     pub user_id: String,
+    #[schema(required = true)]
     pub name: Option<String>,
     #[serde(serialize_with = "ser_ms")]
+    #[schema(value_type = String, format = DateTime)]
     pub joined_at: i64,
     #[serde(serialize_with = "ser_opt_ms")]
+    #[schema(required = true, value_type = Option<String>, format = DateTime)]
     pub left_at: Option<i64>,
     pub seconds: i64,
 }
 
 /// A meeting of the room's history with its attendance (`GET …/meetings`).
-#[derive(Serialize, Debug, Clone)]
+#[derive(Serialize, Debug, Clone, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PastMeeting {
     pub id: String,
     pub room_id: String,
+    #[schema(required = true)]
     pub title: Option<String>,
     pub started_by: String,
     #[serde(serialize_with = "ser_ms")]
+    #[schema(value_type = String, format = DateTime)]
     pub started_at: i64,
     #[serde(serialize_with = "ser_opt_ms")]
+    #[schema(required = true, value_type = Option<String>, format = DateTime)]
     pub ended_at: Option<i64>,
+    #[schema(required = true)]
     pub ended_by: Option<String>,
+    #[schema(required = true)]
     pub end_reason: Option<String>,
     pub attendance: Vec<Attendance>,
 }
@@ -180,7 +192,7 @@ pub fn attendance(stints: &[Stint], now: i64) -> Vec<Attendance> {
 }
 
 /// One STUN or TURN server for `RTCPeerConnection`'s `iceServers`.
-#[derive(Serialize, Debug, Clone, PartialEq, Eq)]
+#[derive(Serialize, Debug, Clone, PartialEq, Eq, utoipa::ToSchema)]
 pub struct IceServer {
     pub urls: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -190,7 +202,7 @@ pub struct IceServer {
 }
 
 /// `GET /chat/meetings/ice-servers`: the servers, and how long the credentials last.
-#[derive(Serialize, Debug, Clone)]
+#[derive(Serialize, Debug, Clone, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct IceServers {
     pub ice_servers: Vec<IceServer>,

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use super::time::{ser_ms, ser_opt_ms};
 
 /// Platform role, from the token's `role` claim.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Hash, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     Student,
@@ -32,7 +32,7 @@ impl Role {
 }
 
 /// A member's role inside one room.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum RoomRole {
     Owner,
@@ -57,7 +57,7 @@ impl RoomRole {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum RoomKind {
     Personal,
@@ -81,7 +81,7 @@ impl RoomKind {
 }
 
 /// Presence status.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Hash, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
     Online,
@@ -128,7 +128,7 @@ impl Principal {
     }
 }
 
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, PartialEq, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Message {
     pub id: String,
@@ -136,17 +136,24 @@ pub struct Message {
     pub seq: i64,
     pub sender_id: String,
     pub sender_name: String,
-    /// `None` once the message is deleted.
+    /// `null` once the message is deleted.
+    #[schema(required = true)]
     pub content: Option<String>,
+    #[schema(required = true)]
     pub client_message_id: Option<String>,
+    #[schema(required = true)]
     pub reply_to_id: Option<String>,
     pub mentions: Vec<String>,
     #[serde(serialize_with = "ser_ms")]
+    #[schema(value_type = String, format = DateTime)]
     pub created_at: i64,
     #[serde(serialize_with = "ser_opt_ms")]
+    #[schema(required = true, value_type = Option<String>, format = DateTime)]
     pub edited_at: Option<i64>,
     #[serde(serialize_with = "ser_opt_ms")]
+    #[schema(required = true, value_type = Option<String>, format = DateTime)]
     pub deleted_at: Option<i64>,
+    #[schema(required = true)]
     pub deleted_by: Option<String>,
     /// Reactions by emoji, most first (filled where messages are listed).
     pub reactions: Vec<ReactionCount>,
@@ -154,52 +161,62 @@ pub struct Message {
     pub reply_count: i64,
     pub pinned: bool,
     /// The message this one forwards (the first of a chain of forwards).
+    #[schema(required = true)]
     pub forwarded_from: Option<super::attachment::ForwardedFrom>,
     /// Uploaded files, with signed `url`s where messages reach clients.
     pub attachments: Vec<super::attachment::Attachment>,
 }
 
 /// How many users reacted to a message with one emoji.
-#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct ReactionCount {
     pub emoji: String,
     pub count: i64,
 }
 
 /// A room as listed: enough to draw a room list.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RoomSummary {
     pub id: String,
     #[serde(rename = "type")]
     pub kind: RoomKind,
+    #[schema(required = true)]
     pub name: Option<String>,
     pub created_by: String,
     #[serde(serialize_with = "ser_ms")]
+    #[schema(value_type = String, format = DateTime)]
     pub created_at: i64,
     #[serde(serialize_with = "ser_ms")]
+    #[schema(value_type = String, format = DateTime)]
     pub last_activity_at: i64,
     pub last_seq: i64,
+    /// In the room list: the message with the highest `seq` (`null` in a room without
+    /// messages); absent from a room detail.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Message>)]
     pub last_message: Option<Option<Message>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub unread_count: Option<i64>,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Member {
     pub user_id: String,
+    #[schema(required = true)]
     pub name: Option<String>,
+    #[schema(required = true)]
     pub role: Option<Role>,
     pub room_role: RoomRole,
     pub last_read_seq: i64,
     #[serde(serialize_with = "ser_ms")]
+    #[schema(value_type = String, format = DateTime)]
     pub joined_at: i64,
 }
 
 /// A room with its members.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RoomDetail {
     #[serde(flatten)]
@@ -210,6 +227,7 @@ pub struct RoomDetail {
     pub member_count: i64,
     /// Extension: the cursor of `GET /chat/rooms/{id}/members` for the members not
     /// listed, `null` when `members` holds them all.
+    #[schema(required = true)]
     pub members_next_cursor: Option<String>,
 }
 
@@ -222,11 +240,12 @@ pub struct UserRecord {
     pub last_seen: Option<i64>,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct UserStatus {
     pub user_id: String,
     pub status: Status,
     #[serde(serialize_with = "ser_opt_ms")]
+    #[schema(required = true, value_type = Option<String>, format = DateTime)]
     pub last_seen: Option<i64>,
 }

@@ -25,7 +25,7 @@ pub fn check_emoji(emoji: &str) -> AppResult<()> {
 }
 
 /// A reaction added or removed.
-#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum ReactionAction {
     Add,

@@ -46,9 +46,10 @@ fn check_id(field: &str, id: &str) -> AppResult<()> {
     Ok(())
 }
 
-#[derive(Deserialize, Debug)]
+#[derive(Deserialize, Debug, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CreatePersonal {
+    #[schema(min_length = 1, max_length = 128)]
     pub user_id: String,
 }
 
@@ -58,11 +59,15 @@ impl CreatePersonal {
     }
 }
 
-#[derive(Deserialize, Debug)]
+#[derive(Deserialize, Debug, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CreateGroup {
+    /// 1–100 characters after trimming.
+    #[schema(min_length = 1, max_length = 100, pattern = "\\S")]
     pub name: String,
+    /// Ids of users to invite (1–128 characters each, at most 50).
     #[serde(default)]
+    #[schema(max_items = 50)]
     pub member_ids: Vec<String>,
 }
 
@@ -89,9 +94,11 @@ fn check_members(ids: &[String], limits: &Limits) -> AppResult<()> {
     ids.iter().try_for_each(|id| check_id("userIds[]", id))
 }
 
-#[derive(Deserialize, Debug)]
+#[derive(Deserialize, Debug, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AddMembers {
+    /// 1–50 user ids (1–128 characters each).
+    #[schema(min_items = 1, max_items = 50)]
     pub user_ids: Vec<String>,
 }
 
@@ -107,23 +114,33 @@ impl AddMembers {
     }
 }
 
-#[derive(Deserialize, Debug, Clone)]
+#[derive(Deserialize, Debug, Clone, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SendMessage {
     /// Required, but may be empty with attachments; left out with `forwardFromId`.
+    /// 1–4000 characters (`CLASSCHAT_MAX_CONTENT_CHARS`), not only whitespace.
     #[serde(default)]
+    #[schema(max_length = 4000)]
     pub content: Option<String>,
+    /// An idempotency key of the sender's: a repeat answers the first message (200).
     #[serde(default)]
+    #[schema(min_length = 1, max_length = 128)]
     pub client_message_id: Option<String>,
+    /// A message of the same room this one answers.
     #[serde(default)]
+    #[schema(min_length = 1, max_length = 128)]
     pub reply_to_id: Option<String>,
+    /// Members to notify (others are dropped), at most 50.
     #[serde(default)]
+    #[schema(max_items = 50)]
     pub mentions: Vec<String>,
-    /// Uploads of the sender's to attach.
+    /// Uploads of the sender's to attach (at most 10).
     #[serde(default)]
+    #[schema(max_items = 10)]
     pub attachment_ids: Vec<String>,
     /// A message the sender can read, to forward (with its content and attachments).
     #[serde(default)]
+    #[schema(min_length = 1, max_length = 128)]
     pub forward_from_id: Option<String>,
 }
 
@@ -149,9 +166,11 @@ fn check_content(content: &str, limits: &Limits) -> AppResult<()> {
 }
 
 /// `PATCH …/messages/{id}` (and `edit-chat-message` without its ids).
-#[derive(Deserialize, Debug)]
+#[derive(Deserialize, Debug, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct EditMessage {
+    /// 1–4000 characters (`CLASSCHAT_MAX_CONTENT_CHARS`), not only whitespace.
+    #[schema(min_length = 1, max_length = 4000, pattern = "\\S")]
     pub content: String,
 }
 
@@ -244,12 +263,16 @@ pub struct SocketSend {
 }
 
 /// A read receipt: either a pointer or explicit message ids.
-#[derive(Deserialize, Debug)]
+#[derive(Deserialize, Debug, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct MarkSeen {
+    /// Everything up to this `seq` (lowered to the room's `lastSeq`). Not with `messageIds`.
     #[serde(default)]
+    #[schema(minimum = 0)]
     pub up_to_seq: Option<i64>,
+    /// Up to the highest of these messages (1–1000 ids). Not with `upToSeq`.
     #[serde(default)]
+    #[schema(min_items = 1, max_items = 1000)]
     pub message_ids: Option<Vec<String>>,
 }
 
@@ -274,8 +297,9 @@ pub struct SocketSeen {
     pub seen: MarkSeen,
 }
 
-#[derive(Deserialize, Debug)]
+#[derive(Deserialize, Debug, utoipa::ToSchema)]
 pub struct SetStatus {
+    #[schema(value_type = super::model::Status)]
     pub status: String,
 }
 
@@ -387,9 +411,11 @@ pub struct MeetingHostActionReq {
 }
 
 /// `POST /chat/rooms/{roomId}/meeting`.
-#[derive(Deserialize, Debug, Default)]
+#[derive(Deserialize, Debug, Default, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct StartMeeting {
+    /// At most 200 characters; blank means none.
+    #[schema(max_length = 200)]
     pub title: Option<String>,
 }
 

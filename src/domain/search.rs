@@ -171,7 +171,7 @@ pub fn render_snippet(raw: &str) -> String {
 }
 
 /// One search result: the message (as history lists it) and its snippet.
-#[derive(Serialize, Debug)]
+#[derive(Serialize, Debug, utoipa::ToSchema)]
 pub struct SearchHit {
     pub message: Message,
     pub snippet: String,

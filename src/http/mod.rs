@@ -6,7 +6,10 @@ mod health;
 mod meetings;
 mod messages;
 mod observe;
+mod openapi;
+mod reactions;
 mod rooms;
+mod routes;
 mod search;
 mod status;
 pub mod timeout;
@@ -18,7 +21,6 @@ use std::sync::Arc;
 use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post, put};
 use axum::{Json, Router};
 use serde::Serialize;
 use serde_json::json;
@@ -26,10 +28,40 @@ use serde_json::json;
 use crate::app::AppState;
 use crate::domain::error::AppError;
 
+/// The success body of the contract: `{ "data": … }`.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Data<T> {
+    pub data: T,
+}
+
+/// A page of a list: `{ "data": [ … ], "nextCursor": … }` (`null` on the last page).
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Page<T> {
+    pub data: Vec<T>,
+    /// Passed back unchanged as `cursor` for the next page; `null` on the last one.
+    #[schema(required = true)]
+    pub next_cursor: Option<String>,
+}
+
+/// The error body of the contract: `{ "error": { "code", "message" } }`.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ErrorDetail {
+    /// A snake_case code: what a client acts on (docs/API.md, "Error codes").
+    pub code: String,
+    /// For people; it may change between versions.
+    pub message: String,
+}
+
 /// `{ "data": … }` with a status.
 pub fn data<T: Serialize>(status: u16, v: &T) -> Response {
     let code = axum::http::StatusCode::from_u16(status).unwrap_or(axum::http::StatusCode::OK);
-    (code, Json(json!({ "data": v }))).into_response()
+    (code, Json(Data { data: v })).into_response()
 }
 
 /// `{ "data": [ … ], "nextCursor": … }`.
@@ -45,73 +77,7 @@ pub fn router(state: Arc<AppState>) -> Router {
             axum::http::header::AUTHORIZATION,
             axum::http::header::CONTENT_TYPE,
         ]);
-    Router::new()
-        .route("/healthz", get(health::healthz))
-        .route("/readyz", get(health::readyz))
-        .route("/chat/rooms/personal", post(rooms::open_personal))
-        .route("/chat/rooms/group", post(rooms::create_group))
-        .route("/chat/rooms", get(rooms::list_rooms))
-        .route("/chat/rooms/{room_id}", get(rooms::detail))
-        .route(
-            "/chat/rooms/{room_id}/members",
-            post(rooms::add_members).get(rooms::members),
-        )
-        .route(
-            "/chat/rooms/{room_id}/block",
-            post(rooms::block).delete(rooms::unblock),
-        )
-        .route(
-            "/chat/rooms/{room_id}/members/{user_id}",
-            delete(rooms::remove_member),
-        )
-        .route(
-            "/chat/rooms/{room_id}/messages",
-            post(messages::send).get(messages::history),
-        )
-        .route(
-            "/chat/rooms/{room_id}/messages/{message_id}",
-            delete(messages::delete).patch(messages::edit),
-        )
-        .route(
-            "/chat/rooms/{room_id}/messages/{message_id}/reactions/{emoji}",
-            put(messages::react_add)
-                .delete(messages::react_remove)
-                .get(messages::reactors),
-        )
-        .route(
-            "/chat/rooms/{room_id}/messages/{message_id}/replies",
-            get(messages::replies),
-        )
-        .route("/chat/rooms/{room_id}/pins", get(messages::pins))
-        .route(
-            "/chat/rooms/{room_id}/pins/{message_id}",
-            put(messages::pin).delete(messages::unpin),
-        )
-        .route(
-            "/chat/rooms/{room_id}/messages/{message_id}/seen-by",
-            get(messages::seen_by),
-        )
-        .route("/chat/rooms/{room_id}/seen", post(messages::seen))
-        .route(
-            "/chat/rooms/{room_id}/meeting",
-            post(meetings::start)
-                .get(meetings::get)
-                .delete(meetings::end),
-        )
-        .route("/chat/rooms/{room_id}/meetings", get(meetings::history))
-        .route("/chat/meetings/ice-servers", get(meetings::ice_servers))
-        .route("/chat/uploads", post(uploads::upload))
-        .route("/chat/uploads/{upload_id}", get(uploads::download))
-        .route("/chat/search", get(search::search))
-        .route("/app", get(web::redirect))
-        .route("/app/", get(web::index))
-        .route("/app/config.json", get(web::config))
-        .route("/app/try-token", post(web::try_token))
-        .route("/app/{*path}", get(web::asset))
-        .route("/chat/status", put(status::set))
-        .route("/chat/users/{user_id}/status", get(status::get))
-        .route("/chat/ws/stats", get(status::stats))
-        .route("/chat/admin/webhooks", get(admin::webhooks))
+    routes::add(Router::new())
         .fallback(|| async { AppError::new(404, "not_found", "no such endpoint") })
         .method_not_allowed_fallback(|| async {
             AppError::new(
@@ -156,7 +122,13 @@ impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         use axum::http::{HeaderValue, StatusCode};
         let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        let mut resp = (status, axum::Json(self.to_body())).into_response();
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code: self.code.into(),
+                message: self.message,
+            },
+        };
+        let mut resp = (status, axum::Json(body)).into_response();
         if let Some(s) = self.retry_after {
             if let Ok(v) = HeaderValue::from_str(&s.to_string()) {
                 resp.headers_mut().insert("retry-after", v);

@@ -2,15 +2,15 @@
 //! `Range`, by token or signed url; never rendered inline as a page).
 
 use axum::body::Body;
-use axum::extract::{Path, Query, Request};
+use axum::extract::Request;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use futures_util::TryStreamExt;
-use serde::Deserialize;
 
-use super::extract::Caller;
-use super::{data, AppS};
-use crate::domain::attachment::AttachmentKind;
+use super::extract::{Caller, Ids, Params};
+use super::openapi::params::{SignedUrl, UploadPath};
+use super::{data, AppS, Data};
+use crate::domain::attachment::{Attachment, AttachmentKind};
 use crate::domain::error::{AppError, AppResult};
 use crate::service::uploads::{ranged, DownloadAuth, Ranged, UploadRequest};
 
@@ -20,6 +20,22 @@ fn header_str(h: &HeaderMap, name: &str) -> Option<String> {
         .map(str::to_string)
 }
 
+/// Uploads a file: the raw body (no multipart form), streamed into the store.
+#[utoipa::path(post, path = "/chat/uploads", tag = "uploads", security(("bearer" = [])),
+    params(
+        ("X-Filename" = String, Header, description = "A bare file name, UTF-8 percent-encoded, at most 255 bytes"),
+        ("X-Duration-Ms" = Option<String>, Header, description = "Audio and video: whole milliseconds, 0 to 86400000"),
+    ),
+    request_body(description = "The file's bytes; `Content-Type` is its media type, checked against the bytes",
+        content(("application/octet-stream"), ("text/plain"), ("image/png"), ("audio/webm"))),
+    responses(
+        (status = 201, description = "The stored upload, to attach to a message", body = Data<Attachment>),
+        (status = 400, description = "`invalid_filename`: `X-Filename` missing or not a bare name; `invalid_content_type`: `Content-Type` missing or not a media type; `invalid_duration`: `X-Duration-Ms` out of range; `body_incomplete`: the body broke off"),
+        (status = 413, description = "`payload_too_large`: over `CLASSCHAT_MAX_UPLOAD_BYTES`"),
+        (status = 415, description = "`content_type_mismatch`: the bytes contradict the declared type"),
+        (status = 429, description = "`rate_limited`: over the upload rate"),
+        (status = 503, description = "`upload_store_unavailable`: the store failed"),
+    ))]
 pub async fn upload(s: AppS, Caller(p): Caller, req: Request) -> AppResult<Response> {
     let h = req.headers();
     let meta = UploadRequest {
@@ -36,22 +52,31 @@ pub async fn upload(s: AppS, Caller(p): Caller, req: Request) -> AppResult<Respo
     Ok(data(201, &attachment))
 }
 
-#[derive(Deserialize)]
-pub struct Signed {
-    exp: Option<String>,
-    sig: Option<String>,
-}
-
+/// Downloads a file, by token or signed url (`exp` and `sig`), whole or a `Range`.
+#[utoipa::path(get, path = "/chat/uploads/{uploadId}", tag = "uploads",
+    security(("bearer" = []), ()), params(UploadPath, SignedUrl,
+        ("Range" = Option<String>, Header, description = "`bytes=a-b`, `bytes=a-` or `bytes=-n`")),
+    responses(
+        (status = 200, description = "The whole file, in its stored type", content(("*/*")),
+            headers(("Accept-Ranges" = String), ("Content-Disposition" = String))),
+        (status = 206, description = "The range asked for", content(("*/*")),
+            headers(("Content-Range" = String, description = "`bytes a-b/size`"))),
+        (status = 400, description = "`invalid_query`: a malformed query string"),
+        (status = 404, description = "`upload_not_found`: no such upload, one the caller may not read, or a bad or expired signed url"),
+        (status = 416, description = "`range_not_satisfiable`: the range starts past the end",
+            headers(("Content-Range" = String, description = "`bytes */size`"))),
+        (status = 503, description = "`upload_store_unavailable`: the store failed"),
+    ))]
 pub async fn download(
     s: AppS,
-    Path(id): Path<String>,
-    Query(q): Query<Signed>,
+    Ids(id): Ids<String>,
+    q: Params,
     headers: HeaderMap,
 ) -> AppResult<Response> {
-    let auth = match (q.exp, q.sig) {
+    let auth = match (q.get("exp"), q.get("sig")) {
         (Some(exp), Some(sig)) => DownloadAuth::Signed {
             exp: exp.parse().unwrap_or(0),
-            sig,
+            sig: sig.to_string(),
         },
         _ => {
             let p = super::extract::caller_from_headers(&headers, &s).await?;

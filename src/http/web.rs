@@ -8,11 +8,10 @@ use std::time::Duration;
 use axum::extract::Path;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
 
 use super::extract::JsonBody;
-use super::{data, AppS};
+use super::{data, AppS, Data};
 use crate::domain::error::{AppError, AppResult};
 use crate::domain::Role;
 
@@ -23,14 +22,27 @@ struct Files;
 /// How long a "try it" token lasts (at most the longest lifetime accepted).
 const TRY_IT_TTL: Duration = Duration::from_secs(8 * 3600);
 
+/// To `/app/`.
+#[utoipa::path(get, path = "/app", tag = "web client",
+    responses((status = 308, description = "To `/app/`", headers(("Location" = String)))))]
 pub async fn redirect() -> Redirect {
     Redirect::permanent("/app/")
 }
 
+/// The web client's page.
+#[utoipa::path(get, path = "/app/", tag = "web client",
+    responses((status = 200, description = "index.html", content(("text/html")))))]
 pub async fn index() -> Response {
     file("index.html")
 }
 
+/// One file of the web client (scripts, styles, icons), in its own type.
+#[utoipa::path(get, path = "/app/{path}", tag = "web client",
+    params(("path" = String, Path, description = "The file's path under `web/`")),
+    responses(
+        (status = 200, description = "The file", content(("*/*"))),
+        (status = 404, description = "`not_found`: no such file"),
+    ))]
 pub async fn asset(Path(path): Path<String>) -> Response {
     file(&path)
 }
@@ -54,26 +66,58 @@ fn file(path: &str) -> Response {
     resp
 }
 
-/// `GET /app/config.json`.
+/// What the web client needs to know (`GET /app/config.json`).
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct WebConfig {
+    /// The Socket.IO port of this node.
+    socket_port: u16,
+    /// Where Socket.IO is, when it is not this host at `socketPort`.
+    #[schema(required = true)]
+    socket_url: Option<String>,
+    /// Whether "try it" sign-in works here.
+    try_it: bool,
+}
+
+/// Where Socket.IO is and whether "try it" works (no token).
+#[utoipa::path(get, path = "/app/config.json", tag = "web client",
+    responses((status = 200, description = "The web client's settings", body = WebConfig)))]
 pub async fn config(s: AppS) -> Response {
-    axum::Json(json!({
-        "socketPort": s.web.socket_port.load(Ordering::Acquire),
-        "socketUrl": s.web.socket_url,
-        "tryIt": s.web.try_it.is_some(),
-    }))
+    axum::Json(WebConfig {
+        socket_port: s.web.socket_port.load(Ordering::Acquire),
+        socket_url: s.web.socket_url.clone(),
+        try_it: s.web.try_it.is_some(),
+    })
     .into_response()
 }
 
-#[derive(Deserialize)]
-struct TryIt {
+/// A "try it" sign-in.
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct TryIt {
+    /// 1–60 characters with a letter or digit; the user id is made from it.
     name: String,
+    /// `student` (the default), `teacher` or `admin`.
     #[serde(default)]
     role: Option<String>,
+}
+
+/// A minted token and the user id it names.
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TryToken {
+    token: String,
+    user_id: String,
 }
 
 /// `POST /app/try-token` `{ name, role }`: `{ token, userId }`. The user id is the name
 /// in lower case with anything but letters and digits as `-`, so the same name in two
 /// tabs is the same user, and others can add them by it.
+#[utoipa::path(post, path = "/app/try-token", tag = "web client", request_body = TryIt,
+    responses(
+        (status = 200, description = "A token for 8 hours", body = Data<TryToken>),
+        (status = 400, description = "`invalid_name`: no letter or digit, or over 60 characters; `invalid_role`: not student, teacher or admin"),
+        (status = 404, description = "`try_it_disabled`: only on a zero-configuration single node"),
+    ))]
 pub async fn try_token(s: AppS, JsonBody(body): JsonBody) -> AppResult<Response> {
     let Some(secret) = &s.web.try_it else {
         return Err(AppError::new(
@@ -103,5 +147,5 @@ pub async fn try_token(s: AppS, JsonBody(body): JsonBody) -> AppResult<Response>
     })?;
     let ttl = TRY_IT_TTL.min(Duration::from_secs(s.chat.limits.max_token_lifetime_secs));
     let token = crate::auth::mint(secret, &id, role, Some(name), ttl);
-    Ok(data(200, &json!({ "token": token, "userId": id })))
+    Ok(data(200, &TryToken { token, user_id: id }))
 }

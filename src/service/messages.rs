@@ -15,13 +15,15 @@ use crate::domain::time::{now_ms, ser_opt_ms};
 use crate::domain::{HistoryQueryDir, Message, Principal};
 use crate::storage::{HistoryPage, InsertOutcome, NewMessage};
 
-#[derive(Serialize, Debug)]
+#[derive(Serialize, Debug, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SeenBy {
     pub user_id: String,
+    #[schema(required = true)]
     pub name: Option<String>,
     pub last_read_seq: i64,
     #[serde(serialize_with = "ser_opt_ms")]
+    #[schema(required = true, value_type = Option<String>, format = DateTime)]
     pub seen_at: Option<i64>,
 }
 

@@ -41,7 +41,11 @@ pub use meetings::{
     describe_metrics as describe_meeting_metrics, not_in_meeting, run_upkeep as meeting_upkeep,
     zero_metrics as zero_meeting_metrics, HostActionDone, JoinAck, Relayed,
 };
+pub use messages::SeenBy;
+pub use personal::BlockState;
+pub use presence::{ClusterStats, NodeStats};
 pub use ratelimit::RateLimits;
+pub use reactions::Reacted;
 pub use rooms::format_cursor;
 pub use typing::TypingTimers;
 pub use webhooks::{

@@ -14,7 +14,7 @@ use crate::domain::{Member, Principal, Role, RoomDetail, RoomKind, RoomRole, Roo
 use crate::storage::NewRoom;
 
 /// The answer of block and unblock.
-#[derive(Serialize, Debug)]
+#[derive(Serialize, Debug, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct BlockState {
     pub room_id: String,

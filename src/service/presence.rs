@@ -11,9 +11,11 @@ use crate::domain::time::now_ms;
 use crate::domain::{Principal, Status, UserStatus};
 
 /// `GET /chat/ws/stats`: the cluster, and each node (this one first).
-#[derive(Serialize, Debug)]
+#[derive(Serialize, Debug, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ClusterStats {
+    /// `local` (one node) or `redis` (a cluster).
+    #[schema(value_type = String)]
     pub mode: &'static str,
     pub connections: u64,
     pub online_users: u64,
@@ -21,7 +23,7 @@ pub struct ClusterStats {
     pub nodes: Vec<NodeStats>,
 }
 
-#[derive(Serialize, Debug)]
+#[derive(Serialize, Debug, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct NodeStats {
     pub node_id: String,

@@ -14,12 +14,14 @@ use crate::domain::time::{now_ms, ser_ms};
 use crate::domain::Principal;
 
 /// One user who reacted, as `GET …/reactions/{emoji}` lists them.
-#[derive(Serialize, Debug)]
+#[derive(Serialize, Debug, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Reacted {
     pub user_id: String,
+    #[schema(required = true)]
     pub name: Option<String>,
     #[serde(serialize_with = "ser_ms")]
+    #[schema(value_type = String, format = DateTime)]
     pub reacted_at: i64,
 }
 

@@ -61,8 +61,8 @@ describe("JSON logs carry the fields of request and event spans", () => {
   test(
     "a REST request is logged in its span with the route template and the status",
     withServerLogs(() => server, async () => {
-      await eventually("the request's log line", () => inSpan("http_request", { route: "/chat/rooms/{room_id}" }).length > 0);
-      const detail = inSpan("http_request", { method: "GET", route: "/chat/rooms/{room_id}", status: 200 });
+      await eventually("the request's log line", () => inSpan("http_request", { route: "/chat/rooms/{roomId}" }).length > 0);
+      const detail = inSpan("http_request", { method: "GET", route: "/chat/rooms/{roomId}", status: 200 });
       assert.equal(detail.length, 1, JSON.stringify(logged().filter((l) => l.span)));
       assert.match(detail[0].fields.message, /^answered 200$/);
       assert.equal(typeof detail[0].fields.elapsed_ms, "number");

@@ -51,10 +51,10 @@ describe("OpenTelemetry export of spans", { skip: SKIP }, () => {
       const teacher = server.user(uid("teacher"), "teacher");
       const room = await server.group(teacher, [uid("student")]);
       await server.ok("GET", `/chat/rooms/${room.id}`, teacher);
-      const spans = await eventually("the request's span", () => named("GET /chat/rooms/{room_id}"));
+      const spans = await eventually("the request's span", () => named("GET /chat/rooms/{roomId}"));
       const [span] = spans;
       assert.equal(span.kind, SERVER);
-      assert.equal(span.attributes.route, "/chat/rooms/{room_id}");
+      assert.equal(span.attributes.route, "/chat/rooms/{roomId}");
       assert.equal(span.attributes.method, "GET");
       assert.equal(span.attributes.status, 200);
       assert.equal(span.resource["service.name"], "classchat");

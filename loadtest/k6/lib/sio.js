@@ -5,8 +5,8 @@
 // answers every ping `2` with `3`, emits `42["ev",data]` (with an ack id: `42<id>[...]`,
 // answered by `43<id>[...]`) and hands incoming `42[...]` events to listeners.
 //
-// The frame functions (socketUrl, decode, encode*) use no k6 API, so the Node test
-// tests/e2e/k6-scripts.test.mjs checks them against frames of a real classchat node.
+// The frame functions (socketUrl, decode, encode*) use no k6 API. CI runs every scenario
+// with the real k6 against three nodes behind HAProxy (tests/e2e/k6-scripts.test.mjs).
 
 import { WebSocket } from 'k6/experimental/websockets';
 import { clearTimeout, setTimeout } from 'k6/timers';

@@ -153,11 +153,12 @@ pub struct MeetingHostActionTaken {
 }
 
 /// `meeting-ended`.
-#[derive(Serialize, Debug)]
+#[derive(Serialize, Debug, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct MeetingEnded {
     pub room_id: String,
     pub meeting_id: String,
+    #[schema(required = true)]
     pub ended_by: Option<String>,
     pub reason: EndReason,
 }
@@ -227,7 +228,7 @@ pub struct ChatUserTyping {
 }
 
 /// `messages-seen`, also what a read receipt answers.
-#[derive(Serialize, Debug, Clone)]
+#[derive(Serialize, Debug, Clone, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct MessagesSeen {
     pub room_id: String,
@@ -235,6 +236,7 @@ pub struct MessagesSeen {
     pub up_to_seq: i64,
     pub message_ids: Vec<String>,
     #[serde(serialize_with = "ser_ms")]
+    #[schema(value_type = String, format = DateTime)]
     pub seen_at: i64,
 }
 
@@ -263,7 +265,7 @@ pub struct ChatMessageEdited {
 
 /// `chat-message-reaction`: a user added or removed a reaction; `count` is how many users
 /// react with that emoji after it.
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ChatMessageReaction {
     pub room_id: String,
@@ -277,7 +279,7 @@ pub struct ChatMessageReaction {
 }
 
 /// `chat-message-pinned`: a message was pinned or unpinned `by` a user.
-#[derive(Serialize, Debug)]
+#[derive(Serialize, Debug, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ChatMessagePinned {
     pub room_id: String,

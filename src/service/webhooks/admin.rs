@@ -14,7 +14,7 @@ use crate::storage::OutboxEntry;
 const STATUSES: [&str; 3] = ["failed", "pending", "delivered"];
 
 /// One outbox row: its delivery state and the event as it is (or was) sent.
-#[derive(Serialize, Debug)]
+#[derive(Serialize, Debug, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct WebhookDelivery {
     pub id: String,
@@ -22,21 +22,28 @@ pub struct WebhookDelivery {
     pub kind: String,
     pub user_id: String,
     pub room_id: String,
+    #[schema(required = true)]
     pub message_id: Option<String>,
     pub status: String,
     pub attempts: i32,
     #[serde(serialize_with = "ser_ms")]
+    #[schema(value_type = String, format = DateTime)]
     pub created_at: i64,
     /// When a pending row is tried next.
     #[serde(serialize_with = "ser_opt_ms")]
+    #[schema(required = true, value_type = Option<String>, format = DateTime)]
     pub next_attempt_at: Option<i64>,
     #[serde(serialize_with = "ser_opt_ms")]
+    #[schema(required = true, value_type = Option<String>, format = DateTime)]
     pub last_attempt_at: Option<i64>,
+    #[schema(required = true)]
     pub last_error: Option<String>,
     /// When it was delivered or given up.
     #[serde(serialize_with = "ser_opt_ms")]
+    #[schema(required = true, value_type = Option<String>, format = DateTime)]
     pub done_at: Option<i64>,
     /// The body POSTed (the signed JSON).
+    #[schema(value_type = Object)]
     pub event: serde_json::Value,
 }
 
