@@ -7,8 +7,9 @@
 # deploy/containers/ci.sh.
 #
 #   bash deploy/check.sh              # static checks
-#   bash deploy/check.sh --metrics    # also the running-node metric-name test
-#                                     # (tests/e2e/metrics-names.test.mjs; needs a built
+#   bash deploy/check.sh --metrics    # also the running-node metric-name tests
+#                                     # (tests/e2e/metrics-names.test.mjs and
+#                                     # metrics-from-start.test.mjs; needs a built
 #                                     # binary, CLASSCHAT_BIN, PostgreSQL, redis-server, npm ci)
 #
 # Installs what is missing, into /var/tmp/classchat-deploy-tools (CLASSCHAT_DEPLOY_TOOLS):
@@ -103,7 +104,7 @@ CLASSCHAT_JWT_SECRET="${CLASSCHAT_JWT_SECRET:-$(od -An -N32 -tx1 /dev/urandom | 
 if [ -n "$metrics" ]; then
   log "metric names of the dashboard and alerts against a running node"
   (cd tests/e2e && [ -d node_modules/socket.io-client ] || npm ci --no-audit --no-fund --loglevel=error)
-  node --test tests/e2e/metrics-names.test.mjs || status=1
+  node --test tests/e2e/metrics-names.test.mjs tests/e2e/metrics-from-start.test.mjs || status=1
 fi
 
 if [ "$status" = 0 ]; then log "deploy checks passed"; else log "deploy checks FAILED"; fi

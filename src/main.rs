@@ -5,8 +5,8 @@ use std::time::Duration;
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use classchat::config::{
-    database_url_or_default, parse_args, Config, DataDirArg, JwtKey, KeyArgs, LifetimeArg, LogArgs,
-    ServeArgs, StorageArgs,
+    database_url_or_default, parse_args, warn_unknown_env, Config, DataDirArg, JwtKey, KeyArgs,
+    LifetimeArg, LogArgs, ServeArgs, StorageArgs,
 };
 use classchat::domain::Role;
 
@@ -139,6 +139,7 @@ fn main() {
         }
         Command::Migrate { storage, log } => runtime().block_on(async {
             classchat::telemetry::init(&log);
+            warn_unknown_env(&Cli::command());
             let url =
                 database_url_or_default(storage.database_url.as_deref(), &storage.dir.data_dir);
             if storage.database_url.is_none() {
@@ -156,6 +157,7 @@ fn main() {
         }),
         Command::Serve(args) => runtime().block_on(async {
             classchat::telemetry::init(&args.log);
+            warn_unknown_env(&Cli::command());
             let config = Config::from(*args);
             let running = classchat::start(config).await.unwrap_or_else(|e| fail(e));
             println!(
@@ -165,6 +167,8 @@ fn main() {
             wait_for_signal().await;
             tracing::info!("shutting down");
             running.shutdown().await;
+            // Off the workers: the last spans are posted from them while this waits.
+            let _ = tokio::task::spawn_blocking(classchat::telemetry::flush).await;
         }),
     }
 }

@@ -1,5 +1,9 @@
 //! Prometheus metrics: the recorder, metric descriptions, and the :9464 `/metrics` endpoint.
 
+mod zero;
+
+pub use zero::RATE_LIMIT_KINDS;
+
 use std::sync::OnceLock;
 
 use axum::routing::get;
@@ -25,7 +29,7 @@ pub fn install() -> PrometheusHandle {
                 .install_recorder()
                 .expect("the metrics recorder is installed once");
             describe();
-            zero_series();
+            zero::zero_series();
             handle
         })
         .clone()
@@ -67,6 +71,10 @@ fn describe() {
         "Time to handle a client event"
     );
     describe_counter!("classchat_messages_stored_total", "Messages persisted");
+    describe_counter!(
+        "classchat_catchup_replayed_total",
+        "Messages replayed by join-chat-rooms catch-up"
+    );
     describe_histogram!(
         "classchat_search_duration_seconds",
         Unit::Seconds,
@@ -125,33 +133,11 @@ fn describe() {
         "classchat_contacts_dropped_total",
         "Status updates for contacts dropped because this node's contacts queue was full"
     );
+    crate::backplane::describe_metrics();
     crate::backplane::heal::describe_metrics();
     crate::service::describe_meeting_metrics();
     crate::service::uploads::describe_upload_metrics();
     crate::service::describe_webhook_metrics();
-}
-
-/// The labelled series of the contract's events start at zero, so dashboards and
-/// `rate()` see them from the first scrape.
-fn zero_series() {
-    use crate::domain::events::{ClientEventName, SERVER_EVENTS};
-    for event in SERVER_EVENTS {
-        metrics::counter!("classchat_events_emitted_total", "event" => *event).increment(0);
-    }
-    for event in ClientEventName::ALL {
-        metrics::counter!("classchat_socket_events_total", "event" => event.as_str()).increment(0);
-    }
-    for kind in ["room", "user", "members", "peer"] {
-        metrics::counter!("classchat_broadcasts_total", "kind" => kind).increment(0);
-    }
-    metrics::counter!("classchat_status_coalesced_total").increment(0);
-    metrics::counter!("classchat_contacts_dropped_total").increment(0);
-    metrics::counter!("classchat_rate_limit_fallback_total").increment(0);
-    metrics::counter!("classchat_search_timeouts_total").increment(0);
-    crate::backplane::heal::zero_metrics();
-    crate::service::zero_meeting_metrics();
-    crate::service::uploads::zero_upload_metrics();
-    crate::service::zero_webhook_metrics();
 }
 
 /// The metrics router (`GET /metrics`).

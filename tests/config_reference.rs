@@ -81,10 +81,33 @@ fn sections(help: &str) -> Vec<(String, Vec<Setting>)> {
     out.into_iter()
         .map(|(h, e)| {
             let s = e.into_iter().map(|(f, t)| setting(f, t));
-            (h, s.filter(|s| !s.env.is_empty()).collect::<Vec<_>>())
+            (
+                h,
+                s.filter(|s| !s.flag.contains("--help")).collect::<Vec<_>>(),
+            )
         })
         .filter(|(_, s)| !s.is_empty())
         .collect()
+}
+
+/// The `(default: …)` a help text spells out, for a setting with no value of its own, and
+/// the help text without it.
+fn written_default(help: &str) -> Option<(String, String)> {
+    let at = help.find("(default: ")?;
+    let rest = &help[at + 1..];
+    let mut depth = 0;
+    for (i, c) in rest.char_indices() {
+        match c {
+            '(' => depth += 1,
+            ')' if depth == 0 => {
+                let without = format!("{}{}", help[..at].trim_end(), &rest[i + 1..]);
+                return Some((rest["default: ".len()..i].to_string(), without));
+            }
+            ')' => depth -= 1,
+            _ => {}
+        }
+    }
+    None
 }
 
 fn render() -> String {
@@ -94,8 +117,13 @@ fn render() -> String {
             "\n### {heading}\n\n| variable | flag | default | meaning |\n|---|---|---|---|\n"
         );
         for s in settings {
-            let default = s.default.map_or("—".into(), |d| format!("`{d}`"));
-            let mut meaning = s.help.replace('|', "\\|");
+            let (default, help) = match (&s.default, written_default(&s.help)) {
+                (Some(d), _) => (format!("`{d}`"), s.help),
+                (None, Some((d, help))) => (d, help),
+                (None, None) => ("—".into(), s.help),
+            };
+            let default = default.replace('|', "\\|");
+            let mut meaning = help.replace('|', "\\|");
             if let Some(p) = s.possible {
                 meaning += &format!(" (one of: {p})");
             }
@@ -106,7 +134,8 @@ fn render() -> String {
     for sub in ["migrate", "token"] {
         let vars: Vec<String> = sections(&help(&[sub, "--help"]))
             .into_iter()
-            .flat_map(|(_, s)| s.into_iter().map(|s| format!("`{}`", s.env)))
+            .flat_map(|(_, s)| s.into_iter().filter(|s| !s.env.is_empty()))
+            .map(|s| format!("`{}`", s.env))
             .collect();
         md += &format!("- `classchat {sub}`: {}\n", vars.join(", "));
     }
@@ -140,6 +169,21 @@ fn every_setting_has_a_variable_and_a_help_text() {
     for (_, settings) in &all {
         for s in settings {
             assert!(!s.help.is_empty(), "{} has no help", s.env);
+        }
+    }
+}
+
+#[test]
+fn every_setting_of_serve_help_shows_its_variable_and_its_default() {
+    for (heading, settings) in sections(&help(&["serve", "--help"])) {
+        for s in settings {
+            assert!(!s.env.is_empty(), "{heading}: {} reads no variable", s.flag);
+            assert!(
+                s.default.is_some() || written_default(&s.help).is_some(),
+                "{heading}: {} ({}) shows no [default: …] and its help says no (default: …)",
+                s.env,
+                s.flag
+            );
         }
     }
 }

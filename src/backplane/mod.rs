@@ -10,6 +10,7 @@ pub mod interest;
 pub mod keys;
 pub mod meetings;
 pub mod members;
+mod metrics_;
 mod order;
 pub mod presence;
 mod redis;
@@ -21,6 +22,7 @@ use bytes::Bytes;
 
 pub use heal::{Healing, History};
 use interest::{Channels, Interest};
+pub use metrics_::{describe_metrics, zero_metrics, TARGET_KINDS};
 pub use presence::Presence;
 use redis::RedisBackplane;
 use relay::Relay;
@@ -127,13 +129,13 @@ impl Backplane {
         let interest = Interest::spawn(Some(channels), track_tx);
         let relay = Arc::new(Relay::spawn(io, interest, track_rx, healing));
         redis::spawn_relay(&subscriber, keys, relay.clone());
-        Ok((
-            Backplane {
-                relay,
-                redis: Some(bp),
-            },
-            client,
-        ))
+        let backplane = Backplane {
+            relay,
+            redis: Some(bp),
+        };
+        // The gauge exists from start-up, not from the first heartbeat.
+        backplane.report_redis_health();
+        Ok((backplane, client))
     }
 
     /// Sends an envelope to every socket it targets, on every node.

@@ -82,7 +82,7 @@ pub struct DataDirArg {
 pub struct StorageArgs {
     #[command(flatten)]
     pub dir: DataDirArg,
-    /// postgres://…, postgresql://… or sqlite:… (default: the SQLite file classchat.db in the data directory). Migrations run at start-up
+    /// postgres://…, postgresql://… or sqlite:…; migrations run at start-up (default: the SQLite file classchat.db in the data directory)
     #[arg(long, env = "DATABASE_URL", value_name = "URL", hide_env_values = true, value_parser = database_url)]
     pub database_url: Option<String>,
     /// Database connection pool size (SQLite is capped at 8)
@@ -93,7 +93,7 @@ pub struct StorageArgs {
 #[derive(Args, Clone, Debug)]
 #[command(next_help_heading = "Cluster")]
 pub struct ClusterArgs {
-    /// Set: cluster mode, a Redis backplane and presence shared by every node. Requires --jwt-secret or --jwt-public-key-file
+    /// Set: cluster mode, a Redis backplane and presence shared by every node. Requires --jwt-secret or --jwt-public-key-file (default: none, a single node)
     #[arg(
         long,
         env = "REDIS_URL",
@@ -132,7 +132,7 @@ pub struct KeyArgs {
         value_parser = super::tokens::hs256_secret
     )]
     pub jwt_secret: Option<String>,
-    /// PEM public key file: an RSA key means RS256, an EC key ES256. Not with --jwt-secret
+    /// PEM public key file: an RSA key means RS256, an EC key ES256. Not with --jwt-secret (default: none, HS256 with the secret)
     #[arg(long, env = "CLASSCHAT_JWT_PUBLIC_KEY_FILE", value_name = "FILE")]
     pub jwt_public_key_file: Option<PathBuf>,
 }
@@ -140,10 +140,10 @@ pub struct KeyArgs {
 #[derive(Args, Clone, Debug)]
 #[command(next_help_heading = "Auth")]
 pub struct ClaimArgs {
-    /// When set, tokens must carry this iss
+    /// When set, tokens must carry this iss (default: none, any iss or none)
     #[arg(long, env = "CLASSCHAT_JWT_ISSUER", value_name = "ISS")]
     pub jwt_issuer: Option<String>,
-    /// When set, tokens must carry this aud
+    /// When set, tokens must carry this aud (default: none, any aud or none)
     #[arg(long, env = "CLASSCHAT_JWT_AUDIENCE", value_name = "AUD")]
     pub jwt_audience: Option<String>,
 }

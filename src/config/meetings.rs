@@ -59,7 +59,7 @@ pub struct MeetingArgs {
     /// TURN servers for browsers, comma-separated (e.g. turn:turn.example.org:3478?transport=udp); needs CLASSCHAT_TURN_SECRET
     #[arg(long, env = "CLASSCHAT_TURN_URLS", value_name = "URLS", default_value = "", value_parser = url_list)]
     pub turn_urls: UrlList,
-    /// The TURN server's shared secret (coturn's static-auth-secret): credentials are minted with it by the TURN REST scheme
+    /// The TURN server's shared secret (coturn's static-auth-secret): credentials are minted with it by the TURN REST scheme (default: none; needed with CLASSCHAT_TURN_URLS)
     #[arg(
         long,
         env = "CLASSCHAT_TURN_SECRET",

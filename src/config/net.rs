@@ -12,7 +12,7 @@ use crate::domain::limits::CatchUp;
 #[derive(Args, Clone, Debug)]
 #[command(next_help_heading = "Connections")]
 pub struct NetArgs {
-    /// Addresses or CIDRs (comma-separated) of the proxies whose X-Forwarded-For is believed; the client address is the last hop not in this list. Empty: the TCP peer is the client, X-Forwarded-For is ignored
+    /// Addresses or CIDRs (comma-separated) of the proxies whose X-Forwarded-For is believed; the client address is the last hop not in this list (default: none, the TCP peer is the client and X-Forwarded-For is ignored)
     #[arg(long, env = "CLASSCHAT_TRUSTED_PROXIES", value_name = "CIDRS", value_delimiter = ',', value_parser = cidr)]
     pub trusted_proxies: Vec<IpNet>,
     /// Open connections across the three ports; one over it gets 503 too_many_connections and is closed (default: 90% of the open-file limit, less 64)

@@ -21,10 +21,10 @@ fn http_url(s: &str) -> Result<String, String> {
 #[derive(Args, Clone, Debug)]
 #[command(next_help_heading = "Offline notifications (webhooks)")]
 pub struct WebhookArgs {
-    /// Where offline notifications are POSTed (mentions, 1:1 messages, group invites and meeting starts for users with no live socket); unset: none are queued. Needs CLASSCHAT_WEBHOOK_SECRET
+    /// Where offline notifications are POSTed (mentions, 1:1 messages, group invites and meeting starts for users with no live socket). Needs CLASSCHAT_WEBHOOK_SECRET (default: none, no notifications are queued)
     #[arg(long, env = "CLASSCHAT_WEBHOOK_URL", value_name = "URL", hide_env_values = true, value_parser = http_url)]
     pub webhook_url: Option<String>,
-    /// Signs each delivery (X-Classchat-Signature: sha256=<hex HMAC-SHA256 of the body>); at least 32 bytes
+    /// Signs each delivery (X-Classchat-Signature: sha256=<hex HMAC-SHA256 of the body>); at least 32 bytes (default: none; needed with CLASSCHAT_WEBHOOK_URL)
     #[arg(
         long,
         env = "CLASSCHAT_WEBHOOK_SECRET",

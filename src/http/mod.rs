@@ -1,10 +1,11 @@
-//! The REST API on :4500: router, response shapes, request metrics.
+//! The REST API on :4500: router and response shapes (request spans and metrics: `observe`).
 
 mod admin;
 mod extract;
 mod health;
 mod meetings;
 mod messages;
+mod observe;
 mod openapi;
 mod reactions;
 mod rooms;
@@ -16,9 +17,8 @@ mod uploads;
 mod web;
 
 use std::sync::Arc;
-use std::time::Instant;
 
-use axum::extract::{MatchedPath, Request, State};
+use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::{Json, Router};
@@ -86,7 +86,7 @@ pub fn router(state: Arc<AppState>) -> Router {
                 "method not allowed on this endpoint",
             )
         })
-        .layer(axum::middleware::from_fn(track))
+        .layer(axum::middleware::from_fn(observe::track))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             close_unless_ready,
@@ -112,39 +112,6 @@ async fn close_unless_ready(State(s): State<Arc<AppState>>, req: Request, next: 
         );
     }
     resp
-}
-
-/// Request count and duration by route template (never by id). Every label is bounded:
-/// a method other than the standard ones, and a path no route matched, count as `other`.
-async fn track(req: Request, next: Next) -> Response {
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().to_string())
-        .unwrap_or_else(|| "other".into());
-    let method = method_label(req.method()).to_string();
-    let start = Instant::now();
-    let resp = next.run(req).await;
-    let status = resp.status().as_u16().to_string();
-    let labels = [("method", method), ("route", route), ("status", status)];
-    metrics::histogram!("classchat_http_request_duration_seconds", &labels)
-        .record(start.elapsed().as_secs_f64());
-    metrics::counter!("classchat_http_requests_total", &labels).increment(1);
-    resp
-}
-
-/// The method as a metric label: a standard method, else `other`.
-fn method_label(m: &axum::http::Method) -> &'static str {
-    match m.as_str() {
-        "GET" => "GET",
-        "POST" => "POST",
-        "PUT" => "PUT",
-        "DELETE" => "DELETE",
-        "PATCH" => "PATCH",
-        "HEAD" => "HEAD",
-        "OPTIONS" => "OPTIONS",
-        _ => "other",
-    }
 }
 
 pub(crate) type AppS = State<Arc<AppState>>;

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use serde::Serialize;
 use serde_json::Value;
 use socketio_server::{Payload, Socket};
+use tracing::Instrument;
 
 use super::session::Session;
 use crate::app::AppState;
@@ -38,14 +39,26 @@ struct TypingSet {
     is_typing: bool,
 }
 
-/// Runs one event and answers with its ack body.
+/// Runs one event and answers with its ack body, inside a `socket_event` span
+/// (`super::observe`).
 pub async fn event(
     state: Arc<AppState>,
     socket: Arc<Socket>,
     name: String,
     payload: Payload,
 ) -> Value {
-    let Some(event) = ClientEventName::of(&name) else {
+    let event = ClientEventName::of(&name);
+    let span = super::observe::event_span(event, &payload);
+    run(state, socket, event, payload).instrument(span).await
+}
+
+async fn run(
+    state: Arc<AppState>,
+    socket: Arc<Socket>,
+    event: Option<ClientEventName>,
+    payload: Payload,
+) -> Value {
+    let Some(event) = event else {
         metrics::counter!("classchat_socket_events_total", "event" => "unknown").increment(1);
         return AppError::bad_request("unknown_event", "no such event").to_ack();
     };
@@ -54,6 +67,7 @@ pub async fn event(
     let Some(session) = socket.data::<Session>() else {
         return AppError::unauthorized("not connected").to_ack();
     };
+    tracing::Span::current().record("user_id", session.principal.user_id.as_str());
     // Between `exp` and the disconnect that follows it, the token grants nothing.
     if session.expired() {
         return AppError::unauthorized("token expired").to_ack();
@@ -67,13 +81,16 @@ pub async fn event(
         Ok(event) => handle(&state, &session, &socket, event).await,
         Err(e) => Err(e),
     };
+    let code = reply.as_ref().err().map(|e| e.code);
     let body = reply.unwrap_or_else(|e| {
         metrics::counter!("classchat_socket_errors_total", "event" => label, "code" => e.code)
             .increment(1);
         e.to_ack()
     });
+    let elapsed = start.elapsed();
     metrics::histogram!("classchat_socket_event_duration_seconds", "event" => label)
-        .record(start.elapsed().as_secs_f64());
+        .record(elapsed.as_secs_f64());
+    super::observe::answered(code, elapsed);
     body
 }
 

@@ -8,6 +8,7 @@ mod expiry;
 mod handlers;
 mod join;
 mod meeting;
+mod observe;
 mod session;
 
 use std::sync::Arc;

@@ -13,6 +13,7 @@ use crate::domain::error::{AppError, AppResult};
 use crate::domain::limits::{Limits, Rate};
 
 pub use super::shared_rate::SharedBuckets;
+use crate::metrics::RATE_LIMIT_KINDS;
 
 pub struct RateLimits {
     sends: DefaultKeyedRateLimiter<String>,
@@ -76,6 +77,7 @@ impl RateLimits {
         user_id: &str,
         what: &'static str,
     ) -> AppResult<()> {
+        debug_assert!(RATE_LIMIT_KINDS.contains(&what), "{what}: a new kind");
         if let Some(shared) = self.shared.get() {
             match shared.take(what, user_id, rate).await {
                 Ok(0) => return Ok(()),
@@ -97,6 +99,7 @@ impl RateLimits {
         user_id: &str,
         what: &'static str,
     ) -> AppResult<()> {
+        debug_assert!(RATE_LIMIT_KINDS.contains(&what), "{what}: a new kind");
         limiter
             .check_key(&user_id.to_string())
             .map_err(|not_until| {

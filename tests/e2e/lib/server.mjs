@@ -162,8 +162,8 @@ export class Server {
   }
 }
 
-/** Starts a node; `env` adds or overrides CLASSCHAT_* settings. */
-export async function startServer({ env = {}, startTimeoutMs = 60_000 } = {}) {
+/** Starts a node; `env` adds or overrides CLASSCHAT_* settings; `bin` is another build. */
+export async function startServer({ env = {}, startTimeoutMs = 60_000, bin = BIN } = {}) {
   const dataDir = await mkdtemp(join(tmpdir(), "classchat-e2e-"));
   const secret = env.CLASSCHAT_JWT_SECRET ?? randomBytes(32).toString("hex");
   const fullEnv = {
@@ -176,7 +176,7 @@ export async function startServer({ env = {}, startTimeoutMs = 60_000 } = {}) {
     CLASSCHAT_NODE_ID: "e2e",
     ...env,
   };
-  const proc = spawn(BIN, ["serve"], { env: fullEnv, stdio: ["ignore", "pipe", "pipe"] });
+  const proc = spawn(bin, ["serve"], { env: fullEnv, stdio: ["ignore", "pipe", "pipe"] });
   const logs = [];
   let errBuf = "";
   proc.stderr.setEncoding("utf8");
@@ -206,7 +206,7 @@ export async function startServer({ env = {}, startTimeoutMs = 60_000 } = {}) {
     });
     proc.once("error", (e) => {
       clearTimeout(timer);
-      rej(new Error(`cannot start ${BIN}: ${e.message}`));
+      rej(new Error(`cannot start ${bin}: ${e.message}`));
     });
     proc.once("exit", (code, signal) => {
       clearTimeout(timer);
