@@ -232,6 +232,8 @@ export class Socket {
     this.settled = true;
     clearTimeout(this.timer);
     connectErrors.add(true);
+    // Why, in k6's output: a refusal's code, a timeout, or the WebSocket's error.
+    console.warn(`socket.io connect failed: ${reason}${data ? ' ' + JSON.stringify(data) : ''}`);
     this.fire('connect_error', reason, data);
     if (reason === 'timeout') this.shut();
   }
