@@ -24,14 +24,16 @@ impl From<UserRow> for UserRecord {
 
 impl Store {
     /// Records the names and roles users' tokens carry, in one statement (the last
-    /// entry of an id wins).
+    /// entry of an id wins). Rows go in id order: PostgreSQL locks them in the order of
+    /// the VALUES, so batches from several nodes wait for each other instead of
+    /// deadlocking.
     pub async fn upsert_users(
         &self,
         users: &[(String, Option<String>, Role)],
         now: i64,
     ) -> Result<(), sqlx::Error> {
-        let mut by_id: std::collections::HashMap<&str, (&Option<String>, Role)> =
-            std::collections::HashMap::new();
+        let mut by_id: std::collections::BTreeMap<&str, (&Option<String>, Role)> =
+            std::collections::BTreeMap::new();
         for (id, name, role) in users {
             by_id.insert(id, (name, *role));
         }
@@ -48,11 +50,13 @@ impl Store {
         })
     }
 
-    /// Makes sure each id has a user row (unknown users are accepted by id).
+    /// Makes sure each id has a user row (unknown users are accepted by id), in id
+    /// order for the same reason.
     pub async fn ensure_users(&self, ids: &[String], now: i64) -> Result<(), sqlx::Error> {
+        let ids: std::collections::BTreeSet<&String> = ids.iter().collect();
         with_pool!(self, p => {
             let mut tx = p.begin().await?;
-            for id in ids {
+            for id in &ids {
                 sqlx::query("INSERT INTO users (id, created_at) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING")
                     .bind(id)
                     .bind(now)
