@@ -13,6 +13,35 @@ use crate::domain::reaction::ReactionAction;
 use crate::domain::Message;
 use crate::service::Reacted;
 
+/// What adding and removing a reaction answer (one list for both operations; its body
+/// schema is registered in `openapi::ApiDoc`'s components).
+#[derive(utoipa::IntoResponses)]
+#[allow(dead_code)] // describes responses for the document; never built
+enum ReactResponses {
+    #[response(
+        status = 200,
+        description = "The reaction and the emoji's count after it"
+    )]
+    Done(Data<ChatMessageReaction>),
+    #[response(status = 400, description = "`invalid_emoji`: not one emoji")]
+    InvalidEmoji,
+    #[response(
+        status = 404,
+        description = "`room_not_found`: no such room, or one the caller may not see; `message_not_found`: no such message in this room"
+    )]
+    NotFound,
+    #[response(
+        status = 409,
+        description = "`message_deleted`: the message is deleted"
+    )]
+    Deleted,
+    #[response(
+        status = 429,
+        description = "`rate_limited`: reactions count against the send rate"
+    )]
+    RateLimited,
+}
+
 /// `PUT` / `DELETE …/messages/{messageId}/reactions/{emoji}`.
 async fn react(
     s: AppS,
@@ -31,13 +60,7 @@ async fn react(
 /// Adds the caller's reaction (a repeat changes nothing: `changeSeq` 0).
 #[utoipa::path(put, path = "/chat/rooms/{roomId}/messages/{messageId}/reactions/{emoji}",
     tag = "messages", security(("bearer" = [])), params(RoomPath, MessagePath, EmojiPath),
-    responses(
-        (status = 200, description = "The reaction and the emoji's count after it", body = Data<ChatMessageReaction>),
-        (status = 400, description = "`invalid_emoji`: not one emoji"),
-        (status = 404, description = "`room_not_found`: no such room, or one the caller may not see; `message_not_found`: no such message in this room"),
-        (status = 409, description = "`message_deleted`: the message is deleted"),
-        (status = 429, description = "`rate_limited`: reactions count against the send rate"),
-    ))]
+    responses(ReactResponses))]
 pub async fn react_add(
     s: AppS,
     p: Caller,
@@ -49,13 +72,7 @@ pub async fn react_add(
 /// Removes the caller's reaction (when there is none, nothing changes: `changeSeq` 0).
 #[utoipa::path(delete, path = "/chat/rooms/{roomId}/messages/{messageId}/reactions/{emoji}",
     tag = "messages", security(("bearer" = [])), params(RoomPath, MessagePath, EmojiPath),
-    responses(
-        (status = 200, description = "The reaction and the emoji's count after it", body = Data<ChatMessageReaction>),
-        (status = 400, description = "`invalid_emoji`: not one emoji"),
-        (status = 404, description = "`room_not_found`: no such room, or one the caller may not see; `message_not_found`: no such message in this room"),
-        (status = 409, description = "`message_deleted`: the message is deleted"),
-        (status = 429, description = "`rate_limited`: reactions count against the send rate"),
-    ))]
+    responses(ReactResponses))]
 pub async fn react_remove(
     s: AppS,
     p: Caller,

@@ -42,7 +42,11 @@ use super::{admin, health, meetings, messages, reactions, rooms, search, status,
         status::set, status::get, status::stats, admin::webhooks,
         web::redirect, web::index, web::asset, web::config, web::try_token,
     ),
-    components(schemas(super::ErrorBody)),
+    components(schemas(
+        super::ErrorBody,
+        crate::domain::events::ChatMessageReaction,
+        super::Data<crate::domain::events::ChatMessageReaction>
+    )),
     modifiers(&Bearer, &Shared),
     tags(
         (name = "rooms", description = "Rooms and members"),
