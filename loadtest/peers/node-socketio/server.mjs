@@ -8,11 +8,16 @@
 //                             POST /chat/rooms/:id/messages, GET /healthz, GET /readyz
 //   Socket.IO (PEER_SOCKET_ADDR, path /socket.io/, websocket transport)
 //                             join-chat-rooms, leave-chat-room, send-chat-message
+//   presence                  a user is online from their first socket on any node until
+//                             their last socket on every node is gone; each change is told
+//                             once to every contact (member of a room the user is in) with
+//                             chat-user-status-update { userId, status, lastSeen }; the
+//                             last seen time is stored in PostgreSQL (users.last_seen)
 //
 // Environment: DATABASE_URL (required), CLASSCHAT_JWT_SECRET (required, HS256),
 // CLASSCHAT_JWT_ISSUER / CLASSCHAT_JWT_AUDIENCE (optional), REDIS_URL (set => cluster),
 // PEER_API_ADDR (127.0.0.1:4600), PEER_SOCKET_ADDR (127.0.0.1:4601), PG_POOL_SIZE (16),
-// PG_SCHEMA (socketio_peer), PEER_NODE_ID (hostname).
+// PG_SCHEMA (socketio_peer), PEER_NODE_ID (hostname), PRESENCE_TTL_SECS (30).
 
 import http from "node:http";
 import os from "node:os";
@@ -39,6 +44,7 @@ const config = {
   jwtIssuer: process.env.CLASSCHAT_JWT_ISSUER || undefined,
   jwtAudience: process.env.CLASSCHAT_JWT_AUDIENCE || undefined,
   nodeId: process.env.PEER_NODE_ID || os.hostname(),
+  presenceTtlMs: 1000 * Number.parseInt(process.env.PRESENCE_TTL_SECS ?? "30", 10),
 };
 
 const LIMITS = {
@@ -61,6 +67,7 @@ if (!config.databaseUrl) fatal("DATABASE_URL is required (postgres://…)");
 if (!config.jwtSecret) fatal("CLASSCHAT_JWT_SECRET is required (HS256 secret)");
 if (!Number.isInteger(config.poolSize) || config.poolSize < 1) fatal("PG_POOL_SIZE must be a positive integer");
 if (!/^[a-z_][a-z0-9_]*$/.test(config.pgSchema)) fatal("PG_SCHEMA must be a plain lower-case identifier");
+if (!(config.presenceTtlMs > 0)) fatal("PRESENCE_TTL_SECS must be a positive integer");
 
 function fatal(msg) {
   console.error(`node-socketio peer: ${msg}`);
@@ -160,6 +167,13 @@ CREATE TABLE IF NOT EXISTS messages (
 CREATE UNIQUE INDEX IF NOT EXISTS messages_room_seq ON messages (room_id, seq);
 CREATE UNIQUE INDEX IF NOT EXISTS messages_sender_client_id ON messages (sender_id, client_message_id)
   WHERE client_message_id IS NOT NULL;
+
+CREATE TABLE IF NOT EXISTS users (
+  id        TEXT PRIMARY KEY,
+  name      TEXT NOT NULL,
+  role      TEXT NOT NULL,
+  last_seen TIMESTAMPTZ
+);
 `;
 
 // Several nodes start at once: serialise the DDL with an advisory lock.
@@ -274,6 +288,7 @@ async function createGroup(user, body) {
     );
   });
   const room = await roomDetail(id);
+  joinMemberRoom(id, [user.userId, ...memberIds]);
   if (memberIds.length > 0) {
     notify(memberIds, { type: "group-invite", room: withoutMembers(room), by: by(user) });
   }
@@ -297,6 +312,7 @@ async function addMembers(user, roomId, body) {
   const added = rows.map((r) => r.user_id);
   const room = await roomDetail(roomId);
   if (added.length > 0) {
+    joinMemberRoom(roomId, added);
     const summary = withoutMembers(room);
     notify(added, { type: "group-invite", room: summary, by: by(user) });
     const existing = before.rows.map((r) => r.user_id).filter((id) => id !== user.userId);
@@ -381,6 +397,132 @@ function notify(userIds, data) {
 }
 
 // ---------------------------------------------------------------------------------------
+// Presence
+//
+// Every socket of a user sits in `m:<roomId>` for each room the user is a member of
+// (joined on connect, and when the user is added to a room), whether or not it joined the
+// room's messages (`r:<roomId>`). A status change goes to all of the user's `m:` rooms
+// at once, except the user's own sockets: Socket.IO sends one copy to a socket that is in
+// several of them, and the Redis adapter carries the broadcast to every node.
+//
+// Sockets are counted per user across the cluster: in Redis, a hash per user with one
+// field per node instance (HINCRBY); a field counts only while its node's liveness key
+// exists, so a crashed node's sockets stop counting after the TTL. Without REDIS_URL the
+// count is this process's own.
+
+const localSockets = new Map(); // userId -> sockets on this node
+
+function joinMemberRoom(roomId, userIds) {
+  if (userIds.length > 0) io.in(userIds.map((id) => `u:${id}`)).socketsJoin(`m:${roomId}`);
+}
+
+/** `lastSeen` is the time of the change, RFC 3339 like every time in the contract. */
+function announceStatus(userId, roomIds, status, at) {
+  if (roomIds.length === 0) return; // no room, no contact
+  io.to(roomIds.map((id) => `m:${id}`))
+    .except(`u:${userId}`)
+    .emit("chat-user-status-update", envelope({ userId, status, lastSeen: at.toISOString() }));
+}
+
+// Both answer the user's socket count across the cluster after the change.
+const SUM_LIVE = `
+local flat = redis.call('HGETALL', KEYS[1])
+local total = 0
+for i = 1, #flat, 2 do
+  if redis.call('EXISTS', ARGV[3] .. flat[i]) == 1 then total = total + tonumber(flat[i + 1])
+  else redis.call('HDEL', KEYS[1], flat[i]) end
+end`;
+const PRESENCE_CONNECT = `
+redis.call('HINCRBY', KEYS[1], ARGV[1], 1)
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+${SUM_LIVE}
+return total`;
+const PRESENCE_DISCONNECT = `
+if redis.call('HINCRBY', KEYS[1], ARGV[1], -1) <= 0 then redis.call('HDEL', KEYS[1], ARGV[1]) end
+${SUM_LIVE}
+if total <= 0 then redis.call('DEL', KEYS[1]) end
+return total`;
+
+const presenceKey = (userId) => `peer:presence:${userId}`;
+const NODE_KEY_PREFIX = "peer:node:";
+// A restarted node must not count its previous life's sockets: one field per process.
+const instanceId = `${config.nodeId}:${randomUUID()}`;
+
+/** Counts one more socket of the user; returns the count across the cluster. */
+async function countSocket(userId) {
+  const total = presenceRedis
+    ? await presenceRedis.presenceConnect(presenceKey(userId), instanceId, config.presenceTtlMs, NODE_KEY_PREFIX)
+    : null;
+  const local = (localSockets.get(userId) ?? 0) + 1;
+  localSockets.set(userId, local);
+  return total ?? local;
+}
+
+/** Counts one socket of the user less; returns the count across the cluster. */
+async function uncountSocket(userId) {
+  const local = (localSockets.get(userId) ?? 1) - 1;
+  if (local > 0) localSockets.set(userId, local);
+  else localSockets.delete(userId);
+  if (!presenceRedis) return local;
+  return presenceRedis.presenceDisconnect(presenceKey(userId), instanceId, config.presenceTtlMs, NODE_KEY_PREFIX);
+}
+
+/**
+ * Connect middleware: runs before the client is told it is connected (as classchat does
+ * its presence before answering the handshake). Joins `u:<id>` and the member rooms,
+ * counts the socket and tells the contacts if this is the user's first socket anywhere.
+ * (`socketsJoin` reaches connected sockets only: a user added to a room between the query
+ * below and the end of the handshake is not in its member room until they reconnect.)
+ */
+async function presenceOnConnect(socket) {
+  const user = socket.data.user;
+  socket.join(`u:${user.userId}`);
+  const { rows } = await pool.query("SELECT room_id FROM members WHERE user_id = $1", [user.userId]);
+  const roomIds = rows.map((r) => r.room_id);
+  socket.join(roomIds.map((id) => `m:${id}`));
+  let total;
+  try {
+    total = await countSocket(user.userId);
+  } catch (err) {
+    // Connected without presence, as classchat does when its presence update fails.
+    console.error("presence update on connect failed:", err.message);
+    socket.data.counted = false;
+    return;
+  }
+  socket.data.counted = true;
+  if (total === 1) announceStatus(user.userId, roomIds, "online", new Date());
+}
+
+/** The socket is gone: the user's last socket anywhere makes them offline. */
+async function presenceOnDisconnect(socket, roomIds) {
+  // Stopping: the node's liveness key is gone, the other nodes no longer count its sockets.
+  if (!socket.data.counted || stopping) return;
+  socket.data.counted = false;
+  const user = socket.data.user;
+  const total = await uncountSocket(user.userId);
+  if (total > 0) return;
+  const lastSeen = new Date();
+  // Told before the write, with no await in between, so that the node's announcements
+  // keep the order of its Redis answers (a quick reconnect cannot be overtaken).
+  announceStatus(user.userId, roomIds, "offline", lastSeen);
+  await pool.query(
+    `INSERT INTO users (id, name, role, last_seen) VALUES ($1, $2, $3, $4)
+     ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, role = EXCLUDED.role, last_seen = EXCLUDED.last_seen`,
+    [user.userId, user.name, user.role, lastSeen],
+  );
+}
+
+const memberRoomsOf = (socket) => [...socket.rooms].filter((r) => r.startsWith("m:")).map((r) => r.slice(2));
+
+/** Keeps this node's liveness key and its users' presence keys from expiring. */
+async function refreshPresence() {
+  const batch = presenceRedis.pipeline();
+  batch.set(NODE_KEY_PREFIX + instanceId, "1", "PX", config.presenceTtlMs);
+  for (const userId of localSockets.keys()) batch.pexpire(presenceKey(userId), config.presenceTtlMs);
+  await batch.exec();
+}
+
+// ---------------------------------------------------------------------------------------
 // Socket.IO
 
 const socketServer = http.createServer((req, res) => {
@@ -411,9 +553,30 @@ io.use((socket, next) => {
   }
 });
 
+io.use(async (socket, next) => {
+  try {
+    await presenceOnConnect(socket);
+  } catch (err) {
+    console.error("connect failed:", err);
+    const e = new Error("internal");
+    e.data = { code: "internal", message: "internal error" };
+    return next(e);
+  }
+  // The client left while this ran: Socket.IO drops the socket without a "disconnect".
+  if (socket.conn.readyState !== "open") {
+    presenceOnDisconnect(socket, memberRoomsOf(socket)).catch((err) => console.error("presence update on disconnect failed:", err.message));
+    return next(new Error("closed"));
+  }
+  next();
+});
+
 io.on("connection", (socket) => {
   const user = socket.data.user;
-  socket.join(`u:${user.userId}`);
+  // The rooms are still there in "disconnecting" (gone by "disconnect").
+  socket.on("disconnecting", () => {
+    presenceOnDisconnect(socket, memberRoomsOf(socket))
+      .catch((err) => console.error("presence update on disconnect failed:", err.message));
+  });
 
   // A socket's events run one at a time, in the order it sent them (Socket.IO would
   // otherwise run the async handlers concurrently), and each is acked { ok, data | error }.
@@ -517,6 +680,8 @@ const apiServer = http.createServer(async (req, res) => {
 // Start and stop
 
 const redisClients = [];
+let presenceRedis = null; // the adapter's publishing client, with the presence scripts
+let presenceTimer = null;
 
 async function main() {
   await migrate();
@@ -526,6 +691,13 @@ async function main() {
     redisClients.push(pubClient, subClient);
     for (const c of redisClients) c.on("error", (err) => console.error("redis error:", err.message));
     io.adapter(createAdapter(pubClient, subClient));
+    pubClient.defineCommand("presenceConnect", { numberOfKeys: 1, lua: PRESENCE_CONNECT });
+    pubClient.defineCommand("presenceDisconnect", { numberOfKeys: 1, lua: PRESENCE_DISCONNECT });
+    presenceRedis = pubClient;
+    await refreshPresence();
+    presenceTimer = setInterval(() => {
+      refreshPresence().catch((err) => console.error("presence refresh failed:", err.message));
+    }, config.presenceTtlMs / 3);
   }
   await Promise.all([
     new Promise((resolve) => apiServer.listen(config.apiAddr.port, config.apiAddr.host, resolve)),
@@ -544,6 +716,9 @@ async function shutdown(signal) {
   stopping = true;
   console.log(`node-socketio peer ${config.nodeId}: ${signal}, shutting down`);
   apiServer.close();
+  clearInterval(presenceTimer);
+  // Other nodes stop counting this node's sockets at once.
+  if (presenceRedis) await presenceRedis.del(NODE_KEY_PREFIX + instanceId).catch(() => {});
   io.close();
   await Promise.allSettled([pool.end(), ...redisClients.map((c) => c.quit())]);
   process.exit(0);
