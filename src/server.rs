@@ -99,18 +99,24 @@ pub async fn start(config: Config) -> Result<Running, String> {
         audit,
     };
     let audit = Duration::from_millis(config.relay.relay_audit_interval_ms);
+    let status = crate::service::status_options(config.limits.presence_window);
     let (backplane, presence, meetings, redis) = match &config.redis_url {
         None => (
-            Backplane::local(io.clone(), Some(healing(None))),
+            Backplane::local(io.clone(), Some(healing(None)), status),
             Presence::Local(LocalPresence::new()),
             MeetingStore::Local(LocalMeetings::new()),
             None,
         ),
         Some(url) => {
             let audit = (!audit.is_zero()).then_some(audit);
-            let (bp, client) =
-                Backplane::redis(io.clone(), url, &config.redis_prefix, Some(healing(audit)))
-                    .await?;
+            let (bp, client) = Backplane::redis(
+                io.clone(),
+                url,
+                &config.redis_prefix,
+                Some(healing(audit)),
+                status,
+            )
+            .await?;
             let keys = Keys::new(&config.redis_prefix);
             let meetings = RedisMeetings::new(client.clone(), keys.clone(), config.node_id.clone());
             let presence = RedisPresence::new(
@@ -215,6 +221,7 @@ pub async fn start(config: Config) -> Result<Running, String> {
         redis.is_some(),
     )));
     background.push(tokio::spawn(crate::service::run_webhooks(chat.clone())));
+    background.push(tokio::spawn(crate::service::room_counts(chat.clone())));
     if let Some(client) = redis {
         background.push(tokio::spawn(cluster_upkeep(
             chat.clone(),

@@ -33,6 +33,10 @@ pub enum Scenario {
     /// One message in a room of `--members` members; `--reactors` of them toggle a
     /// reaction at `--rate` reactions/s together; latency and delivery accounting.
     ReactionFanout,
+    /// R rooms x M members all connecting and joining (`--concurrency` at a time) while
+    /// one sender per room already sends at `--rate`: message latency during the storm,
+    /// status events per socket, seconds until the nodes are quiet and presence settled.
+    ClassStart,
     /// `--concurrency` users uploading `--upload-kib` KiB files back to back.
     Upload,
     /// `GET /chat/search` at `--rate` queries per second for `--duration` seconds by the
@@ -94,6 +98,9 @@ pub struct Args {
     /// Size of each uploaded file in KiB (upload).
     #[arg(long, default_value_t = 1024)]
     pub upload_kib: usize,
+    /// Sockets opt into batched status updates (`auth.statusUpdates = "batched"`).
+    #[arg(long)]
+    pub batched: bool,
     /// Prefix of generated user ids, so runs do not collide.
     #[arg(long, default_value = "load")]
     pub prefix: String,
@@ -179,6 +186,7 @@ async fn main() {
         Scenario::ReactionFanout => scenarios::reaction_fanout(&args, &st).await,
         Scenario::Upload => scenarios::upload(&args, &st).await,
         Scenario::Search => scenarios::search(&args, &st).await,
+        Scenario::ClassStart => scenarios::class_start(&args, &st).await,
     };
     match result {
         Ok(mut report) => {
@@ -238,6 +246,18 @@ fn summary(r: &Value) -> String {
                     s["serverCpuMicrosPerDelivery"].as_f64().unwrap_or(0.0), s["sendErrors"],
                 );
             }
+        }
+        "ClassStart" => {
+            let l = &r["latencyMs"];
+            let ms = |k: &str| l[k].as_f64().unwrap_or(0.0);
+            out += &format!(
+                "{} rooms x {} members{}: {} sockets joined in {:.1} s ({} errors); messages during the storm p50 {:.1} p99 {:.1} max {:.1} ms ({} sent, {} acked); {:.1} status events ({:.1} users) per socket; presence settled {:.2} s and nodes quiet {:.1} s after the last join; counts wrong {} of {}; server CPU {:.1} s\n",
+                r["rooms"], r["members"], if r["batched"] == true { " (batched)" } else { "" },
+                r["sockets"], n("stormSeconds"), r["connectErrors"], ms("p50"), ms("p99"), ms("max"),
+                r["sent"], r["acked"], n("statusEventsPerSocket"), n("statusUsersPerSocket"),
+                n("presenceSettledSeconds"), n("quietSeconds"), r["countsWrong"], r["socketsWithCount"],
+                n("serverCpuSeconds"),
+            );
         }
         "MeetingSignal" => {
             out += &format!(

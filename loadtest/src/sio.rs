@@ -66,6 +66,17 @@ impl Socket {
         addr: SocketAddr,
         local: Option<IpAddr>,
         token: &str,
+        events: impl OnEvent,
+    ) -> Result<Socket, String> {
+        let auth = serde_json::json!({ "token": token });
+        Self::connect_auth(addr, local, auth, events).await
+    }
+
+    /// As `connect`, with the whole `auth` object of the namespace CONNECT.
+    pub async fn connect_auth(
+        addr: SocketAddr,
+        local: Option<IpAddr>,
+        auth: Value,
         mut events: impl OnEvent,
     ) -> Result<Socket, String> {
         let sock = TcpSocket::new_v4().map_err(|e| e.to_string())?;
@@ -98,7 +109,6 @@ impl Socket {
         if !open.starts_with('0') {
             return Err(format!("no Engine.IO open packet: {open}"));
         }
-        let auth = serde_json::json!({ "token": token });
         send_text(&mut stream, &format!("40{auth}")).await?;
         loop {
             let t = next_text(&mut stream, &mut buf).await?;

@@ -35,6 +35,13 @@ struct Header {
     i: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     s: Option<String>,
+    /// Contacts event: the subject's state alone, for the sockets that take batches
+    /// (a header field, so nodes that do not know it deliver the packet untouched).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    it: Option<String>,
+    /// A large room's online count may have changed; no packet follows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    rp: Option<u8>,
     /// Membership control: the room left (`l`) or joined (`a`); no packet follows.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     l: Option<String>,
@@ -78,10 +85,16 @@ pub fn encode(env: &Envelope) -> Bytes {
             id,
             subject,
             packet,
+            item,
         } => {
             h.i = Some(*id);
             h.s = Some(subject.clone());
+            h.it = Some(String::from_utf8_lossy(item).into_owned());
             Some(packet)
+        }
+        Payload::RoomPresence => {
+            h.rp = Some(1);
+            None
         }
         Payload::Membership { room_id, member } => {
             let room = Some(room_id.clone());
@@ -114,12 +127,14 @@ pub fn decode(target: Target, bytes: Bytes) -> Option<(Envelope, i64)> {
         return None;
     }
     let packet = bytes.slice(nl + 1..);
+    let item = h.it.map(Bytes::from).unwrap_or_default();
     let target = match (target, h.p) {
         (Target::User(user), Some(peer)) => Target::Peer { user, peer },
         (_, Some(_)) => return None,
         (target, None) => target,
     };
     let payload = match (h.i, h.s, h.l, h.a) {
+        (None, None, None, None) if h.rp.is_some() => Payload::RoomPresence,
         (None, None, None, None) if !packet.is_empty() => Payload::Packet {
             packet,
             seq: h.q.map(Seq::Message).or(h.c.map(Seq::Change)),
@@ -128,6 +143,7 @@ pub fn decode(target: Target, bytes: Bytes) -> Option<(Envelope, i64)> {
             id,
             subject,
             packet,
+            item,
         },
         (None, None, Some(room_id), None) => Payload::Membership {
             room_id,
@@ -213,15 +229,31 @@ mod tests {
                 id: u64::MAX,
                 subject: "u\n1".into(),
                 packet: Bytes::from_static(b"42[\"x\",{}]"),
+                item: Bytes::from_static(b"{\"userId\":\"u\\n1\"}"),
             },
         };
         let (back, _) = decode(Target::Members("r1".into()), encode(&env)).unwrap();
         match back.payload {
-            Payload::Contacts { id, subject, .. } => {
-                assert_eq!((id, subject.as_str()), (u64::MAX, "u\n1"))
+            Payload::Contacts {
+                id,
+                subject,
+                packet,
+                item,
+            } => {
+                assert_eq!((id, subject.as_str()), (u64::MAX, "u\n1"));
+                assert_eq!(&packet[..], b"42[\"x\",{}]");
+                assert_eq!(&item[..], b"{\"userId\":\"u\\n1\"}");
             }
             _ => panic!("wrong payload"),
         }
+        let env = Envelope {
+            target: Target::Members("r1".into()),
+            except_user: None,
+            except_peer: None,
+            payload: Payload::RoomPresence,
+        };
+        let (back, _) = decode(Target::Members("r1".into()), encode(&env)).unwrap();
+        assert!(matches!(back.payload, Payload::RoomPresence));
         for member in [true, false] {
             let env = Envelope {
                 target: Target::User("u".into()),

@@ -160,6 +160,7 @@ mod tests {
                 id,
                 subject: subject.into(),
                 packet: bytes::Bytes::from(id.to_string()),
+                item: bytes::Bytes::new(),
             },
         }
     }
@@ -192,9 +193,9 @@ mod tests {
     fn each_contact_is_told_once_per_change_in_time_linear_in_the_rooms() {
         let m = Members::default();
         let rooms: Vec<String> = (0..20_000).map(|i| format!("r{i}")).collect();
-        m.socket_opened("subject", rooms.clone());
-        m.socket_opened("friend", rooms.clone());
-        m.socket_opened("other", ids(&["r7"]));
+        m.socket_opened("subject", rooms.clone(), false);
+        m.socket_opened("friend", rooms.clone(), false);
+        m.socket_opened("other", ids(&["r7"]), false);
         let mut told = Told::default();
         let start = Instant::now();
         let mut reached = Vec::new();

@@ -13,6 +13,16 @@ pub fn user(user_id: &str) -> String {
     format!("u:{user_id}")
 }
 
+/// The Socket.IO room holding a user's sockets that take status changes one event at a
+/// time (`batched == false`) or in batches.
+pub fn user_status(user_id: &str, batched: bool) -> String {
+    if batched {
+        format!("ub:{user_id}")
+    } else {
+        format!("us:{user_id}")
+    }
+}
+
 /// The Socket.IO room holding the one socket of a meeting peer.
 pub fn peer(peer_id: &str) -> String {
     format!("p:{peer_id}")

@@ -12,6 +12,8 @@ use std::sync::Mutex;
 #[derive(Default)]
 struct Local {
     sockets: u32,
+    /// Of those, the sockets that take status changes in batches.
+    batched: u32,
     rooms: HashSet<String>,
 }
 
@@ -65,19 +67,22 @@ impl Members {
 
     /// A socket of `user` opened, with their rooms as loaded (merged with any membership
     /// change that arrived meanwhile). Returns the rooms newly tracked.
-    pub fn socket_opened(&self, user: &str, rooms: Vec<String>) -> Vec<String> {
+    pub fn socket_opened(&self, user: &str, rooms: Vec<String>, batched: bool) -> Vec<String> {
         let mut ix = self.lock();
-        ix.users.entry(user.to_string()).or_default().sockets += 1;
+        let local = ix.users.entry(user.to_string()).or_default();
+        local.sockets += 1;
+        local.batched += u32::from(batched);
         rooms.into_iter().filter(|r| ix.link(user, r)).collect()
     }
 
     /// A socket of `user` closed; at the last one, the rooms no longer tracked.
-    pub fn socket_closed(&self, user: &str) -> Vec<String> {
+    pub fn socket_closed(&self, user: &str, batched: bool) -> Vec<String> {
         let mut ix = self.lock();
         let Some(local) = ix.users.get_mut(user) else {
             return Vec::new();
         };
         local.sockets = local.sockets.saturating_sub(1);
+        local.batched = local.batched.saturating_sub(u32::from(batched));
         if local.sockets > 0 {
             return Vec::new();
         }
@@ -137,6 +142,24 @@ impl Members {
         out
     }
 
+    /// How each user takes status changes here: (some socket takes single events, some
+    /// socket takes batches).
+    pub fn modes(&self, users: &[String]) -> Vec<(bool, bool)> {
+        let ix = self.lock();
+        users
+            .iter()
+            .map(|u| match ix.users.get(u) {
+                Some(l) => (l.sockets > l.batched, l.batched > 0),
+                None => (false, false),
+            })
+            .collect()
+    }
+
+    /// Whether some local user is a member of `room`.
+    pub fn has_room(&self, room: &str) -> bool {
+        self.lock().rooms.contains_key(room)
+    }
+
     /// Users with a socket on this node.
     pub fn local_users(&self) -> usize {
         self.lock().users.len()
@@ -160,23 +183,37 @@ mod tests {
     fn a_user_is_tracked_from_the_first_socket_to_the_last() {
         let m = Members::default();
         assert_eq!(
-            sorted(m.socket_opened("a", ids(&["r1", "r2"]))),
+            sorted(m.socket_opened("a", ids(&["r1", "r2"]), false)),
             ids(&["r1", "r2"])
         );
-        assert!(m.socket_opened("a", ids(&["r1", "r2"])).is_empty());
-        assert!(m.socket_closed("a").is_empty());
+        assert!(m.socket_opened("a", ids(&["r1", "r2"]), false).is_empty());
+        assert!(m.socket_closed("a", false).is_empty());
         assert!(m.is_local("a"));
-        assert_eq!(sorted(m.socket_closed("a")), ids(&["r1", "r2"]));
+        assert_eq!(sorted(m.socket_closed("a", false)), ids(&["r1", "r2"]));
         assert!(!m.is_local("a"));
         assert!(m.contacts_in("r1", "x", &mut HashSet::new()).is_empty());
     }
 
     #[test]
+    fn each_users_sockets_are_known_as_single_or_batched() {
+        let m = Members::default();
+        m.socket_opened("a", vec![], true);
+        m.socket_opened("b", vec![], false);
+        m.socket_opened("b", vec![], true);
+        assert_eq!(
+            m.modes(&ids(&["a", "b", "c"])),
+            vec![(false, true), (true, true), (false, false)]
+        );
+        m.socket_closed("b", true);
+        assert_eq!(m.modes(&ids(&["b"])), vec![(true, false)]);
+    }
+
+    #[test]
     fn contacts_skip_the_subject_and_members_already_told() {
         let m = Members::default();
-        m.socket_opened("a", ids(&["r1", "r2"]));
-        m.socket_opened("b", ids(&["r2"]));
-        m.socket_opened("c", ids(&["r1"]));
+        m.socket_opened("a", ids(&["r1", "r2"]), false);
+        m.socket_opened("b", ids(&["r2"]), false);
+        m.socket_opened("c", ids(&["r1"]), false);
         let mut told = HashSet::new();
         assert_eq!(sorted(m.contacts_in("r1", "c", &mut told)), ids(&["a"]));
         assert_eq!(m.contacts_in("r2", "c", &mut told), ids(&["b"]));
@@ -186,7 +223,7 @@ mod tests {
     fn membership_changes_apply_to_local_users_only() {
         let m = Members::default();
         assert!(!m.joined("a", "r1"));
-        m.socket_opened("a", vec![]);
+        m.socket_opened("a", vec![], false);
         assert!(m.joined("a", "r1"));
         assert!(!m.joined("a", "r1"));
         assert_eq!(m.contacts_in("r1", "z", &mut HashSet::new()), ids(&["a"]));

@@ -15,6 +15,7 @@ mod order;
 pub mod presence;
 mod redis;
 mod relay;
+pub mod status;
 
 use std::sync::Arc;
 
@@ -26,6 +27,7 @@ pub use metrics_::{describe_metrics, zero_metrics, TARGET_KINDS};
 pub use presence::Presence;
 use redis::RedisBackplane;
 use relay::Relay;
+pub use status::{BatchEncoder, StatusOptions};
 
 /// Where a broadcast goes: everyone who joined a room, every socket of a user, or the
 /// members of a room (joined or not) for what contacts are told.
@@ -72,11 +74,16 @@ pub enum Payload {
     /// A packet for the contacts of `subject`: every local member of the target room but
     /// the subject. A change is published once per room of the subject; `id` lets a node
     /// tell each contact once, however many of those rooms they share.
+    /// `item` is the subject's state alone (opaque), for the sockets that take batches.
     Contacts {
         id: u64,
         subject: String,
         packet: Bytes,
+        item: Bytes,
     },
+    /// The online count of a large room (the target's) may have changed: each node with
+    /// members of it online counts it once per window.
+    RoomPresence,
     /// Control: the target user's membership of a room changed. On removal their
     /// sockets also leave the chat room.
     Membership { room_id: String, member: bool },
@@ -101,11 +108,15 @@ pub struct Backplane {
 impl Backplane {
     /// Single node: envelopes go straight to local sockets (a gap left by concurrent
     /// sends that does not fill within the hold is healed through `healing`).
-    pub fn local(io: socketio_server::Server, healing: Option<Healing>) -> Self {
+    pub fn local(
+        io: socketio_server::Server,
+        healing: Option<Healing>,
+        status: StatusOptions,
+    ) -> Self {
         let (track_tx, track_rx) = tokio::sync::mpsc::unbounded_channel();
         let interest = Interest::spawn(None, track_tx);
         Backplane {
-            relay: Arc::new(Relay::spawn(io, interest, track_rx, healing)),
+            relay: Arc::new(Relay::spawn(io, interest, track_rx, healing, status)),
             redis: None,
         }
     }
@@ -118,6 +129,7 @@ impl Backplane {
         url: &str,
         prefix: &str,
         healing: Option<Healing>,
+        status: StatusOptions,
     ) -> Result<(Self, fred::clients::Client), String> {
         let keys = keys::Keys::new(prefix);
         let (bp, client, subscriber) = RedisBackplane::connect(url, keys.clone()).await?;
@@ -127,7 +139,7 @@ impl Backplane {
             keys: keys.clone(),
         };
         let interest = Interest::spawn(Some(channels), track_tx);
-        let relay = Arc::new(Relay::spawn(io, interest, track_rx, healing));
+        let relay = Arc::new(Relay::spawn(io, interest, track_rx, healing, status));
         redis::spawn_relay(&subscriber, keys, relay.clone());
         let backplane = Backplane {
             relay,
@@ -182,8 +194,9 @@ impl Backplane {
         }
     }
 
-    /// Tells the contacts of `subject` (members of any of `rooms`), each once.
-    pub async fn to_contacts(&self, subject: &str, rooms: Vec<String>, packet: Bytes) {
+    /// Tells the contacts of `subject` (members of any of `rooms`), each once: `packet`
+    /// to their sockets that take single events, `item` in the next batch of the others.
+    pub async fn to_contacts(&self, subject: &str, rooms: Vec<String>, packet: Bytes, item: Bytes) {
         let id = rand::random::<u64>();
         for room in rooms {
             self.publish(Envelope {
@@ -194,24 +207,60 @@ impl Backplane {
                     id,
                     subject: subject.to_string(),
                     packet: packet.clone(),
+                    item: item.clone(),
                 },
             })
             .await;
         }
     }
 
-    /// A socket of `user_id` opened here; `rooms` are all their rooms (as loaded when
-    /// the user was not yet known here). Returns once the node receives what their
-    /// contacts are told.
-    pub async fn socket_opened(&self, user_id: &str, rooms: Vec<String>) {
-        for room in self.relay.members.socket_opened(user_id, rooms) {
+    /// The online counts of these large rooms may have changed (every node with members
+    /// of them online counts them in its next window).
+    pub async fn room_presence_changed(&self, rooms: Vec<String>) {
+        for room in rooms {
+            self.publish(Envelope {
+                target: Target::Members(room),
+                except_user: None,
+                except_peer: None,
+                payload: Payload::RoomPresence,
+            })
+            .await;
+        }
+    }
+
+    /// The large rooms to count now (marked since the last call, with members here).
+    pub fn take_dirty_rooms(&self) -> Vec<String> {
+        self.relay.dirty.take()
+    }
+
+    /// Sends `packet` to every socket of this node's members of `room` (joined or not),
+    /// a newer packet replacing one still waiting for the room.
+    pub fn to_local_members(&self, room: &str, packet: Bytes) {
+        self.relay.deliver(Envelope {
+            target: Target::Members(room.to_string()),
+            except_user: None,
+            except_peer: None,
+            payload: Payload::Contacts {
+                id: rand::random::<u64>(),
+                subject: String::new(),
+                packet,
+                item: Bytes::new(),
+            },
+        });
+    }
+
+    /// A socket of `user_id` opened here (`batched`: it takes status changes in
+    /// batches); `rooms` are all their rooms (as loaded when the user was not yet known
+    /// here). Returns once the node receives what their contacts are told.
+    pub async fn socket_opened(&self, user_id: &str, rooms: Vec<String>, batched: bool) {
+        for room in self.relay.members.socket_opened(user_id, rooms, batched) {
             self.relay.interest.acquire(Target::Members(room)).await;
         }
     }
 
     /// A socket of `user_id` closed here.
-    pub fn socket_closed(&self, user_id: &str) {
-        for room in self.relay.members.socket_closed(user_id) {
+    pub fn socket_closed(&self, user_id: &str, batched: bool) {
+        for room in self.relay.members.socket_closed(user_id, batched) {
             self.relay.interest.release(Target::Members(room));
         }
     }

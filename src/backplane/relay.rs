@@ -22,6 +22,7 @@ use super::healer::{Done, Healer, Purpose};
 use super::interest::{Interest, Tracking};
 use super::members::Members;
 use super::order::SeqOrder;
+use super::status::{BatchEncoder, Batches, DirtyRooms, StatusOptions};
 use super::{keys, Envelope, Payload, Target};
 use socketio_server::{Outgoing, Server};
 
@@ -35,6 +36,8 @@ pub struct Relay {
     pub io: Server,
     pub interest: Interest,
     pub members: Arc<Members>,
+    /// Large rooms whose online count the service is to send.
+    pub dirty: DirtyRooms,
 }
 
 impl Relay {
@@ -45,11 +48,13 @@ impl Relay {
         interest: Interest,
         tracking: mpsc::UnboundedReceiver<Tracking>,
         healing: Option<Healing>,
+        status: StatusOptions,
     ) -> Relay {
         let (tx, rx) = mpsc::unbounded_channel();
         let contacts = Arc::new(ContactsQueue::default());
         let (healer, done_rx) = Healer::new(healing);
         let members = Arc::new(Members::default());
+        let dirty = DirtyRooms::default();
         let worker = Worker {
             io: io.clone(),
             interest: interest.clone(),
@@ -57,14 +62,18 @@ impl Relay {
             order: SeqOrder::default(),
             told: Told::default(),
             healer,
+            batches: Batches::default(),
+            encode_batch: status.encode_batch,
+            dirty: dirty.clone(),
         };
-        tokio::spawn(worker.run(rx, contacts.clone(), tracking, done_rx));
+        tokio::spawn(worker.run(rx, contacts.clone(), tracking, done_rx, status.window));
         Relay {
             tx,
             contacts,
             io,
             interest,
             members,
+            dirty,
         }
     }
 
@@ -99,6 +108,10 @@ struct Worker {
     /// Whom the contacts events seen lately were told.
     told: Told,
     healer: Healer,
+    /// Status changes waiting for the next window, per recipient taking batches.
+    batches: Batches,
+    encode_batch: BatchEncoder,
+    dirty: DirtyRooms,
 }
 
 /// Takes what else is waiting in a lane, up to a batch.
@@ -120,7 +133,10 @@ impl Worker {
         contacts: Arc<ContactsQueue>,
         mut tracking: mpsc::UnboundedReceiver<Tracking>,
         mut done_rx: mpsc::UnboundedReceiver<Done>,
+        window: Duration,
     ) {
+        let mut batch_tick = tokio::time::interval(window.max(Duration::from_millis(1)));
+        batch_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut sweep = tokio::time::interval(Duration::from_secs(2));
         let audit_every = self.healer.audit_every();
         let mut audit = tokio::time::interval(audit_every.unwrap_or(Duration::from_secs(3600)));
@@ -153,6 +169,10 @@ impl Worker {
                     }
                 }
                 _ = contacts.ready() => ready = contacts.take(BATCH),
+                _ = batch_tick.tick(), if !self.batches.is_empty() => {
+                    let due = self.batches.take();
+                    self.send_batches(due).await;
+                }
                 _ = sweep.tick() => self.forget_idle(),
                 _ = audit.tick(), if audit_every.is_some() && !self.healer.auditing => {
                     self.healer.auditing = true;
@@ -193,12 +213,17 @@ impl Worker {
                     id,
                     subject,
                     packet,
+                    item,
                 } => {
                     let Target::Members(room) = &env.target else {
                         continue;
                     };
                     let contacts = self.told.contacts(id, room, &subject, &self.members);
-                    if !contacts.is_empty() {
+                    if contacts.is_empty() {
+                        continue;
+                    }
+                    // A packet with no item (a room's count) goes to every socket.
+                    if item.is_empty() {
                         batch.push((
                             Outgoing {
                                 rooms: contacts.iter().map(|u| keys::user(u)).collect(),
@@ -207,10 +232,63 @@ impl Worker {
                             },
                             kind(&env.target),
                         ));
+                        continue;
+                    }
+                    let modes = self.members.modes(&contacts);
+                    let mut singles = Vec::new();
+                    let mut full = Vec::new();
+                    for (u, (single, batched)) in contacts.iter().zip(modes) {
+                        if single {
+                            singles.push(keys::user_status(u, false));
+                        }
+                        if batched {
+                            if let Some(items) = self.batches.add(u, &subject, item.clone()) {
+                                full.push((u.clone(), items));
+                            }
+                        }
+                    }
+                    if !singles.is_empty() {
+                        batch.push((
+                            Outgoing {
+                                rooms: singles,
+                                except: None,
+                                packet,
+                            },
+                            kind(&env.target),
+                        ));
+                    }
+                    if !full.is_empty() {
+                        self.flush(std::mem::take(&mut batch)).await;
+                        self.send_batches(full).await;
+                    }
+                }
+                Payload::RoomPresence => {
+                    if let Target::Members(room) = &env.target {
+                        if self.members.has_room(room) {
+                            self.dirty.mark(room);
+                        }
                     }
                 }
             }
         }
+        self.flush(batch).await;
+    }
+
+    /// One packet per recipient, to their sockets that take batches.
+    async fn send_batches(&self, due: Vec<(String, Vec<bytes::Bytes>)>) {
+        let batch = due
+            .into_iter()
+            .map(|(user, items)| {
+                (
+                    Outgoing {
+                        rooms: vec![keys::user_status(&user, true)],
+                        except: None,
+                        packet: (self.encode_batch)(items),
+                    },
+                    "user",
+                )
+            })
+            .collect();
         self.flush(batch).await;
     }
 

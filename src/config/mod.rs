@@ -164,6 +164,8 @@ impl From<ServeArgs> for Config {
             max_room_members: a.rooms.max_room_members,
             room_detail_members: a.rooms.room_detail_members,
             online_users_cache: Duration::from_millis(a.rooms.online_users_cache_ms),
+            presence_window: Duration::from_millis(a.rooms.presence_window_ms),
+            count_rooms_above: a.rooms.presence_count_above as usize,
             personal_rooms: a.rooms.personal_rooms,
             max_body_bytes: a.limits.max_body_bytes,
             max_socket_payload_bytes: a.limits.max_socket_payload_bytes,

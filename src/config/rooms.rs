@@ -24,6 +24,12 @@ pub struct RoomArgs {
     /// How long one answer of get-room-online-users is reused for the same room (0: never)
     #[arg(long, env = "CLASSCHAT_ONLINE_USERS_CACHE_MS", value_name = "MS", default_value = "1000", value_parser = non_negative)]
     pub online_users_cache_ms: u64,
+    /// Window of presence fan-out: sockets that opted into batches get at most one chat-users-status-update per window, and a large room's room-online-count goes out at most once per window
+    #[arg(long, env = "CLASSCHAT_PRESENCE_WINDOW_MS", value_name = "MS", default_value = "250", value_parser = positive::<u64>)]
+    pub presence_window_ms: u64,
+    /// Rooms with more members than this tell their members room-online-count instead of one chat-user-status-update per member coming or going (0: never)
+    #[arg(long, env = "CLASSCHAT_PRESENCE_COUNT_ABOVE", value_name = "N", default_value = "200", value_parser = non_negative)]
+    pub presence_count_above: u64,
     /// Who may open a 1:1 room with whom: anyone; shared-room (the two already share a group room, or the opener is an admin); staff-only (the opener or the other user is a teacher or admin). An existing 1:1 room can always be reopened by its members
     #[arg(long, env = "CLASSCHAT_PERSONAL_ROOMS", value_name = "POLICY", default_value = "anyone", value_parser = personal_rooms)]
     pub personal_rooms: PersonalRooms,

@@ -96,6 +96,12 @@ pub struct Limits {
     pub room_detail_members: usize,
     /// How long an online-users answer is reused per room.
     pub online_users_cache: Duration,
+    /// Status changes are batched (for sockets that opt in) and large rooms counted
+    /// once per this window.
+    pub presence_window: Duration,
+    /// Rooms with more members than this get `room-online-count` instead of one status
+    /// event per member (0: never).
+    pub count_rooms_above: usize,
     pub personal_rooms: PersonalRooms,
     pub max_body_bytes: usize,
     pub max_socket_payload_bytes: u64,
@@ -161,6 +167,8 @@ impl Default for Limits {
             max_room_members: 5000,
             room_detail_members: 500,
             online_users_cache: Duration::from_secs(1),
+            presence_window: Duration::from_millis(250),
+            count_rooms_above: 200,
             personal_rooms: PersonalRooms::Anyone,
             max_body_bytes: 64 * 1024,
             max_socket_payload_bytes: 1024 * 1024,

@@ -32,6 +32,8 @@ pub struct Client {
     pub addr: String,
     /// A token from `?token=` or an `Authorization: Bearer` header, if any.
     pub token: Option<String>,
+    /// `?statusUpdates=batched`: status changes in batches (as `auth.statusUpdates`).
+    pub batched: bool,
 }
 
 /// The `connect_error` body of a refused connection: socket.io-client shows
@@ -67,13 +69,18 @@ pub(crate) fn send<E: ServerEvent>(socket: &Arc<Socket>, event: &E) -> Result<()
 /// What the handshake request tells: the client's address, and a token from `?token=`
 /// or an `Authorization: Bearer` header (for clients that cannot set `auth`).
 pub fn handshake(parts: &axum::http::request::Parts) -> Handshake {
-    let from_query = parts.uri.query().and_then(|q| {
-        serde_urlencoded::from_str::<Vec<(String, String)>>(q)
-            .unwrap_or_default()
-            .into_iter()
-            .find(|(k, _)| k == "token")
-            .map(|(_, t)| t)
-    });
+    let query = parts
+        .uri
+        .query()
+        .map(|q| serde_urlencoded::from_str::<Vec<(String, String)>>(q).unwrap_or_default())
+        .unwrap_or_default();
+    let batched = query
+        .iter()
+        .any(|(k, v)| k == "statusUpdates" && v == BATCHED);
+    let from_query = query
+        .into_iter()
+        .find(|(k, _)| k == "token")
+        .map(|(_, t)| t);
     let from_header = || {
         let h = parts.headers.get("authorization")?.to_str().ok()?;
         bearer(h).map(str::to_string)
@@ -81,8 +88,12 @@ pub fn handshake(parts: &axum::http::request::Parts) -> Handshake {
     Box::new(Client {
         addr: crate::app::client_addr(parts),
         token: from_query.or_else(from_header),
+        batched,
     })
 }
+
+/// The opt-in value of `statusUpdates`: `chat-users-status-update` batches.
+const BATCHED: &str = "batched";
 
 /// The socket handler: connect, events, disconnect.
 pub struct Realtime {
@@ -143,10 +154,17 @@ async fn connect(
             }
         }
     };
-    backplane.socket_opened(&user_id, rooms).await;
-    let session = Session::new(principal, addr, expires_at_ms);
+    let batched = client.batched
+        || auth
+            .as_ref()
+            .and_then(|a| a.get("statusUpdates"))
+            .and_then(Value::as_str)
+            == Some(BATCHED);
+    backplane.socket_opened(&user_id, rooms, batched).await;
+    let session = Session::new(principal, addr, expires_at_ms, batched);
     socket.set_data(session.clone());
     chat.io.join(&socket, &keys::user(&user_id));
+    chat.io.join(&socket, &keys::user_status(&user_id, batched));
     metrics::gauge!("classchat_socket_connections").increment(1.0);
     metrics::counter!("classchat_socket_connects_total").increment(1);
     if let Err(e) = chat.user_connected(&session.principal).await {
@@ -201,7 +219,7 @@ impl Handler for Realtime {
         let user_id = session.principal.user_id.clone();
         metrics::gauge!("classchat_socket_connections").decrement(1.0);
         meeting::disconnected(chat.clone(), &session);
-        chat.backplane.socket_closed(&user_id);
+        chat.backplane.socket_closed(&user_id, session.batched);
         chat.backplane.unsubscribe(Target::User(user_id.clone()));
         for room in &rooms {
             if let Some(id) = keys::room_id_of(room) {

@@ -13,6 +13,8 @@ pub struct Session {
     pub addr: String,
     /// The token's `exp`, Unix ms: the socket's rights end then.
     pub expires_at_ms: i64,
+    /// Status changes reach this socket in batches (`chat-users-status-update`).
+    pub batched: bool,
     /// The meetings this socket joined: room id → (meeting id, peer id).
     meetings: Mutex<HashMap<String, (String, String)>>,
     /// Peers this socket left whose channel it is still in (until its next join).
@@ -20,11 +22,12 @@ pub struct Session {
 }
 
 impl Session {
-    pub fn new(principal: Principal, addr: String, expires_at_ms: i64) -> Arc<Self> {
+    pub fn new(principal: Principal, addr: String, expires_at_ms: i64, batched: bool) -> Arc<Self> {
         Arc::new(Session {
             principal,
             addr,
             expires_at_ms,
+            batched,
             meetings: Mutex::default(),
             parted: Mutex::default(),
         })

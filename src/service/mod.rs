@@ -12,6 +12,7 @@ mod personal;
 mod presence;
 pub mod ratelimit;
 mod reactions;
+mod room_counts;
 mod rooms;
 mod search;
 mod shared_rate;
@@ -46,6 +47,7 @@ pub use personal::BlockState;
 pub use presence::{ClusterStats, NodeStats};
 pub use ratelimit::RateLimits;
 pub use reactions::Reacted;
+pub use room_counts::{room_counts, status_options};
 pub use rooms::format_cursor;
 pub use typing::TypingTimers;
 pub use webhooks::{
@@ -80,6 +82,8 @@ pub struct Chat {
     announcing: announce::Announcements,
     /// Recent `get-room-online-users` answers per room.
     online_cache: online_cache::OnlineCache,
+    /// Member ids of rooms, for room sizes and large rooms' online counts.
+    room_members: room_counts::RoomMembers,
     /// Offline notifications (disabled unless `with_webhooks` set a URL).
     pub webhooks: Webhooks,
 }
@@ -137,6 +141,7 @@ impl Chat {
             known_users: DashMap::new(),
             announcing: Default::default(),
             online_cache: Default::default(),
+            room_members: Default::default(),
             webhooks: Default::default(),
         }
     }

@@ -81,12 +81,17 @@ impl Chat {
         };
         metrics::counter!("classchat_events_emitted_total", "event" => ChatUserStatusUpdate::NAME)
             .increment(1);
-        if rooms.is_empty() {
+        let (small, large) = self.split_by_size(rooms).await;
+        if !large.is_empty() {
+            self.backplane.room_presence_changed(large).await;
+        }
+        if small.is_empty() {
             // No room, no contact to tell: nothing to encode.
             return Ok(());
         }
+        let item = serde_json::to_vec(&update.0).unwrap_or_default();
         self.backplane
-            .to_contacts(user_id, rooms, encode(&update))
+            .to_contacts(user_id, small, encode(&update), item.into())
             .await;
         Ok(())
     }

@@ -127,6 +127,7 @@ impl Chat {
             .ok_or_else(|| room_full(cap))?;
         let detail = self.detail_of(room_id).await?;
         if !added.is_empty() {
+            self.room_members.forget(room_id);
             for id in &added {
                 self.backplane.membership_changed(id, room_id, true).await;
             }
@@ -178,6 +179,7 @@ impl Chat {
             return Err(AppError::forbidden("not allowed to remove this member"));
         }
         self.store.remove_member(room_id, user_id).await?;
+        self.room_members.forget(room_id);
         self.stop_typing_of_removed(room_id, user_id).await?;
         self.backplane
             .membership_changed(user_id, room_id, false)

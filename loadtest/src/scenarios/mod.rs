@@ -1,6 +1,7 @@
 //! The load scenarios.
 
 mod churn;
+mod class_start;
 mod connect;
 mod fanout;
 mod meeting;
@@ -10,6 +11,7 @@ mod search;
 mod upload;
 
 pub use churn::{presence_churn, typing_storm};
+pub use class_start::class_start;
 pub use connect::connect;
 pub use fanout::fanout;
 pub use meeting::{meeting_signal, meeting_storm};

@@ -50,6 +50,8 @@ server_events! {
         }
     },
     ChatUserStatusUpdate = "chat-user-status-update",
+    ChatUsersStatusUpdate = "chat-users-status-update",
+    RoomOnlineCount = "room-online-count",
     ChatNotification<'_> = "chat-notification",
     RoomOnlineUsers = "room-online-users",
     SessionExpiring = "session-expiring",
@@ -294,6 +296,24 @@ pub struct ChatMessagePinned {
 #[derive(Serialize, Debug)]
 #[serde(transparent)]
 pub struct ChatUserStatusUpdate(pub UserStatus);
+
+/// `chat-users-status-update`: the latest states of the contacts who changed within one
+/// window, each once, for sockets that opted in (`statusUpdates: "batched"`). Each entry
+/// is a `chat-user-status-update` body, already encoded.
+#[derive(Serialize, Debug)]
+pub struct ChatUsersStatusUpdate {
+    pub users: Vec<Box<serde_json::value::RawValue>>,
+}
+
+/// `room-online-count`: in rooms above the size threshold, how many members are online
+/// (instead of one `chat-user-status-update` per member), at most once per window.
+#[derive(Serialize, Debug)]
+#[serde(rename_all = "camelCase")]
+pub struct RoomOnlineCount {
+    pub room_id: String,
+    pub online: usize,
+    pub members: usize,
+}
 
 /// `room-online-users`, also the ack of `get-room-online-users`.
 #[derive(Serialize, Debug, Clone)]
