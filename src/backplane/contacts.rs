@@ -8,10 +8,13 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
+use socketio_server::Outgoing;
 use tokio::sync::Notify;
 
 use super::members::Members;
-use super::{Envelope, Payload, Target};
+use super::status::Batches;
+use super::{keys, Envelope, Payload, Target};
 
 /// Envelopes waiting at most (one per subject and room); past it, new ones are dropped
 /// and counted in `classchat_contacts_dropped_total`.
@@ -145,6 +148,58 @@ impl Told {
         self.changes
             .retain(|_, (t, _)| now.duration_since(*t) < WINDOW);
     }
+}
+
+/// One status change as it reaches this node: its subject, the single event, and the
+/// subject's state alone for batches (empty for a packet every member gets as is).
+pub struct Change<'a> {
+    pub subject: &'a str,
+    pub packet: Bytes,
+    pub item: Bytes,
+}
+
+/// Where a change goes among `contacts` (this node's users to tell): the single event to
+/// the sockets that take single events, now; the item into the batches of the others.
+/// Also returns the recipients whose batch filled up, to send now.
+pub fn route(
+    change: Change<'_>,
+    contacts: Vec<String>,
+    members: &Members,
+    batches: &mut Batches,
+) -> (Option<Outgoing>, Vec<(String, Vec<Bytes>)>) {
+    if contacts.is_empty() {
+        return (None, Vec::new());
+    }
+    let packet = change.packet;
+    if change.item.is_empty() {
+        let rooms = contacts.iter().map(|u| keys::user(u)).collect();
+        return (
+            Some(Outgoing {
+                rooms,
+                except: None,
+                packet,
+            }),
+            Vec::new(),
+        );
+    }
+    let mut singles = Vec::new();
+    let mut full = Vec::new();
+    for (u, (single, batched)) in contacts.iter().zip(members.modes(&contacts)) {
+        if single {
+            singles.push(keys::user_status(u, false));
+        }
+        if batched {
+            if let Some(items) = batches.add(u, change.subject, change.item.clone()) {
+                full.push((u.clone(), items));
+            }
+        }
+    }
+    let out = (!singles.is_empty()).then_some(Outgoing {
+        rooms: singles,
+        except: None,
+        packet,
+    });
+    (out, full)
 }
 
 #[cfg(test)]

@@ -9,6 +9,11 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 
+use socketio_server::Server;
+
+use super::interest::Interest;
+use super::{keys, Target};
+
 #[derive(Default)]
 struct Local {
     sockets: u32,
@@ -163,6 +168,36 @@ impl Members {
     /// Users with a socket on this node.
     pub fn local_users(&self) -> usize {
         self.lock().users.len()
+    }
+}
+
+/// A membership change for the target user's local sockets: the member index follows
+/// it, and on removal the sockets leave the chat room at once.
+pub fn apply_membership(
+    io: &Server,
+    interest: &Interest,
+    members: &Members,
+    target: &Target,
+    room_id: &str,
+    member: bool,
+) {
+    let Target::User(user) = target else {
+        return;
+    };
+    if member {
+        if members.joined(user, room_id) {
+            interest.add(Target::Members(room_id.to_string()));
+        }
+        return;
+    }
+    if members.left(user, room_id) {
+        interest.release(Target::Members(room_id.to_string()));
+    }
+    let name = keys::room(room_id);
+    for conn in io.members(&target.socket_room()) {
+        if io.leave(&conn, &name) {
+            interest.release(Target::Room(room_id.to_string()));
+        }
     }
 }
 

@@ -16,11 +16,11 @@ use std::time::Duration;
 
 use tokio::sync::mpsc;
 
-use super::contacts::{ContactsQueue, Told};
+use super::contacts::{route, Change, ContactsQueue, Told};
 use super::heal::{Healing, Reason};
 use super::healer::{Done, Healer, Purpose};
 use super::interest::{Interest, Tracking};
-use super::members::Members;
+use super::members::{apply_membership, Members};
 use super::order::SeqOrder;
 use super::status::{BatchEncoder, Batches, DirtyRooms, StatusOptions};
 use super::{keys, Envelope, Payload, Target};
@@ -219,43 +219,14 @@ impl Worker {
                         continue;
                     };
                     let contacts = self.told.contacts(id, room, &subject, &self.members);
-                    if contacts.is_empty() {
-                        continue;
-                    }
-                    // A packet with no item (a room's count) goes to every socket.
-                    if item.is_empty() {
-                        batch.push((
-                            Outgoing {
-                                rooms: contacts.iter().map(|u| keys::user(u)).collect(),
-                                except: None,
-                                packet,
-                            },
-                            kind(&env.target),
-                        ));
-                        continue;
-                    }
-                    let modes = self.members.modes(&contacts);
-                    let mut singles = Vec::new();
-                    let mut full = Vec::new();
-                    for (u, (single, batched)) in contacts.iter().zip(modes) {
-                        if single {
-                            singles.push(keys::user_status(u, false));
-                        }
-                        if batched {
-                            if let Some(items) = self.batches.add(u, &subject, item.clone()) {
-                                full.push((u.clone(), items));
-                            }
-                        }
-                    }
-                    if !singles.is_empty() {
-                        batch.push((
-                            Outgoing {
-                                rooms: singles,
-                                except: None,
-                                packet,
-                            },
-                            kind(&env.target),
-                        ));
+                    let change = Change {
+                        subject: &subject,
+                        packet,
+                        item,
+                    };
+                    let (out, full) = route(change, contacts, &self.members, &mut self.batches);
+                    if let Some(out) = out {
+                        batch.push((out, kind(&env.target)));
                     }
                     if !full.is_empty() {
                         self.flush(std::mem::take(&mut batch)).await;
@@ -309,36 +280,6 @@ impl Worker {
         for (kind, fanout) in kinds.iter().zip(reached) {
             metrics::counter!("classchat_broadcasts_total", "kind" => *kind).increment(1);
             metrics::histogram!("classchat_broadcast_fanout_sockets").record(fanout as f64);
-        }
-    }
-}
-
-/// A membership change for the target user's local sockets: the member index follows
-/// it, and on removal the sockets leave the chat room at once.
-fn apply_membership(
-    io: &Server,
-    interest: &Interest,
-    members: &Members,
-    target: &Target,
-    room_id: &str,
-    member: bool,
-) {
-    let Target::User(user) = target else {
-        return;
-    };
-    if member {
-        if members.joined(user, room_id) {
-            interest.add(Target::Members(room_id.to_string()));
-        }
-        return;
-    }
-    if members.left(user, room_id) {
-        interest.release(Target::Members(room_id.to_string()));
-    }
-    let name = keys::room(room_id);
-    for conn in io.members(&target.socket_room()) {
-        if io.leave(&conn, &name) {
-            interest.release(Target::Room(room_id.to_string()));
         }
     }
 }
