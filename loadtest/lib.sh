@@ -1,8 +1,10 @@
 # Shared by loadtest/run.sh and loadtest/peers/run-node.sh (sourced): a PostgreSQL server
 # and, with LB=1, HAProxy in front of three nodes.
 
-# Everything started is stopped at exit (see cleanup).
+# Everything started is stopped at exit (see cleanup); the nodes (node_pids) first, so
+# that what they do while shutting down still finds Redis and PostgreSQL.
 pids=()
+node_pids=()
 DB=""
 trap cleanup EXIT INT TERM
 
@@ -52,11 +54,20 @@ new_database() {
   psql "$PG_SERVER/postgres" -qc "create database $DB" >/dev/null
 }
 
-# At exit: every process started (pids), the database, a throwaway PostgreSQL, RUN_DIR.
+# At exit: every process started (pids), the database, a throwaway PostgreSQL, RUN_DIR
+# (its logs copied to KEEP_LOGS first, if set).
 cleanup() {
-  # SIGTERM each process started (the nodes close their pools), then wait for them.
+  # SIGTERM the nodes and wait until they have drained (they still use Redis and the
+  # database meanwhile), then the rest.
+  if [ ${#node_pids[@]} -gt 0 ]; then
+    kill "${node_pids[@]}" 2>/dev/null || true
+    for p in "${node_pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  fi
   [ ${#pids[@]} -gt 0 ] && kill "${pids[@]}" 2>/dev/null || true
   wait 2>/dev/null || true
+  if [ -n "${KEEP_LOGS:-}" ]; then
+    mkdir -p "$KEEP_LOGS" && cp "$RUN_DIR"/*.log "$RUN_DIR"/*.out "$KEEP_LOGS"/ 2>/dev/null || true
+  fi
   [ -z "$DB" ] || psql "$PG_SERVER/postgres" -qc "drop database if exists $DB with (force)" >/dev/null 2>&1 || true
   stop_pg
   rm -rf "$RUN_DIR"

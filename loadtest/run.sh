@@ -12,13 +12,16 @@
 #   NODES=3 bash loadtest/run.sh meeting-storm --members 31 --join-window 2
 #   NODES=1 SEED_SQL=loadtest/search/seed.sql bash loadtest/run.sh search --prefix bench --members 1000 --rate 50 --duration 60
 #
+#   NODES=1 TASKSET_SERVER=0 TASKSET_LOAD=1 bash loadtest/run.sh class-start --rooms 10 --members 1000 --rate 20 --concurrency 200 [--batched]
+#
+# KEEP_LOGS=dir: the nodes' (and Redis', HAProxy's) logs are copied there at exit.
 # SEED_SQL: an SQL file run (psql) on the fresh database after the migrations.
 # With NODES=1 and no REDIS=1 the node runs single-node (in-process backplane).
 # Rate limits are lifted on the nodes: the scenario decides the load. So is the meeting
 # size: MEETING_MAX (default 1000) participants per meeting.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-SCENARIO="${1:?usage: loadtest/run.sh <connect|fanout|presence-churn|typing-storm|meeting-signal|meeting-storm|reaction-fanout|upload|search> [classchat-load options]}"
+SCENARIO="${1:?usage: loadtest/run.sh <connect|fanout|class-start|presence-churn|typing-storm|meeting-signal|meeting-storm|reaction-fanout|upload|search> [classchat-load options]}"
 shift
 NODES="${NODES:-3}"
 SECRET="$(od -An -N32 -tx1 /dev/urandom | tr -d ' \n')"  # HS256: at least 32 bytes
@@ -49,6 +52,7 @@ for i in $(seq 1 "$NODES"); do
     CLASSCHAT_DATA_DIR="$RUN_DIR/node-$i" "${server_pin[@]}" "$SERVER_BIN" serve >"$RUN_DIR/node-$i.out" 2>"$RUN_DIR/node-$i.log" &
   pid=$!
   pids+=("$pid")
+  node_pids+=("$pid")
   node_args+=(--api "http://$api" --socket "$sock" --server-pid "$pid")
   export "NODE${i}_API=$api" "NODE${i}_SOCKET=$sock"
 done

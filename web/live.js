@@ -54,7 +54,8 @@ async function joinAll(socket, rooms = [...state.rooms.keys()]) {
 export function connect() {
   const url = state.config.socketUrl || `${location.protocol}//${location.hostname}:${state.config.socketPort}`;
   // auth as a function: every reconnect sends the token in force.
-  const socket = io(url, { auth: (cb) => cb({ token: state.token }), transports: ["websocket"] });
+  // Status changes come in batches, one per 250 ms at most (docs/API.md, presence at class scale).
+  const socket = io(url, { auth: (cb) => cb({ token: state.token, statusUpdates: "batched" }), transports: ["websocket"] });
   state.socket = socket;
   let connection = 0;
   socket.on("connect", async () => {
@@ -122,10 +123,14 @@ export function connect() {
     if (data.roomId !== state.current || data.userId === state.me.sub) return;
     $("typing").textContent = data.isTyping ? `${data.userName || data.userId} is typing…` : "";
   });
-  socket.on("chat-user-status-update", ({ data }) => {
-    state.statuses.set(data.userId, data);
+  socket.on("chat-users-status-update", ({ data }) => {
+    for (const u of data.users) state.statuses.set(u.userId, u);
     renderRooms();
     renderRoomStatus();
+  });
+  // Large rooms tell how many are online instead of each member's comings and goings.
+  socket.on("room-online-count", ({ data }) => {
+    if (data.roomId === state.current) $("room-status").textContent = `${data.online} of ${data.members} online`;
   });
   socket.on("chat-notification", ({ data }) => notification(socket, data).catch(() => {}));
   socket.on("session-expiring", ({ data }) => toast(`Your session ends at ${new Date(data.expiresAt).toLocaleTimeString()}: sign in again to stay connected`));

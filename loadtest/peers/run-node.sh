@@ -38,6 +38,7 @@ for i in $(seq 1 "$NODES"); do
     "${server_pin[@]}" node "$PEER_DIR/server.mjs" >"$RUN_DIR/node-$i.out" 2>"$RUN_DIR/node-$i.log" &
   pid=$!
   pids+=("$pid")
+  node_pids+=("$pid")
   node_args+=(--api "http://$api" --socket "$sock" --server-pid "$pid")
   export "NODE${i}_API=$api" "NODE${i}_SOCKET=$sock"
 done
