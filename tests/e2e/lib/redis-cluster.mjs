@@ -96,8 +96,19 @@ export class RedisCluster {
     }
   }
 
+  /** Runs `fn` after the failovers and restarts already asked for (they may overlap). */
+  serial(fn) {
+    const run = (this.queue ?? Promise.resolve()).then(fn);
+    this.queue = run.catch(() => {});
+    return run;
+  }
+
   /** SIGKILLs the master of `key`'s slot (or the first master); resolves once a replica serves it. */
-  async failover(key = null) {
+  failover(key = null) {
+    return this.serial(() => this.failoverNow(key));
+  }
+
+  async failoverNow(key) {
     const slot = key === null ? 0 : this.slotOf(key);
     const port = this.masterOf(slot);
     const node = this.nodes.find((n) => n.port === port);
@@ -113,13 +124,15 @@ export class RedisCluster {
   }
 
   /** A master failover, then the killed node back (as a replica); like `Redis.restart`. */
-  async restart(downMs = 1000, key = null) {
-    const { killed } = await this.failover(key);
-    await sleep(downMs);
-    const node = this.nodes.find((n) => n.port === killed);
-    this.spawnNode(node);
-    await waitPort(node.port);
-    await this.waitOk();
+  restart(downMs = 1000, key = null) {
+    return this.serial(async () => {
+      const { killed } = await this.failoverNow(key);
+      await sleep(downMs);
+      const node = this.nodes.find((n) => n.port === killed);
+      this.spawnNode(node);
+      await waitPort(node.port);
+      await this.waitOk();
+    });
   }
 
   /** Every master's port. */
