@@ -73,8 +73,6 @@ cleanup() {
   rm -rf "$RUN_DIR"
 }
 
-# For more than one node (or REDIS=1): a redis-server of its own on a free port, and
-# REDIS_URL pointing at it.
 # Lifts every per-user and per-address rate limit: the load comes from one address, and
 # set-up makes rooms and members in bulk (issue 11's limits, meetings', uploads', search's).
 lift_rates() {
@@ -89,13 +87,51 @@ lift_rates() {
 }
 
 start_redis() {
-  [ "$NODES" -gt 1 ] || [ "${REDIS:-0}" = 1 ] || return 0
+  [ "$NODES" -gt 1 ] || [ "${REDIS:-0}" = 1 ] || [ "${REDIS_CLUSTER:-0}" = 1 ] || return 0
+  if [ "${REDIS_CLUSTER:-0}" = 1 ]; then start_redis_cluster; return; fi
   local port
   port=$(free_port)
   redis-server --port "$port" --bind 127.0.0.1 --save "" --appendonly no --logfile "$RUN_DIR/redis.log" &
   pids+=($!)
   export REDIS_URL="redis://127.0.0.1:$port"
   for _ in $(seq 1 50); do redis-cli -p "$port" ping >/dev/null 2>&1 && break; sleep 0.1; done
+}
+
+# REDIS_CLUSTER=1: a Redis Cluster of its own instead, 3 masters and no replicas (the
+# benchmark measures pub/sub per shard; the failover tests run with replicas), on free
+# ports in RUN_DIR; REDIS_URL is its redis-cluster:// URL, RC_PORTS its ports.
+start_redis_cluster() {
+  RC_PORTS=()
+  local p addrs=()
+  for _ in 1 2 3; do
+    p=$(free_port)
+    RC_PORTS+=("$p"); addrs+=("127.0.0.1:$p")
+    (cd "$RUN_DIR" && exec redis-server --port "$p" --bind 127.0.0.1 --cluster-enabled yes \
+      --cluster-config-file "nodes-$p.conf" --save "" --appendonly no --logfile "redis-$p.log") &
+    pids+=($!)
+  done
+  for p in "${RC_PORTS[@]}"; do
+    for _ in $(seq 1 50); do redis-cli -p "$p" ping >/dev/null 2>&1 && break; sleep 0.1; done
+  done
+  redis-cli --cluster create "${addrs[@]}" --cluster-replicas 0 --cluster-yes >"$RUN_DIR/redis-cluster-create.log"
+  for _ in $(seq 1 100); do
+    redis-cli -p "${RC_PORTS[0]}" cluster info | grep -q cluster_state:ok && break; sleep 0.1
+  done
+  export REDIS_URL="redis-cluster://${addrs[0]}?node=${addrs[1]}&node=${addrs[2]}"
+}
+
+# Per master of the Redis Cluster: its slots, sharded pub/sub command counts, the shard
+# channels subscribed right now and their subscribers. Printed to stdout.
+redis_cluster_report() {
+  local p chans
+  for p in "${RC_PORTS[@]}"; do
+    echo "== master 127.0.0.1:$p slots $(redis-cli -p "$p" cluster nodes | awk '/myself/ {for (i = 9; i <= NF; i++) printf "%s ", $i}')"
+    redis-cli -p "$p" info commandstats | grep -E 'cmdstat_(spublish|ssubscribe|sunsubscribe|publish|subscribe|evalsha|eval|hgetall|sadd)[:]' || true
+    chans=$(redis-cli -p "$p" pubsub shardchannels | tr '\n' ' ')
+    echo "shardchannels: $(echo "$chans" | wc -w)"
+    # shellcheck disable=SC2086
+    [ -z "$chans" ] || redis-cli -p "$p" pubsub shardnumsub $chans | paste - - | sed 's/^/  /'
+  done
 }
 
 # taskset prefixes from TASKSET_SERVER and TASKSET_LOAD.

@@ -7,6 +7,9 @@
 #   NODES=1 bash loadtest/run.sh connect --sockets-total 10000 --source-ips 20
 #   NODES=3 TASKSET_SERVER=0 TASKSET_LOAD=1 bash loadtest/run.sh fanout ...   (pin with taskset)
 #   NODES=3 LB=1 bash loadtest/run.sh fanout ...        (through deploy/haproxy/haproxy.cfg)
+#   NODES=3 REDIS_CLUSTER=1 bash loadtest/run.sh fanout ...  (on a 3-master Redis Cluster;
+#       per-master sharded pub/sub figures printed REPORT_AT seconds in (default 20) and
+#       at the end)
 #   CLASSCHAT_SERVER_BIN=/tmp/classchat-old bash loadtest/run.sh ...   (another build)
 #   NODES=3 bash loadtest/run.sh meeting-signal --rooms 10 --members 8 --rate 1000,2000,4000
 #   NODES=3 bash loadtest/run.sh meeting-storm --members 31 --join-window 2
@@ -61,4 +64,16 @@ for i in $(seq 1 "$NODES"); do
 done
 start_lb
 ulimit -n 20000 2>/dev/null || true
+if [ "${REDIS_CLUSTER:-0}" = 1 ]; then
+  (sleep "${REPORT_AT:-20}"; echo "=== redis cluster, ${REPORT_AT:-20} s in"; redis_cluster_report) &
+fi
 "${load_pin[@]}" "$TARGET/classchat-load" "$SCENARIO" "${node_args[@]}" --secret "$SECRET" "$@"
+if [ "${REDIS_CLUSTER:-0}" = 1 ]; then
+  echo "=== redis cluster, at the end"; redis_cluster_report
+  echo "=== rooms: channel, slot, master"
+  for id in $(psql "$DATABASE_URL" -Atc "select id from rooms order by created_at"); do
+    ch="${CLASSCHAT_REDIS_PREFIX:-classchat}:r:{$id}"
+    slot=$(redis-cli -p "${RC_PORTS[0]}" cluster keyslot "$ch")
+    echo "$ch $slot $(redis-cli -c -p "${RC_PORTS[0]}" cluster nodes | awk -v s="$slot" '$3 ~ /master/ {for (i = 9; i <= NF; i++) {split($i, r, "-"); if (r[2] == "") r[2] = r[1]; if (s >= r[1] && s <= r[2]) print $2}}')"
+  done
+fi

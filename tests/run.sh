@@ -54,7 +54,10 @@ if ! command -v node >/dev/null || [ "$(node -p 'process.versions.node.split("."
 fi
 
 # --- Redis and HAProxy binaries for the cluster tests (each test starts its own processes).
+# redis-cli (Debian's redis-tools, a dependency of redis-server) creates the local Redis
+# Clusters of tests/e2e/lib/redis-cluster.mjs.
 command -v redis-server >/dev/null || { log "installing redis-server"; apt_install redis-server; }
+command -v redis-cli >/dev/null || { log "installing redis-tools"; apt_install redis-tools; }
 command -v haproxy >/dev/null || { log "installing haproxy"; apt_install haproxy; }
 # --- Chromium and coturn for the browser meeting tests (tests/e2e/meeting-browser.test.mjs).
 # The tests start their own turnserver on a free loopback port; a system coturn service,

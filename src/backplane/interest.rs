@@ -1,5 +1,6 @@
 //! Which broadcast targets this node needs: a count of local sockets per room and per user.
-//! In cluster mode the node holds a Redis subscription exactly while a count is above zero.
+//! In cluster mode the node holds a Redis subscription exactly while a count is above zero
+//! (sharded on Redis Cluster: see `redis::subscribe`).
 //!
 //! One task owns the counts and applies requests in batches, so a join waits for at
 //! most one SUBSCRIBE round trip, however many sockets join at once, and an acquire is
@@ -15,7 +16,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use fred::clients::SubscriberClient;
-use fred::interfaces::{EventInterface, PubsubInterface};
+use fred::interfaces::EventInterface;
 use tokio::sync::{mpsc, oneshot};
 
 use super::keys::Keys;
@@ -221,7 +222,7 @@ impl State {
         let mut done = (Vec::new(), Vec::new());
         if !wanted.is_empty() {
             let names: Vec<String> = wanted.iter().map(|t| ch.keys.channel(t)).collect();
-            match ch.client.subscribe(names).await {
+            match super::redis::subscribe(&ch.client, names).await {
                 Ok(()) => done.0 = wanted,
                 Err(e) => {
                     tracing::warn!(error = %e, "redis subscribe failed; will retry");
@@ -231,7 +232,7 @@ impl State {
         }
         if !unwanted.is_empty() {
             let names: Vec<String> = unwanted.iter().map(|t| ch.keys.channel(t)).collect();
-            match ch.client.unsubscribe(names).await {
+            match super::redis::unsubscribe(&ch.client, names).await {
                 Ok(()) => done.1 = unwanted,
                 Err(e) => {
                     tracing::warn!(error = %e, "redis unsubscribe failed; will retry");
@@ -252,7 +253,7 @@ impl State {
         if let Some(ch) = &self.channels {
             let names: Vec<String> = self.subscribed.iter().map(|t| ch.keys.channel(t)).collect();
             if !names.is_empty() {
-                if let Err(e) = ch.client.subscribe(names).await {
+                if let Err(e) = super::redis::subscribe(&ch.client, names).await {
                     tracing::warn!(error = %e, "redis resubscribe failed; will retry");
                     return;
                 }

@@ -1,10 +1,14 @@
 //! Redis backplane: each broadcast is published once on its target's channel; this node's
 //! subscriber connection carries only the channels its own sockets need, and relays them.
+//! On Redis Cluster (a `redis-cluster://` URL) channels are sharded: SPUBLISH and
+//! SSUBSCRIBE, served by the master of the channel's slot; on a single Redis, PUBLISH
+//! and SUBSCRIBE.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use fred::clients::{Client, SubscriberClient};
+use fred::error::Error;
 use fred::interfaces::{ClientLike, EventInterface, PubsubInterface};
 use fred::prelude::{Builder, Config as RedisConfig, ReconnectPolicy};
 use fred::types::RespVersion;
@@ -106,11 +110,13 @@ impl RedisBackplane {
         let kind = kind(&env.target);
         let ok = if self.publisher.is_connected() {
             let bytes = codec::encode(env);
-            match self
-                .publisher
-                .publish::<i64, _, _>(self.keys.channel(&env.target), bytes)
-                .await
-            {
+            let channel = self.keys.channel(&env.target);
+            let sent = if self.publisher.is_clustered() {
+                self.publisher.spublish::<i64, _, _>(channel, bytes).await
+            } else {
+                self.publisher.publish::<i64, _, _>(channel, bytes).await
+            };
+            match sent {
                 Ok(_) => true,
                 Err(e) => {
                     tracing::warn!(error = %e, "redis publish failed");
@@ -130,7 +136,30 @@ impl RedisBackplane {
     }
 }
 
-/// Relays what the subscriber receives to this node's sockets, in arrival order.
+/// Subscribes to `names`: SUBSCRIBE on a single Redis; on Redis Cluster one SSUBSCRIBE
+/// per hash slot (Redis refuses one across slots), sent to the slot's master.
+pub async fn subscribe(client: &SubscriberClient, names: Vec<String>) -> Result<(), Error> {
+    if !client.is_clustered() {
+        return client.subscribe(names).await;
+    }
+    for (_, group) in fred::util::group_by_hash_slot(names)? {
+        client.ssubscribe(group).await?;
+    }
+    Ok(())
+}
+
+/// Unsubscribes from `names`, as [`subscribe`] subscribed.
+pub async fn unsubscribe(client: &SubscriberClient, names: Vec<String>) -> Result<(), Error> {
+    if !client.is_clustered() {
+        return client.unsubscribe(names).await;
+    }
+    for (_, group) in fred::util::group_by_hash_slot(names)? {
+        client.sunsubscribe(group).await?;
+    }
+    Ok(())
+}
+
+/// Relays what the subscriber receives (messages and, on Redis Cluster, shard messages) to this node's sockets, in arrival order.
 pub fn spawn_relay(subscriber: &SubscriberClient, keys: Keys, relay: Arc<Relay>) {
     let mut rx = subscriber.message_rx();
     tokio::spawn(async move {

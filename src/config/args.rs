@@ -93,7 +93,7 @@ pub struct StorageArgs {
 #[derive(Args, Clone, Debug)]
 #[command(next_help_heading = "Cluster")]
 pub struct ClusterArgs {
-    /// Set: cluster mode, a Redis backplane and presence shared by every node. Requires --jwt-secret or --jwt-public-key-file (default: none, a single node)
+    /// Set: cluster mode, a Redis backplane and presence shared by every node: redis://HOST:PORT for one Redis, redis-cluster://HOST:PORT?node=HOST:PORT&node=… for a Redis Cluster (sharded pub/sub; one reachable node finds the rest). Requires --jwt-secret or --jwt-public-key-file (default: none, a single node)
     #[arg(
         long,
         env = "REDIS_URL",

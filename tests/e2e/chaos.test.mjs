@@ -1,7 +1,9 @@
 // The chaos test: three nodes behind the load balancer, 30 clients in one room, one
 // sender posting 1,000 numbered messages (retrying with the same clientMessageId on any
 // error) while a node is SIGKILLed and restarted and Redis is restarted twice (the
-// second time while the last messages are sent).
+// second time while the last messages are sent). It runs on one Redis and on a Redis
+// Cluster, where "Redis restarted" is a SIGKILL of the master serving the room (its
+// replica takes over; the killed node comes back as a replica).
 //
 // The default variant uses the simple client of docs/DELIVERY.md: it dedupes by id and
 // rejoins with lastSeq on every connect, nothing else (no gap filling, no history
@@ -17,7 +19,7 @@ import { execFileSync } from "node:child_process";
 import { io } from "socket.io-client";
 
 import { sleep } from "./lib/client.mjs";
-import { metric, startCluster } from "./lib/cluster.mjs";
+import { metric, REDIS_SETUPS, startCluster } from "./lib/cluster.mjs";
 import { uid } from "./lib/util.mjs";
 
 const CLIENTS = 30;
@@ -177,9 +179,10 @@ class SimpleClient {
 }
 
 /** The scenario: a room, `clients`, 1,000 sends with a node kill, restart and Redis restart. */
-async function chaos(makeClient, settled) {
+async function chaos(makeClient, settled, setup = REDIS_SETUPS[0]) {
   const started = Date.now();
   const c = await startCluster({
+    redisCluster: setup.redisCluster,
     nodes: 3,
     lb: true,
     env: {
@@ -219,7 +222,9 @@ async function chaos(makeClient, settled) {
       if (n === 700 || n === 990) {
         // The second time, the last messages are sent while Redis is down: no later
         // message reveals to the other nodes what they missed.
-        redisBack = c.redis.restart(1000).then(() => events.push(`redis back (stopped at ${n})`));
+        // On a Redis Cluster: the master of the room's slot is SIGKILLed, its replica
+        // takes over, and it comes back as a replica.
+        redisBack = c.redis.restart(1000, `{${room.id}}`).then(() => events.push(`redis back (stopped at ${n})`));
         events.push(`redis stopped before message ${n}`);
       }
       for (;;) {
@@ -262,8 +267,8 @@ async function chaos(makeClient, settled) {
   }
 }
 
-test("chaos: with the simple client (dedupe by id, rejoin with lastSeq) every client receives 1,000 messages in seq order, none missing, none twice while connected", { timeout: 600_000 }, async () => {
-  const r = await chaos((lb, u, roomId) => new SimpleClient(lb, u, roomId), (x) => x.byId.size >= MESSAGES);
+for (const setup of REDIS_SETUPS) test(`chaos on ${setup.name}: with the simple client (dedupe by id, rejoin with lastSeq) every client receives 1,000 messages in seq order, none missing, none twice while connected`, { timeout: 600_000 }, async () => {
+  const r = await chaos((lb, u, roomId) => new SimpleClient(lb, u, roomId), (x) => x.byId.size >= MESSAGES, setup);
   const expected = Array.from({ length: MESSAGES }, (_, i) => i + 1);
   let missing = 0;
   let outOfOrder = 0;

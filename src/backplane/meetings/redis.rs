@@ -62,6 +62,15 @@ impl RedisMeetings {
         serde_json::to_string(&(room_id, peer_id)).unwrap_or_default()
     }
 
+    /// Takes a peer out of its node's set.
+    async fn unlist(&self, room_id: &str, peer_id: &str, node: &str) {
+        let (set, member) = (
+            self.keys.meeting_peers(node),
+            Self::member(room_id, peer_id),
+        );
+        let _ = self.client.srem::<i64, _, _>(set, member).await;
+    }
+
     async fn meta_set(
         &self,
         room_id: &str,
@@ -97,22 +106,26 @@ impl RedisMeetings {
 
     pub async fn join(&self, req: JoinRequest<'_>) -> StoreResult<Joined> {
         let rec = serde_json::to_string(&req.peer).map_err(|e| e.to_string())?;
-        let keys = vec![
-            self.keys.meeting(req.room_id),
+        // The node's set first (another slot), so its sweep finds the peer; undone if refused.
+        let (set, member) = (
             self.keys.meeting_peers(&req.peer.node),
-        ];
+            Self::member(req.room_id, &req.peer.peer_id),
+        );
+        self.client
+            .sadd::<i64, _, _>(&set, &member)
+            .await
+            .map_err(err)?;
+        let keys = vec![self.keys.meeting(req.room_id)];
         let args = vec![
             req.meeting_id.to_string(),
             req.peer.peer_id.clone(),
             rec,
             req.max.to_string(),
             if req.host { "1" } else { "0" }.to_string(),
-            Self::member(req.room_id, &req.peer.peer_id),
-            req.now.to_string(),
             KEY_TTL_MS.to_string(),
         ];
         let out: Vec<String> = self.eval(JOIN, keys, args).await?;
-        Ok(match out.first().map(String::as_str) {
+        let joined = match out.first().map(String::as_str) {
             Some("locked") => Joined::Locked,
             Some("full") => Joined::Full,
             _ => {
@@ -121,7 +134,11 @@ impl RedisMeetings {
                 sort(&mut peers);
                 Joined::Peers(peers)
             }
-        })
+        };
+        if !matches!(joined, Joined::Peers(_)) {
+            let _ = self.client.srem::<i64, _, _>(&set, &member).await;
+        }
+        Ok(joined)
     }
 
     async fn leave_any(
@@ -141,13 +158,7 @@ impl RedisMeetings {
         let Some(rec) = record(rec) else {
             return Ok(None);
         };
-        let _ = self
-            .client
-            .srem::<i64, _, _>(
-                self.keys.meeting_peers(&rec.node),
-                Self::member(room_id, peer_id),
-            )
-            .await;
+        self.unlist(room_id, peer_id, &rec.node).await;
         Ok(Some((id.clone(), rec)))
     }
 
@@ -263,13 +274,7 @@ impl RedisMeetings {
             .await
             .map_err(err)?;
         for p in &live.peers {
-            let _ = self
-                .client
-                .srem::<i64, _, _>(
-                    self.keys.meeting_peers(&p.node),
-                    Self::member(room_id, &p.peer_id),
-                )
-                .await;
+            self.unlist(room_id, &p.peer_id, &p.node).await;
         }
         Ok(live.peers)
     }

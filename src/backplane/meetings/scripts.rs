@@ -1,6 +1,7 @@
 //! The Lua scripts of the Redis meeting store: each change of a meeting's hash is one
 //! script, so a join's limit and lock checks and its write happen as one step. Every
 //! script but `META` runs after `META` (which finds the hash's meta for meeting ARGV[1]).
+//! Each touches the meeting's hash only (one slot on Redis Cluster: the room's).
 
 /// A meeting's hash outlives its last write by this much at most (a safety net: ended
 /// meetings are deleted).
@@ -16,7 +17,7 @@ if m then
 end
 ";
 
-/// KEYS: hash, node set. ARGV: meeting id, peer id, record, max, host, node-set member, now.
+/// KEYS: hash. ARGV: meeting id, peer id, record, max, host, key TTL.
 pub const JOIN: &str = r"
 if not meta then
   redis.call('DEL', KEYS[1])
@@ -29,8 +30,7 @@ if redis.call('HEXISTS', KEYS[1], ARGV[2]) == 0 then
 end
 meta.empty_since = nil
 redis.call('HSET', KEYS[1], '_m', cjson.encode(meta), ARGV[2], ARGV[3])
-redis.call('PEXPIRE', KEYS[1], ARGV[8])
-redis.call('SADD', KEYS[2], ARGV[6])
+redis.call('PEXPIRE', KEYS[1], ARGV[6])
 local out = { 'ok' }
 local all = redis.call('HGETALL', KEYS[1])
 for i = 1, #all, 2 do

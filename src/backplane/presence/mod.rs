@@ -1,6 +1,7 @@
 //! Who is online and with which status: in-process on one node, in Redis across a cluster.
 
 mod local;
+mod nodes;
 mod redis;
 mod scripts;
 

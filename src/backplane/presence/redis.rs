@@ -1,25 +1,22 @@
 //! Cluster presence in Redis. Per user a hash of socket counts per node (plus the chosen
-//! `status`), refreshed by each node's heartbeat and expiring without it; per node a
-//! heartbeat score and the set of its users, so the living nodes can sweep a dead node's
-//! users offline (exactly once, under a lock) within the presence TTL.
+//! `status`), in the user's slot, refreshed by each node's heartbeat and expiring without
+//! it; per node a heartbeat score and the set of its users, in the node-level slot (see
+//! `nodes.rs`), so the living nodes can sweep a dead node's users offline (exactly once,
+//! under a lock) within the presence TTL. Each script touches the user's hash only; the
+//! node-level records follow with plain commands.
 
 use std::collections::HashMap;
 use std::time::Duration;
 
 use dashmap::DashMap;
 use fred::clients::Client;
-use fred::interfaces::{
-    HashesInterface, KeysInterface, LuaInterface, SetsInterface, SortedSetsInterface,
-};
-use fred::types::{Expiration, SetOptions};
+use fred::interfaces::{HashesInterface, LuaInterface, SetsInterface};
 
 use super::StatusChange;
 use crate::backplane::keys::Keys;
 use crate::domain::Status;
 
-use super::scripts::{
-    connect_script, disconnect_script, drop_node_script, parse, set_status_script, REFRESH, STATES,
-};
+use super::scripts::{connect_script, disconnect_script, parse, set_status_script, sum};
 
 /// A user a sweep found offline.
 pub struct WentOffline {
@@ -29,12 +26,12 @@ pub struct WentOffline {
 }
 
 pub struct RedisPresence {
-    client: Client,
-    keys: Keys,
-    node: String,
-    ttl: Duration,
+    pub(super) client: Client,
+    pub(super) keys: Keys,
+    pub(super) node: String,
+    pub(super) ttl: Duration,
     /// This node's sockets per user: what the heartbeat refreshes.
-    local: DashMap<String, u32>,
+    pub(super) local: DashMap<String, u32>,
 }
 
 impl RedisPresence {
@@ -48,11 +45,16 @@ impl RedisPresence {
         }
     }
 
-    fn key_ttl_ms(&self) -> String {
+    pub(super) fn key_ttl_ms(&self) -> String {
         (self.ttl.as_millis() * 2).to_string()
     }
 
-    async fn eval(&self, script: &str, keys: Vec<String>, args: Vec<String>) -> Option<String> {
+    pub(super) async fn eval(
+        &self,
+        script: &str,
+        keys: Vec<String>,
+        args: Vec<String>,
+    ) -> Option<String> {
         match self
             .client
             .eval::<String, _, _, _>(script, keys, args)
@@ -68,13 +70,16 @@ impl RedisPresence {
 
     pub async fn connect(&self, user_id: &str) -> Option<StatusChange> {
         *self.local.entry(user_id.to_string()).or_insert(0) += 1;
-        let keys = vec![
-            self.keys.presence(user_id),
-            self.keys.node_users(&self.node),
-            self.keys.online(),
-        ];
-        let args = vec![self.node.clone(), self.key_ttl_ms(), user_id.to_string()];
+        let keys = vec![self.keys.presence(user_id)];
+        let args = vec![self.node.clone(), self.key_ttl_ms()];
         let (total, status) = parse(&self.eval(&connect_script(), keys, args).await?);
+        if let Err(e) = self
+            .client
+            .sadd::<i64, _, _>(self.keys.node_users(&self.node), user_id)
+            .await
+        {
+            tracing::warn!(error = %e, "presence update failed");
+        }
         (total == 1 && status != Status::Offline).then_some(StatusChange { status })
     }
 
@@ -83,19 +88,16 @@ impl RedisPresence {
             *n = n.saturating_sub(1);
             *n == 0
         });
-        let keys = vec![
-            self.keys.presence(user_id),
-            self.keys.node_users(&self.node),
-            self.keys.online(),
-            self.keys.last_seen(),
-        ];
-        let now = crate::domain::time::now_ms().to_string();
-        let args = vec![self.node.clone(), user_id.to_string(), now];
+        let keys = vec![self.keys.presence(user_id)];
+        let args = vec![self.node.clone()];
         let Some(out) = self.eval(&disconnect_script(), keys, args).await else {
             return (false, None);
         };
-        let (total, status) = parse(&out);
+        let (here, rest) = out.split_once('|').unwrap_or(("0", ""));
+        let (total, status) = parse(rest);
         let offline = total <= 0;
+        self.after_disconnect(user_id, here.parse().unwrap_or(0), offline)
+            .await;
         (
             offline,
             (offline && status != Status::Offline).then_some(StatusChange {
@@ -120,192 +122,26 @@ impl RedisPresence {
         if user_ids.is_empty() {
             return Vec::new();
         }
-        let keys: Vec<String> = user_ids.iter().map(|u| self.keys.presence(u)).collect();
-        match self
-            .client
-            .eval::<Vec<String>, _, _, _>(STATES, keys, Vec::<String>::new())
-            .await
-        {
-            Ok(v) => v
-                .iter()
-                .map(|s| {
-                    let (n, st) = parse(s);
-                    (n > 0, if n > 0 { st } else { Status::Offline })
-                })
-                .collect(),
-            Err(e) => {
-                tracing::warn!(error = %e, "presence read failed");
-                user_ids.iter().map(|_| (false, Status::Offline)).collect()
-            }
+        // One HGETALL per user (their hashes are in as many slots), in one pipeline.
+        let pipeline = self.client.pipeline();
+        for u in user_ids {
+            let _ = pipeline.hgetall::<(), _>(self.keys.presence(u)).await;
         }
-    }
-
-    pub async fn online_users(&self) -> usize {
-        self.client
-            .scard::<usize, _>(self.keys.online())
-            .await
-            .unwrap_or(0)
-    }
-
-    /// Heartbeat: this node is alive, its figures, and its users' presence kept fresh.
-    /// With `reassert` (after Redis came back empty) the counts are written again.
-    pub async fn heartbeat(&self, connections: usize, active_rooms: usize, reassert: bool) {
-        let now = crate::domain::time::now_ms();
-        let _ = self
-            .client
-            .zadd::<i64, _, _>(
-                self.keys.nodes(),
-                None,
-                None,
-                false,
-                false,
-                (now as f64, self.node.as_str()),
-            )
-            .await;
-        let stats = self.keys.node_stats(&self.node);
-        let fields: HashMap<String, String> = HashMap::from([
-            ("connections".to_string(), connections.to_string()),
-            ("activeRooms".to_string(), active_rooms.to_string()),
-            ("onlineUsers".to_string(), self.local.len().to_string()),
-        ]);
-        let _ = self.client.hset::<i64, _, _>(&stats, fields).await;
-        let _ = self
-            .client
-            .pexpire::<i64, _>(&stats, (self.ttl.as_millis() * 3) as i64, None)
-            .await;
-        let users: Vec<(String, u32)> = self
-            .local
+        let out: Vec<Result<HashMap<String, String>, _>> = pipeline.try_all().await;
+        if let Some(Err(e)) = out.iter().find(|r| r.is_err()) {
+            tracing::warn!(error = %e, "presence read failed");
+        }
+        user_ids
             .iter()
-            .map(|e| (e.key().clone(), *e.value()))
-            .collect();
-        for chunk in users.chunks(500) {
-            let keys: Vec<String> = chunk.iter().map(|(u, _)| self.keys.presence(u)).collect();
-            let mut args = vec![self.node.clone(), self.key_ttl_ms()];
-            args.extend(chunk.iter().map(|(_, n)| {
-                if reassert {
-                    n.to_string()
-                } else {
-                    String::new()
+            .enumerate()
+            .map(|(i, _)| match out.get(i) {
+                Some(Ok(h)) => {
+                    let (n, st) = sum(h);
+                    (n > 0, if n > 0 { st } else { Status::Offline })
                 }
-            }));
-            let _ = self.client.eval::<i64, _, _, _>(REFRESH, keys, args).await;
-            if reassert {
-                let ids: Vec<String> = chunk.iter().map(|(u, _)| u.clone()).collect();
-                let _ = self
-                    .client
-                    .sadd::<i64, _, _>(self.keys.node_users(&self.node), ids.clone())
-                    .await;
-                let _ = self.client.sadd::<i64, _, _>(self.keys.online(), ids).await;
-            }
-        }
-    }
-
-    /// Finds nodes whose heartbeat stopped and takes their users offline (once, cluster-wide).
-    /// Also returns the nodes this call swept (whose meeting peers are to be dropped).
-    pub async fn sweep(&self) -> (Vec<WentOffline>, Vec<String>) {
-        let now = crate::domain::time::now_ms();
-        let dead_before = now - (self.ttl.as_millis() as i64) * 2 / 3;
-        let dead: Vec<String> = self
-            .client
-            .zrangebyscore(self.keys.nodes(), "-inf", dead_before as f64, false, None)
-            .await
-            .unwrap_or_default();
-        let mut out = Vec::new();
-        let mut swept = Vec::new();
-        for node in dead.into_iter().filter(|n| *n != self.node) {
-            let lock = self
-                .client
-                .set::<Option<String>, _, _>(
-                    self.keys.sweep_lock(&node),
-                    self.node.as_str(),
-                    Some(Expiration::PX(60_000)),
-                    Some(SetOptions::NX),
-                    false,
-                )
-                .await;
-            if !matches!(lock, Ok(Some(_))) {
-                continue;
-            }
-            let users: Vec<String> = self
-                .client
-                .smembers(self.keys.node_users(&node))
-                .await
-                .unwrap_or_default();
-            for user in users {
-                let keys = vec![
-                    self.keys.presence(&user),
-                    self.keys.online(),
-                    self.keys.last_seen(),
-                ];
-                let args = vec![node.clone(), user.clone(), now.to_string()];
-                if let Some(s) = self.eval(&drop_node_script(), keys, args).await {
-                    let (total, status) = parse(&s);
-                    if total <= 0 {
-                        out.push(WentOffline {
-                            user_id: user,
-                            announce: status != Status::Offline,
-                            last_seen: now,
-                        });
-                    }
-                }
-            }
-            let _ = self
-                .client
-                .del::<i64, _>(vec![
-                    self.keys.node_users(&node),
-                    self.keys.node_stats(&node),
-                ])
-                .await;
-            let _ = self
-                .client
-                .zrem::<i64, _, _>(self.keys.nodes(), node.as_str())
-                .await;
-            tracing::info!(node = %node, "swept a dead node's presence");
-            swept.push(node);
-        }
-        (out, swept)
-    }
-
-    /// Per-node figures of the living nodes: (node id, connections, online users, active rooms).
-    pub async fn nodes(&self) -> Vec<(String, u64, u64, u64)> {
-        let now = crate::domain::time::now_ms();
-        let alive_after = now - (self.ttl.as_millis() as i64) * 2 / 3;
-        let nodes: Vec<String> = self
-            .client
-            .zrangebyscore(self.keys.nodes(), alive_after as f64, "+inf", false, None)
-            .await
-            .unwrap_or_default();
-        let mut out = Vec::new();
-        for n in nodes {
-            let h: HashMap<String, u64> = self
-                .client
-                .hgetall(self.keys.node_stats(&n))
-                .await
-                .unwrap_or_default();
-            let get = |k: &str| h.get(k).copied().unwrap_or(0);
-            out.push((
-                n,
-                get("connections"),
-                get("onlineUsers"),
-                get("activeRooms"),
-            ));
-        }
-        out
-    }
-
-    /// Removes this node from the registry and its figures (graceful shutdown).
-    pub async fn leave(&self) {
-        let _ = self
-            .client
-            .zrem::<i64, _, _>(self.keys.nodes(), self.node.as_str())
-            .await;
-        let _ = self
-            .client
-            .del::<i64, _>(vec![
-                self.keys.node_stats(&self.node),
-                self.keys.node_users(&self.node),
-            ])
-            .await;
+                _ => (false, Status::Offline),
+            })
+            .collect()
     }
 
     /// Users with a socket on this node.

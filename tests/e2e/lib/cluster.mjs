@@ -1,4 +1,5 @@
-// A local classchat cluster for tests: its own redis-server on a free port, a fresh
+// A local classchat cluster for tests: its own redis-server on a free port (or, with
+// `redisCluster`, a 3-master Redis Cluster from redis-cluster.mjs), a fresh
 // PostgreSQL database, N `classchat` nodes sharing both, and HAProxy from
 // deploy/haproxy/haproxy.cfg in front of them.
 
@@ -8,6 +9,7 @@ import net from "node:net";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
+import { RedisCluster } from "./redis-cluster.mjs";
 import { mintToken, startServer } from "./server.mjs";
 import { sleep } from "./client.mjs";
 
@@ -64,6 +66,7 @@ export class Redis {
       await this.exited;
     }
   }
+  /** Down for `downMs`, then back empty (the Redis Cluster's `restart` takes a key too). */
   async restart(downMs = 1000) {
     await this.stop();
     await sleep(downMs);
@@ -130,14 +133,15 @@ async function startHaproxy(nodes, ports) {
  * Starts Redis, a database, `nodes` classchat processes and (with `lb`) HAProxy.
  * Every node shares the JWT secret, so `cluster.user()` tokens work on all of them.
  * `env` may be a function of `{ lbSocketUrl, lbApiUrl }` (the load balancer's addresses,
- * chosen before the nodes start) for settings that name them.
+ * chosen before the nodes start) for settings that name them. With `redisCluster` the
+ * nodes share a local Redis Cluster (3 masters, 3 replicas) instead of one Redis.
  */
-export async function startCluster({ nodes = 3, lb = false, env = {} } = {}) {
+export async function startCluster({ nodes = 3, lb = false, env = {}, redisCluster = false } = {}) {
   const lbPorts = lb ? [await freePort(), await freePort()] : null;
   if (typeof env === "function") {
     env = env(lb ? { lbSocketUrl: `http://127.0.0.1:${lbPorts[0]}`, lbApiUrl: `http://127.0.0.1:${lbPorts[1]}` } : {});
   }
-  const redis = new Redis(await freePort());
+  const redis = redisCluster ? new RedisCluster() : new Redis(await freePort());
   await redis.start();
   const db = freshDatabase();
   const secret = randomBytes(32).toString("hex");
@@ -156,6 +160,8 @@ export async function startCluster({ nodes = 3, lb = false, env = {} } = {}) {
   for (let i = 0; i < nodes; i++) servers.push(await startServer({ env: nodeEnv(i) }));
   const cluster = {
     redis,
+    redisCluster,
+    prefix,
     db,
     secret,
     nodes: servers,
@@ -192,3 +198,9 @@ export async function metric(server, sample) {
   const line = text.split("\n").find((l) => l.startsWith(sample + " "));
   return line ? Number(line.slice(sample.length + 1)) : 0;
 }
+
+/** The Redis set-ups the cluster tests run on: one Redis, and a 3-master Redis Cluster. */
+export const REDIS_SETUPS = [
+  { name: "one Redis", redisCluster: false },
+  { name: "a Redis Cluster of 3 masters and 3 replicas", redisCluster: true },
+];
