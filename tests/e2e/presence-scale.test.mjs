@@ -1,15 +1,15 @@
 // Presence at class scale (issue 16): sockets that opt in (`auth.statusUpdates =
 // "batched"` or `?statusUpdates=batched`) get one `chat-users-status-update` per window
 // with each contact's latest state once; rooms above CLASSCHAT_PRESENCE_COUNT_ABOVE
-// members get `room-online-count` instead of one status event per member. On one node
-// and across two nodes sharing Redis.
+// members get `room-online-count` instead of one status event per member. On one node,
+// and across two nodes sharing one Redis or a Redis Cluster.
 
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 
 import { startServer, withServerLogs } from "./lib/server.mjs";
 import { clientPool, closeAll, connectUser, sleep } from "./lib/client.mjs";
-import { startCluster } from "./lib/cluster.mjs";
+import { REDIS_SETUPS, startCluster } from "./lib/cluster.mjs";
 import { quiet, uid } from "./lib/util.mjs";
 
 const ABOVE = 5;
@@ -114,10 +114,10 @@ describe("presence at class scale, one node", () => {
   });
 });
 
-describe("presence at class scale, two nodes and Redis", () => {
+for (const setup of REDIS_SETUPS) describe(`presence at class scale, two nodes on ${setup.name}`, () => {
   let c;
   before(async () => {
-    c = await startCluster({ nodes: 2, env: ENV });
+    c = await startCluster({ nodes: 2, env: ENV, redisCluster: setup.redisCluster });
   });
   after(async () => {
     await c?.stop();
