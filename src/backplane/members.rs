@@ -160,6 +160,15 @@ impl Members {
             .collect()
     }
 
+    /// This node's users who are members of `room`.
+    pub fn local_members(&self, room: &str) -> Vec<String> {
+        let ix = self.lock();
+        ix.rooms
+            .get(room)
+            .map(|m| m.iter().cloned().collect())
+            .unwrap_or_default()
+    }
+
     /// Whether some local user is a member of `room`.
     pub fn has_room(&self, room: &str) -> bool {
         self.lock().rooms.contains_key(room)

@@ -234,7 +234,8 @@ impl Backplane {
     }
 
     /// Sends `packet` to every socket of this node's members of `room` (joined or not),
-    /// a newer packet replacing one still waiting for the room.
+    /// a newer packet replacing one still waiting for the room (on the contacts lane,
+    /// behind chat traffic).
     pub fn to_local_members(&self, room: &str, packet: Bytes) {
         self.relay.deliver(Envelope {
             target: Target::Members(room.to_string()),

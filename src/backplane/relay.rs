@@ -218,7 +218,11 @@ impl Worker {
                     let Target::Members(room) = &env.target else {
                         continue;
                     };
-                    let contacts = self.told.contacts(id, room, &subject, &self.members);
+                    // No subject: a packet for every local member (a room's count).
+                    let contacts = match subject.is_empty() {
+                        true => self.members.local_members(room),
+                        false => self.told.contacts(id, room, &subject, &self.members),
+                    };
                     let change = Change {
                         subject: &subject,
                         packet,
