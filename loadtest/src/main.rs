@@ -251,10 +251,10 @@ fn summary(r: &Value) -> String {
             let l = &r["latencyMs"];
             let ms = |k: &str| l[k].as_f64().unwrap_or(0.0);
             out += &format!(
-                "{} rooms x {} members{}: {} sockets joined in {:.1} s ({} errors); messages during the storm p50 {:.1} p99 {:.1} max {:.1} ms ({} sent, {} acked); {:.1} status events ({:.1} users) per socket; presence settled {:.2} s and nodes quiet {:.1} s after the last join; counts wrong {} of {}; server CPU {:.1} s\n",
+                "{} rooms x {} members{}: {} sockets joined in {:.1} s ({} errors); messages during the storm p50 {:.1} p99 {:.1} max {:.1} ms ({} sent, {} acked, ack p99 {:.1} ms); {:.1} status events ({:.1} users) per socket; presence settled {:.2} s and nodes quiet {:.1} s after the last join; counts wrong {} of {}; server CPU {:.1} s\n",
                 r["rooms"], r["members"], if r["batched"] == true { " (batched)" } else { "" },
                 r["sockets"], n("stormSeconds"), r["connectErrors"], ms("p50"), ms("p99"), ms("max"),
-                r["sent"], r["acked"], n("statusEventsPerSocket"), n("statusUsersPerSocket"),
+                r["sent"], r["acked"], r["ackMs"]["p99"].as_f64().unwrap_or(0.0), n("statusEventsPerSocket"), n("statusUsersPerSocket"),
                 n("presenceSettledSeconds"), n("quietSeconds"), r["countsWrong"], r["socketsWithCount"],
                 n("serverCpuSeconds"),
             );

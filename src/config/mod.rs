@@ -171,6 +171,7 @@ impl From<ServeArgs> for Config {
             max_socket_payload_bytes: a.limits.max_socket_payload_bytes,
             max_token_lifetime_secs: a.tokens.lifetime.jwt_max_lifetime_secs,
             session_expiring_lead_secs: a.tokens.session_expiring_lead_secs,
+            connect_concurrency: a.net.connect_concurrency,
             catch_up: a.net.catch_up(),
             meeting: a.meetings.limits(),
             uploads: a.uploads.limits(),

@@ -27,6 +27,9 @@ pub struct NetArgs {
     /// An upload (POST /chat/uploads, its body included) must be answered within this, else 408
     #[arg(long, env = "CLASSCHAT_UPLOAD_TIMEOUT_MS", value_name = "MS", default_value = "600000", value_parser = positive::<u64>)]
     pub upload_timeout_ms: u64,
+    /// Socket.IO connects (token check, user record, rooms, presence) a node works on at once; more wait their turn, so a storm of connects (a class starting) does not queue chat messages behind it
+    #[arg(long, env = "CLASSCHAT_CONNECT_CONCURRENCY", value_name = "N", default_value = "16", value_parser = positive::<usize>)]
+    pub connect_concurrency: usize,
     /// Socket.IO sessions per client address that have not connected (authenticated) yet; a handshake over it gets 429
     #[arg(long, env = "CLASSCHAT_MAX_PENDING_HANDSHAKES_PER_IP", value_name = "N", default_value = "5000", value_parser = positive::<usize>)]
     pub max_pending_handshakes_per_ip: usize,

@@ -109,6 +109,8 @@ pub struct Limits {
     pub max_token_lifetime_secs: u64,
     /// A live socket is warned (`session-expiring`) this long before its token's exp.
     pub session_expiring_lead_secs: u64,
+    /// Socket.IO connects handled at once per node.
+    pub connect_concurrency: usize,
     pub catch_up: CatchUp,
     pub meeting: MeetingLimits,
     /// Full-text search: language, longest query, rate per user.
@@ -174,6 +176,7 @@ impl Default for Limits {
             max_socket_payload_bytes: 1024 * 1024,
             max_token_lifetime_secs: 24 * 3600,
             session_expiring_lead_secs: 60,
+            connect_concurrency: 16,
             catch_up: CatchUp {
                 max_messages: 1000,
                 max_bytes: 512 * 1024,

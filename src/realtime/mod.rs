@@ -99,13 +99,20 @@ const BATCHED: &str = "batched";
 pub struct Realtime {
     state: Arc<AppState>,
     expiry: Arc<Expiry>,
+    /// Connects handled at once (`CLASSCHAT_CONNECT_CONCURRENCY`).
+    admit: Arc<tokio::sync::Semaphore>,
 }
 
 impl Realtime {
     pub fn new(state: Arc<AppState>) -> Arc<Self> {
         let lead = state.chat.limits.session_expiring_lead_secs;
         let expiry = Expiry::start(std::time::Duration::from_secs(lead));
-        Arc::new(Realtime { state, expiry })
+        let admit = tokio::sync::Semaphore::new(state.chat.limits.connect_concurrency);
+        Arc::new(Realtime {
+            state,
+            expiry,
+            admit: Arc::new(admit),
+        })
     }
 }
 
@@ -180,7 +187,11 @@ impl Handler for Realtime {
         auth: Option<Value>,
     ) -> BoxFuture<'static, Result<(), Value>> {
         let state = self.state.clone();
-        Box::pin(async move { connect(state, socket, auth).await.map_err(refused) })
+        let admit = self.admit.clone();
+        Box::pin(async move {
+            let _permit = admit.acquire_owned().await;
+            connect(state, socket, auth).await.map_err(refused)
+        })
     }
 
     /// The token's count-down starts once the client knows it is connected.

@@ -13,9 +13,22 @@ use super::frame;
 use super::session::lock;
 use super::socket::Socket;
 
-/// Sockets written to between two yields to the scheduler, so a large broadcast does
-/// not hold other work (database replies, readers) back for long.
+/// Sockets written to between two looks at the clock.
 const YIELD_EVERY: usize = 64;
+/// A broadcast yields to the scheduler once it has run this long, so a large one does
+/// not hold other work (database replies, readers) back for long. By time, not by count:
+/// when many tasks wait (a connect storm), each yield costs a whole turn of the queue,
+/// and a broadcast that yielded every 64 sockets reached a 1,000-member room 16 turns
+/// late.
+const SLICE: std::time::Duration = std::time::Duration::from_millis(2);
+
+/// Yields when the current slice is used up (looked at every `YIELD_EVERY` sockets).
+async fn pace(n: usize, slice: &mut std::time::Instant) {
+    if (n + 1) % YIELD_EVERY == 0 && slice.elapsed() >= SLICE {
+        tokio::task::yield_now().await;
+        *slice = std::time::Instant::now();
+    }
+}
 
 type Members = Arc<Vec<Arc<Socket>>>;
 
@@ -124,13 +137,12 @@ impl Rooms {
         let frame = frame::text(packet);
         let conns = self.targets(rooms, except);
         let mut sent = 0;
+        let mut slice = std::time::Instant::now();
         for (i, conn) in conns.as_slice().iter().enumerate() {
             if conn.deliver(&[(packet, &frame)]).is_ok() {
                 sent += 1;
             }
-            if (i + 1) % YIELD_EVERY == 0 {
-                tokio::task::yield_now().await;
-            }
+            pace(i, &mut slice).await;
         }
         sent
     }
@@ -156,6 +168,7 @@ impl Rooms {
                     .push(i);
             }
         }
+        let mut slice = std::time::Instant::now();
         for (n, key) in order.iter().enumerate() {
             if let Some((conn, items)) = per_conn.get(key) {
                 let items: Vec<(&Bytes, &Bytes)> = items
@@ -164,9 +177,7 @@ impl Rooms {
                     .collect();
                 let _ = conn.deliver(&items);
             }
-            if (n + 1) % YIELD_EVERY == 0 {
-                tokio::task::yield_now().await;
-            }
+            pace(n, &mut slice).await;
         }
         reached
     }

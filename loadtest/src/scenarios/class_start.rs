@@ -105,14 +105,18 @@ pub async fn class_start(args: &Args, st: &Arc<Stats>) -> Result<Value, String> 
     tokio::time::sleep(Duration::from_secs(1)).await;
 
     let cpu_before: f64 = args.servers().iter().map(|s| s.2).sum();
+    let own = || crate::stats::process(std::process::id()).map_or(0.0, |p| p.1);
+    let own_before = own();
     let p = Arc::new(Presence::default());
     let seen: Arc<Mutex<Vec<Seen>>> = Arc::default();
     let start = Instant::now();
     let sockets = connect_all(args, st, &rooms, &run, &p, &seen).await;
     let storm_secs = start.elapsed().as_secs_f64();
+    let load_cpu = own() - own_before;
     let last_join = now_micros();
     stop.store(true, Relaxed);
-    let (sent, acked) = sending.await.unwrap_or((0, 0));
+    // The senders stay connected (and counted online) until the end.
+    let (sent, acked, _senders, ack_ms) = sending.await.unwrap_or_default();
     eprintln!(
         "{} sockets connected and joined in {storm_secs:.1}s",
         sockets.len()
@@ -146,28 +150,30 @@ pub async fn class_start(args: &Args, st: &Arc<Stats>) -> Result<Value, String> 
         "stormSeconds": storm_secs, "quietSeconds": quiet_secs, "presenceSettledSeconds": settled,
         "sent": sent, "acked": acked, "deliveries": st.deliveries.load(Relaxed),
         "duplicated": st.duplicated.load(Relaxed), "outOfOrder": st.out_of_order.load(Relaxed),
-        "latencyMs": latency,
+        "latencyMs": latency, "ackMs": ack_ms,
         "statusEvents": p.events.load(Relaxed), "statusEventsPerSocket": p.events.load(Relaxed) as f64 / n,
         "statusUsersPerSocket": p.users.load(Relaxed) as f64 / n,
         "countEvents": p.counts.load(Relaxed), "socketsWithCount": counted, "countsWrong": wrong,
-        "expectedCount": expected, "serverCpuSeconds": cpu,
+        "expectedCount": expected, "serverCpuSeconds": cpu, "loadCpuSecondsDuringStorm": load_cpu,
         "servers": args.servers().iter().map(|(p, rss, c)| json!({ "pid": p, "rssKiB": rss, "cpuSeconds": c })).collect::<Vec<_>>(),
     }))
 }
 
-/// Each sender sends to its room until `stop`; (sent, acked) in all.
+/// Each sender sends to its room until `stop`; (sent, acked) in all, the senders, and the
+/// latency of the acks.
 fn send(
     args: &Args,
     st: &Arc<Stats>,
     rooms: &[String],
     senders: Vec<Socket>,
     stop: Arc<AtomicBool>,
-) -> tokio::task::JoinHandle<(u64, u64)> {
+) -> tokio::task::JoinHandle<(u64, u64, Vec<Socket>, Value)> {
     let period = Duration::from_secs_f64(rooms.len() as f64 / args.rate[0].max(0.001));
     let rooms = rooms.to_vec();
     let st = st.clone();
     tokio::spawn(async move {
         let acked = Arc::new(AtomicU64::new(0));
+        let ack_ms = Arc::new(Mutex::new(crate::stats::histogram()));
         let mut sent = 0u64;
         let mut tick = tokio::time::interval(period);
         let mut inflight = Vec::new();
@@ -177,11 +183,14 @@ fn send(
                 sent += 1;
                 st.sent.fetch_add(1, Relaxed);
                 let body = json!({ "roomId": rooms[r], "content": format!("t={}", now_micros()) });
+                let at = Instant::now();
                 let ack = s.emit_now("send-chat-message", body);
-                let acked = acked.clone();
+                let (acked, ack_ms) = (acked.clone(), ack_ms.clone());
                 inflight.push(tokio::spawn(async move {
                     if ack.await.ok().is_some_and(|a| a["ok"] == true) {
                         acked.fetch_add(1, Relaxed);
+                        let us = at.elapsed().as_micros() as u64;
+                        let _ = ack_ms.lock().map(|mut h| h.record(us.max(1)));
                     }
                 }));
             }
@@ -189,10 +198,11 @@ fn send(
         for f in inflight {
             let _ = f.await;
         }
-        for s in &senders {
-            s.close();
-        }
-        (sent, acked.load(Relaxed))
+        let acks = ack_ms
+            .lock()
+            .map(|h| crate::stats::quantiles_ms(&h))
+            .unwrap_or_default();
+        (sent, acked.load(Relaxed), senders, acks)
     })
 }
 
