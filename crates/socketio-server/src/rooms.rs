@@ -24,7 +24,7 @@ const SLICE: std::time::Duration = std::time::Duration::from_millis(2);
 
 /// Yields when the current slice is used up (looked at every `YIELD_EVERY` sockets).
 async fn pace(n: usize, slice: &mut std::time::Instant) {
-    if (n + 1) % YIELD_EVERY == 0 && slice.elapsed() >= SLICE {
+    if (n + 1).is_multiple_of(YIELD_EVERY) && slice.elapsed() >= SLICE {
         tokio::task::yield_now().await;
         *slice = std::time::Instant::now();
     }
