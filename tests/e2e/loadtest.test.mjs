@@ -1,6 +1,7 @@
 // Smoke runs of every classchat-load scenario against a spawned 2-node cluster, with small
 // numbers: they must run, fanout, reaction-fanout and meeting-signal must lose, duplicate
-// and reorder nothing, and the meeting-storm must converge (no timing asserts).
+// and reorder nothing, the meeting-storm must converge, and class-start's room counts
+// must end right (no timing asserts).
 
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
@@ -62,6 +63,27 @@ describe("classchat-load scenarios against two nodes", () => {
     const r = await load("connect", "--sockets-total", "300", "--duration", "1");
     assert.equal(r.sockets, 300);
     assert.equal(r.connectErrors, 0);
+  });
+
+  test("class-start: a room above the count threshold gets right room-online-counts, and messages sent during the storm arrive once, in order", async () => {
+    const r = await load("class-start", "--rooms", "2", "--members", "210", "--rate", "20", "--concurrency", "100");
+    assert.equal(r.connectErrors, 0);
+    assert.equal(r.sockets, 420);
+    assert.equal(r.acked, r.sent);
+    assert.equal(r.duplicated, 0);
+    assert.equal(r.outOfOrder, 0);
+    assert.equal(r.statusUsersPerSocket, 0, "no per-member status events in a room of 211");
+    assert.equal(r.socketsWithCount, 420);
+    assert.equal(r.countsWrong, 0, `every socket's last count is ${r.expectedCount}`);
+  });
+
+  test("class-start --batched: below the threshold, sockets that opted in get batches of contacts' states", async () => {
+    const r = await load("class-start", "--rooms", "2", "--members", "30", "--rate", "20", "--batched");
+    assert.equal(r.connectErrors, 0);
+    assert.equal(r.sockets, 60);
+    assert.ok(r.statusUsersPerSocket > 0);
+    assert.ok(r.statusUsersPerSocket >= r.statusEventsPerSocket, "a batch holds one user's state or more");
+    assert.equal(r.countEvents, 0);
   });
 
   test("presence-churn: users cycle and the watcher ends up seeing them offline", async () => {

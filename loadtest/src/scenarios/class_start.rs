@@ -121,7 +121,9 @@ pub async fn class_start(args: &Args, st: &Arc<Stats>) -> Result<Value, String> 
         "{} sockets connected and joined in {storm_secs:.1}s",
         sockets.len()
     );
-    let quiet_secs = quiet(args).await;
+    // Under 4% of a core for half a second; the time is that of its start.
+    let half = Duration::from_millis(500);
+    let quiet_secs = (super::quiet_for(args, half, 0.02).await - 0.5).max(0.0);
     let cpu: f64 = args.servers().iter().map(|s| s.2).sum::<f64>() - cpu_before;
     tokio::time::sleep(Duration::from_millis(500)).await;
     let latency = st.latency_ms();
@@ -235,47 +237,9 @@ async fn connect_all(
                     last_count: None,
                     p,
                 };
-                let sock = match Socket::connect_auth(node, ip, auth, member).await {
-                    Ok(s) => s,
-                    Err(e) => {
-                        st.connect_errors.fetch_add(1, Relaxed);
-                        eprintln!("connect: {e}");
-                        return None;
-                    }
-                };
-                let ack = sock
-                    .emit_ack("join-chat-rooms", json!({ "roomIds": [room_id] }))
-                    .await;
-                if ack.as_ref().and_then(|a| a["ok"].as_bool()) != Some(true) {
-                    st.connect_errors.fetch_add(1, Relaxed);
-                    return None;
-                }
-                Some(sock)
+                super::connect_and_join(node, ip, auth, member, &room_id, &st).await
             }));
         }
     }
-    let mut sockets = Vec::new();
-    for j in joins {
-        if let Ok(Some(s)) = j.await {
-            sockets.push(s);
-        }
-    }
-    sockets
-}
-
-/// Seconds until the nodes' CPU use stays under 4% of a core for half a second (read
-/// every 0.5 s; the time is that of the start of the quiet half second), at most 5 min.
-async fn quiet(args: &Args) -> f64 {
-    let start = Instant::now();
-    let cpu = || args.servers().iter().map(|s| s.2).sum::<f64>();
-    let mut last = cpu();
-    while start.elapsed() < Duration::from_secs(300) {
-        tokio::time::sleep(Duration::from_millis(500)).await;
-        let now = cpu();
-        if now - last <= 0.02 {
-            return (start.elapsed().as_secs_f64() - 0.5).max(0.0);
-        }
-        last = now;
-    }
-    start.elapsed().as_secs_f64()
+    super::connected(joins).await
 }

@@ -133,32 +133,12 @@ async fn connect_members(
             joins.push(tokio::spawn(async move {
                 let _permit = gate.acquire().await.ok()?;
                 let member = Member::new(k, r, st.clone(), seen);
-                let sock = match Socket::connect(node, ip, &token, member).await {
-                    Ok(s) => s,
-                    Err(e) => {
-                        st.connect_errors.fetch_add(1, Relaxed);
-                        eprintln!("connect: {e}");
-                        return None;
-                    }
-                };
-                let ack = sock
-                    .emit_ack("join-chat-rooms", json!({ "roomIds": [room_id] }))
-                    .await;
-                if ack.as_ref().and_then(|a| a["ok"].as_bool()) != Some(true) {
-                    st.connect_errors.fetch_add(1, Relaxed);
-                    return None;
-                }
-                Some(sock)
+                let auth = json!({ "token": token });
+                super::connect_and_join(node, ip, auth, member, &room_id, &st).await
             }));
         }
     }
-    let mut sockets = Vec::new();
-    for j in joins {
-        if let Ok(Some(s)) = j.await {
-            sockets.push(s);
-        }
-    }
-    sockets
+    super::connected(joins).await
 }
 
 /// Sends at `rate` messages/s (all rooms together) for `--duration` seconds, waits for

@@ -64,18 +64,69 @@ pub fn progress(st: Arc<Stats>, done: Arc<std::sync::atomic::AtomicBool>) {
 /// Waits until the nodes' CPU use drops under 5% of a core (the status updates of the
 /// connect storm are out), at most 5 minutes; the seconds waited.
 pub async fn quiet(args: &crate::Args) -> f64 {
+    quiet_for(args, Duration::from_secs(1), 0.05).await
+}
+
+/// Waits until the nodes use at most `max_cpu` seconds of CPU within one `step` (read
+/// every `step`), at most 5 minutes; the seconds until the end of that quiet step.
+pub async fn quiet_for(args: &crate::Args, step: Duration, max_cpu: f64) -> f64 {
     let start = Instant::now();
     let cpu = || args.servers().iter().map(|s| s.2).sum::<f64>();
     let mut last = cpu();
     while start.elapsed() < Duration::from_secs(300) {
-        tokio::time::sleep(Duration::from_secs(1)).await;
+        tokio::time::sleep(step).await;
         let now = cpu();
-        if now - last < 0.05 {
+        if now - last <= max_cpu {
             break;
         }
         last = now;
     }
     start.elapsed().as_secs_f64()
+}
+
+/// Connects with `auth` and joins `room_id`; the socket, or `None` (counted in
+/// `connect_errors`).
+pub async fn connect_and_join(
+    node: std::net::SocketAddr,
+    ip: Option<std::net::IpAddr>,
+    auth: serde_json::Value,
+    events: impl crate::sio::OnEvent,
+    room_id: &str,
+    st: &Stats,
+) -> Option<crate::sio::Socket> {
+    use std::sync::atomic::Ordering::Relaxed;
+    let sock = match crate::sio::Socket::connect_auth(node, ip, auth, events).await {
+        Ok(s) => s,
+        Err(e) => {
+            st.connect_errors.fetch_add(1, Relaxed);
+            eprintln!("connect: {e}");
+            return None;
+        }
+    };
+    let ack = sock
+        .emit_ack(
+            "join-chat-rooms",
+            serde_json::json!({ "roomIds": [room_id] }),
+        )
+        .await;
+    if ack.as_ref().and_then(|a| a["ok"].as_bool()) != Some(true) {
+        st.connect_errors.fetch_add(1, Relaxed);
+        return None;
+    }
+    Some(sock)
+}
+
+/// Awaits connect tasks; the sockets that connected.
+pub async fn connected(
+    joins: Vec<tokio::task::JoinHandle<Option<crate::sio::Socket>>>,
+) -> Vec<crate::sio::Socket> {
+    let mut sockets = Vec::new();
+    for j in joins {
+        if let Ok(Some(s)) = j.await {
+            sockets.push(s);
+        }
+    }
+    sockets
 }
 
 /// A unique run id, so repeated runs against one database do not collide.
