@@ -254,16 +254,25 @@ async fn cluster_upkeep(chat: Arc<Chat>, client: fred::clients::Client, ttl: Dur
     let mut tick = tokio::time::interval((ttl / 6).max(Duration::from_millis(200)));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut reassert = false;
+    // A node judges others dead (no heartbeat for two thirds of the TTL) only once it has
+    // reached Redis itself for that long: after an outage or a failover every node's
+    // heartbeat is old, and the first one back must not sweep the others' users offline.
+    let judge_after = ttl * 2 / 3;
+    let mut healthy_since = tokio::time::Instant::now();
     loop {
         tokio::select! {
             _ = tick.tick() => {
-                chat.cluster_tick(std::mem::take(&mut reassert)).await;
+                let may_sweep = healthy_since.elapsed() >= judge_after;
+                if !chat.cluster_tick(std::mem::take(&mut reassert), may_sweep).await {
+                    healthy_since = tokio::time::Instant::now();
+                }
             }
             r = reconnects.recv() => {
                 if r.is_err() {
                     break;
                 }
                 reassert = true;
+                healthy_since = tokio::time::Instant::now();
             }
         }
     }

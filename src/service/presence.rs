@@ -226,14 +226,18 @@ impl Chat {
         }
     }
 
-    /// One round of cluster upkeep: heartbeat, then sweep dead nodes' users offline.
-    pub async fn cluster_tick(&self, reassert: bool) {
+    /// One round of cluster upkeep: heartbeat, then (with `may_sweep`) sweep dead nodes'
+    /// users offline. Whether the heartbeat reached Redis.
+    pub async fn cluster_tick(&self, reassert: bool, may_sweep: bool) -> bool {
         self.backplane.report_redis_health();
         let Presence::Redis(r) = self.presence.as_ref() else {
-            return;
+            return true;
         };
         let (connections, active_rooms) = self.local_figures();
-        r.heartbeat(connections, active_rooms, reassert).await;
+        let alive = r.heartbeat(connections, active_rooms, reassert).await;
+        if !(alive && may_sweep) {
+            return alive;
+        }
         let (offline, swept) = r.sweep().await;
         for node in swept {
             self.meeting_node_gone(&node).await;
@@ -255,5 +259,6 @@ impl Chat {
                 }
             }
         }
+        true
     }
 }

@@ -54,9 +54,10 @@ impl RedisPresence {
 
     /// Heartbeat: this node is alive, its figures, and its users' presence kept fresh.
     /// With `reassert` (after Redis came back empty) the counts are written again.
-    pub async fn heartbeat(&self, connections: usize, active_rooms: usize, reassert: bool) {
+    /// Whether the node's registry entry was written.
+    pub async fn heartbeat(&self, connections: usize, active_rooms: usize, reassert: bool) -> bool {
         let now = crate::domain::time::now_ms();
-        let _ = self
+        let registered = self
             .client
             .zadd::<i64, _, _>(
                 self.keys.nodes(),
@@ -104,6 +105,7 @@ impl RedisPresence {
             }
             let _: Vec<Result<i64, _>> = pipeline.try_all().await;
         }
+        registered.is_ok()
     }
 
     /// Finds nodes whose heartbeat stopped and takes their users offline (once, cluster-wide).
